@@ -1,0 +1,39 @@
+"""Benchmarks time mlsci_fast and its peer on the same data in the same run.
+
+By default (pytest's addopts) they run once each as smoke tests; time them with
+    pytest benchmarks --benchmark-enable --benchmark-only
+and the median speed-up per group is printed at the end (see report.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import mlsci_fast
+
+from report import format_table, ratio_rows
+
+
+@pytest.fixture
+def record(benchmark):
+    """Tag a benchmark with its implementation and thread count."""
+
+    def _record(impl: str) -> None:
+        benchmark.extra_info["impl"] = impl
+        benchmark.extra_info["n_threads"] = mlsci_fast.get_num_threads()
+
+    return _record
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter, config):
+    session = getattr(config, "_benchmarksession", None)
+    if session is None or session.disabled:
+        return
+    results = [
+        (b.group, b.extra_info.get("impl"), b.stats.median)
+        for b in session.benchmarks
+        if b and b.extra_info.get("impl")
+    ]
+    terminalreporter.write_sep("=", "mlsci_fast vs peers (median speed-up)")
+    terminalreporter.write_line(format_table(ratio_rows(results)))

@@ -1,0 +1,137 @@
+// Counter-based random numbers: Philox4x32-10 and the stream ids every stochastic kernel uses.
+// Salmon, Moraes, Dror & Shaw, "Parallel random numbers: as easy as 1, 2, 3", SC'11.
+//
+// A random number is a pure function of (seed, stream, step, index, replica, draw): kernels build
+// a fresh generator per item per step, so results do not depend on the thread that computes them
+// and a run resumed at `step` continues exactly as if it had never stopped.
+#pragma once
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+
+namespace mlsci {
+
+// What a stream of random numbers is for. Append only; never renumber (saved runs depend on it).
+enum class Stream : std::uint8_t {
+    IsingMetropolis = 1,
+    IsingWolff = 2,
+    IsingSwendsenWang = 3,
+    McmcStretch = 4,
+    McmcHmc = 5,
+    GaSelect = 6,
+    GaCrossover = 7,
+    GaMutate = 8,
+    SvmShuffle = 9,
+    User = 10,  // mlsci_fast.random
+};
+static_assert(static_cast<int>(Stream::User) == 10, "stream ids are part of the file format");
+
+using Counter = std::array<std::uint32_t, 4>;
+using Key = std::array<std::uint32_t, 2>;
+
+namespace detail {
+constexpr std::uint32_t kPhiloxM0 = 0xD2511F53u;
+constexpr std::uint32_t kPhiloxM1 = 0xCD9E8D57u;
+constexpr std::uint32_t kPhiloxW0 = 0x9E3779B9u;  // golden ratio
+constexpr std::uint32_t kPhiloxW1 = 0xBB67AE85u;  // sqrt(3) - 1
+
+inline void mulhilo(std::uint32_t a, std::uint32_t b, std::uint32_t& hi, std::uint32_t& lo) {
+    const std::uint64_t p = static_cast<std::uint64_t>(a) * b;
+    hi = static_cast<std::uint32_t>(p >> 32);
+    lo = static_cast<std::uint32_t>(p);
+}
+}  // namespace detail
+
+// The Philox4x32 bijection with `Rounds` rounds (10 is the Crush-resistant standard).
+template <int Rounds = 10>
+inline Counter philox4x32(Counter ctr, Key key) {
+    static_assert(Rounds > 0 && Rounds <= 16, "Philox4x32 rounds must be in [1, 16]");
+    for (int r = 0; r < Rounds; ++r) {
+        if (r > 0) {
+            key[0] += detail::kPhiloxW0;
+            key[1] += detail::kPhiloxW1;
+        }
+        std::uint32_t hi0, lo0, hi1, lo1;
+        detail::mulhilo(detail::kPhiloxM0, ctr[0], hi0, lo0);
+        detail::mulhilo(detail::kPhiloxM1, ctr[2], hi1, lo1);
+        ctr = {hi1 ^ ctr[1] ^ key[0], lo1, hi0 ^ ctr[3] ^ key[1], lo0};
+    }
+    return ctr;
+}
+
+// 53 random bits -> a double in [0, 1).
+inline double u01_closed_open(std::uint32_t hi, std::uint32_t lo) {
+    const std::uint64_t bits = (static_cast<std::uint64_t>(hi) << 21) ^ (lo >> 11);
+    return static_cast<double>(bits) * 0x1.0p-53;
+}
+// 53 random bits -> a double in (0, 1): safe for log().
+inline double u01_open_open(std::uint32_t hi, std::uint32_t lo) {
+    const std::uint64_t bits = (static_cast<std::uint64_t>(hi) << 21) ^ (lo >> 11);
+    return (static_cast<double>(bits) + 0.5) * 0x1.0p-53;
+}
+
+// Box-Muller: two uniforms in (0, 1) -> two independent standard normals.
+inline std::array<double, 2> box_muller(double u1, double u2) {
+    constexpr double kTwoPi = 6.283185307179586476925286766559;
+    const double r = std::sqrt(-2.0 * std::log(u1));
+    const double t = kTwoPi * u2;
+    return {r * std::cos(t), r * std::sin(t)};
+}
+
+// A generator for one item at one step. Cheap to construct: build one inside the loop body,
+//   Philox rng{seed, Stream::IsingMetropolis, sweep, site, replica}; double u = rng.uniform();
+// Counter layout: {draw, index, step, stream << 24 | replica}; key: the 64-bit seed.
+class Philox {
+public:
+    Philox(std::uint64_t seed, Stream stream, std::uint32_t step, std::uint32_t index,
+           std::uint32_t replica = 0)
+        : key_{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)},
+          ctr_{0u, index, step, (static_cast<std::uint32_t>(stream) << 24) | (replica & 0xFFFFFFu)} {}
+
+    // The next 128 random bits.
+    Counter next4() {
+        const Counter out = philox4x32<10>(ctr_, key_);
+        ++ctr_[0];
+        return out;
+    }
+    std::uint32_t next_u32() {
+        if (used_ == 4) {
+            buf_ = next4();
+            used_ = 0;
+        }
+        return buf_[used_++];
+    }
+    // Uniform double in [0, 1).
+    double uniform() {
+        const std::uint32_t hi = next_u32();
+        return u01_closed_open(hi, next_u32());
+    }
+    // Uniform double in (0, 1).
+    double uniform_open() {
+        const std::uint32_t hi = next_u32();
+        return u01_open_open(hi, next_u32());
+    }
+    // Standard normal (Box-Muller; the second value of each pair is kept for the next call).
+    double normal() {
+        if (have_spare_) {
+            have_spare_ = false;
+            return spare_;
+        }
+        const double u1 = uniform_open();
+        const auto z = box_muller(u1, uniform_open());
+        spare_ = z[1];
+        have_spare_ = true;
+        return z[0];
+    }
+
+private:
+    Key key_;
+    Counter ctr_;
+    Counter buf_{};
+    int used_ = 4;
+    double spare_ = 0.0;
+    bool have_spare_ = false;
+};
+
+}  // namespace mlsci

@@ -1,0 +1,58 @@
+// Bindings for the common runtime: build information, OpenMP thread count, random numbers.
+#include <omp.h>
+
+#include <pybind11/stl.h>
+
+#include "bind_util.hpp"
+#include "mlsci/common/build_info.hpp"
+#include "mlsci/common/random.hpp"
+
+namespace py = pybind11;
+using mlsci::bind::CArray;
+
+void bind_common(py::module_& m) {
+    const auto info = mlsci::build_info();
+    for (const auto& [key, value] : info)
+        if (key == "version") m.attr("__version__") = value;
+    m.def("build_info", &mlsci::build_info, "internal; see mlsci_fast.show_config");
+    m.def("openmp_max_threads", [] { return omp_get_max_threads(); },
+          "internal; see mlsci_fast.get_num_threads");
+
+    auto r = m.def_submodule("random", "internal; see mlsci_fast.random");
+    r.def(
+        "philox4x32",
+        [](const CArray<std::uint32_t>& counters, const CArray<std::uint32_t>& keys, int rounds) {
+            if (counters.ndim() != 2 || counters.shape(1) != 4 || keys.ndim() != 2 || keys.shape(1) != 2 ||
+                keys.shape(0) != counters.shape(0))
+                throw mlsci::InvalidArgument("philox4x32: counters must be (n, 4) and keys (n, 2)");
+            CArray<std::uint32_t> out({counters.shape(0), py::ssize_t{4}});
+            auto* o = out.mutable_data();
+            {
+                py::gil_scoped_release nogil;
+                mlsci::philox4x32_batch(counters.data(), keys.data(), o, counters.shape(0), rounds);
+            }
+            return out;
+        },
+        py::arg("counters").noconvert(), py::arg("keys").noconvert(), py::arg("rounds"),
+        "internal; see mlsci_fast.random.philox4x32");
+
+    using Fill = void (*)(std::uint64_t, std::uint32_t, double*, std::int64_t, int);
+    const auto def_fill = [&r](const char* name, Fill fill) {
+        r.def(
+            name,
+            [fill](std::int64_t n, std::uint64_t seed, std::uint32_t step, int n_threads) {
+                if (n < 0) throw mlsci::InvalidArgument("n must be >= 0");
+                CArray<double> out(n);
+                double* o = out.mutable_data();
+                {
+                    py::gil_scoped_release nogil;
+                    fill(seed, step, o, n, n_threads);
+                }
+                return out;
+            },
+            py::arg("n"), py::arg("seed"), py::arg("step"), py::arg("n_threads"),
+            "internal; see mlsci_fast.random");
+    };
+    def_fill("uniform", &mlsci::fill_uniform);
+    def_fill("normal", &mlsci::fill_normal);
+}

@@ -1,0 +1,8 @@
+// The extension module mlsci_fast._core: one submodule per family.
+#include "bind_util.hpp"
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "internal; see the mlsci_fast package";
+    bind_common(m);
+    bind_svm(m);
+}
