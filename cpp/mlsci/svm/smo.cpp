@@ -1,0 +1,368 @@
+// SMO for the SVM duals; see smo.hpp. The dual is, for l variables a with labels y_t = +-1,
+//   min 1/2 a^T Q a + p^T a   s.t.  y^T a = const,  0 <= a_t <= C_t,   Q_ts = y_t y_s K(x_t, x_s).
+// Each iteration picks the maximal violating pair (i, j) by the second-order rule of Fan, Chen &
+// Lin (2005), solves the two-variable subproblem in closed form and updates the gradient.
+#include "mlsci/svm/smo.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "mlsci/common/error.hpp"
+#include "mlsci/svm/kernel_cache.hpp"
+
+namespace mlsci::svm {
+
+namespace {
+
+constexpr double kTau = 1e-12;  // curvature floor for non-positive-definite kernels
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+class Solver {
+public:
+    Solver(KernelRows& K, std::vector<Index> base, std::vector<double> y, std::vector<double> p,
+           std::vector<double> C, std::vector<double> alpha)
+        : K_(K), base_(std::move(base)), y_(std::move(y)), p_(std::move(p)), C_(std::move(C)),
+          a_(std::move(alpha)), l_(static_cast<Index>(a_.size())) {}
+
+    void run(const SmoParams& params, SmoResult& result);
+    const std::vector<double>& alpha() const { return a_; }
+
+private:
+    enum Bound : std::uint8_t { Lower, Upper, Free };
+    std::size_t u(Index t) const { return static_cast<std::size_t>(t); }
+    bool at_upper(Index t) const { return status_[u(t)] == Upper; }
+    bool at_lower(Index t) const { return status_[u(t)] == Lower; }
+    void set_status(Index t) {
+        status_[u(t)] = a_[u(t)] >= C_[u(t)] ? Upper : (a_[u(t)] <= 0.0 ? Lower : Free);
+    }
+    const float* krow(Index t) { return K_.row(base_[u(t)]); }
+    double kdiag(Index t) const { return K_.diag(base_[u(t)]); }
+
+    bool select_working_set(Index& i, Index& j);
+    void update_pair(Index i, Index j);
+    void add_to_gbar(Index t, double sign);
+    bool be_shrunk(Index t, double gmax1, double gmax2) const;
+    void shrink();
+    void reconstruct_gradient();
+    double compute_rho() const;
+
+    KernelRows& K_;
+    std::vector<Index> base_;  // variable -> training sample (SVR has two variables per sample)
+    std::vector<double> y_, p_, C_, a_;
+    Index l_;
+    double tol_ = 1e-3;
+    std::vector<double> G_, Gbar_;  // gradient; the part of it from variables at their upper bound
+    std::vector<Bound> status_;
+    std::vector<Index> active_;
+    bool unshrink_ = false;
+};
+
+bool Solver::select_working_set(Index& out_i, Index& out_j) {
+    // i: the most violating variable of I_up = {t: y_t = +1, a_t < C_t or y_t = -1, a_t > 0}.
+    double gmax = -kInf;
+    Index imax = -1;
+    for (const Index t : active_) {
+        if (y_[u(t)] > 0) {
+            if (!at_upper(t) && -G_[u(t)] >= gmax) gmax = -G_[u(t)], imax = t;
+        } else if (!at_lower(t) && G_[u(t)] >= gmax) {
+            gmax = G_[u(t)], imax = t;
+        }
+    }
+    // j: the variable of I_low that most decreases the objective together with i.
+    const float* Ki = imax != -1 ? krow(imax) : nullptr;
+    const double Kii = imax != -1 ? kdiag(imax) : 0.0;
+    double gmax2 = -kInf, best = kInf;
+    Index jmin = -1;
+    for (const Index t : active_) {
+        double grad_diff;
+        if (y_[u(t)] > 0) {
+            if (at_lower(t)) continue;
+            gmax2 = std::max(gmax2, G_[u(t)]);
+            grad_diff = gmax + G_[u(t)];
+        } else {
+            if (at_upper(t)) continue;
+            gmax2 = std::max(gmax2, -G_[u(t)]);
+            grad_diff = gmax - G_[u(t)];
+        }
+        if (grad_diff > 0.0) {
+            double quad = Kii + kdiag(t) - 2.0 * Ki[base_[u(t)]];
+            if (quad <= 0.0) quad = kTau;
+            const double decrease = -(grad_diff * grad_diff) / quad;
+            if (decrease <= best) best = decrease, jmin = t;
+        }
+    }
+    if (gmax + gmax2 < tol_ || jmin == -1) return true;
+    out_i = imax;
+    out_j = jmin;
+    return false;
+}
+
+void Solver::add_to_gbar(Index t, double sign) {
+    const float* Kt = krow(t);
+    const double c = sign * C_[u(t)] * y_[u(t)];
+    for (Index k = 0; k < l_; ++k) Gbar_[u(k)] += c * y_[u(k)] * Kt[base_[u(k)]];
+}
+
+void Solver::update_pair(Index i, Index j) {
+    const double Ci = C_[u(i)], Cj = C_[u(j)];
+    const double old_ai = a_[u(i)], old_aj = a_[u(j)];
+    double ai = old_ai, aj = old_aj;
+    const float* Ki = krow(i);
+    double quad = kdiag(i) + kdiag(j) - 2.0 * Ki[base_[u(j)]];
+    if (quad <= 0.0) quad = kTau;
+
+    if (y_[u(i)] != y_[u(j)]) {
+        // a_i - a_j is conserved.
+        const double delta = (-G_[u(i)] - G_[u(j)]) / quad;
+        const double diff = ai - aj;
+        ai += delta;
+        aj += delta;
+        if (diff > 0.0) {
+            if (aj < 0.0) aj = 0.0, ai = diff;
+        } else if (ai < 0.0) {
+            ai = 0.0, aj = -diff;
+        }
+        if (diff > Ci - Cj) {
+            if (ai > Ci) ai = Ci, aj = Ci - diff;
+        } else if (aj > Cj) {
+            aj = Cj, ai = Cj + diff;
+        }
+    } else {
+        // a_i + a_j is conserved.
+        const double delta = (G_[u(i)] - G_[u(j)]) / quad;
+        const double sum = ai + aj;
+        ai -= delta;
+        aj += delta;
+        if (sum > Ci) {
+            if (ai > Ci) ai = Ci, aj = sum - Ci;
+        } else if (aj < 0.0) {
+            aj = 0.0, ai = sum;
+        }
+        if (sum > Cj) {
+            if (aj > Cj) aj = Cj, ai = sum - Cj;
+        } else if (ai < 0.0) {
+            ai = 0.0, aj = sum;
+        }
+    }
+    a_[u(i)] = ai;
+    a_[u(j)] = aj;
+
+    // Gradient: G_k += Q_ki (a_i - old) + Q_kj (a_j - old) over the active set.
+    const double ci = y_[u(i)] * (ai - old_ai), cj = y_[u(j)] * (aj - old_aj);
+    Ki = krow(i);
+    const float* Kj = krow(j);  // the two most recent rows are both valid
+    for (const Index k : active_) G_[u(k)] += y_[u(k)] * (ci * Ki[base_[u(k)]] + cj * Kj[base_[u(k)]]);
+
+    const bool i_was_upper = at_upper(i), j_was_upper = at_upper(j);
+    set_status(i);
+    set_status(j);
+    if (i_was_upper != at_upper(i)) add_to_gbar(i, i_was_upper ? -1.0 : 1.0);
+    if (j_was_upper != at_upper(j)) add_to_gbar(j, j_was_upper ? -1.0 : 1.0);
+}
+
+bool Solver::be_shrunk(Index t, double gmax1, double gmax2) const {
+    const double g = G_[u(t)];
+    if (at_upper(t)) return y_[u(t)] > 0 ? -g > gmax1 : -g > gmax2;
+    if (at_lower(t)) return y_[u(t)] > 0 ? g > gmax2 : g > gmax1;
+    return false;
+}
+
+void Solver::shrink() {
+    // gmax1 = max over I_up of -y G, gmax2 = max over I_low of y G.
+    double gmax1 = -kInf, gmax2 = -kInf;
+    for (const Index t : active_) {
+        const double g = G_[u(t)];
+        if (y_[u(t)] > 0) {
+            if (!at_upper(t)) gmax1 = std::max(gmax1, -g);
+            if (!at_lower(t)) gmax2 = std::max(gmax2, g);
+        } else {
+            if (!at_upper(t)) gmax2 = std::max(gmax2, -g);
+            if (!at_lower(t)) gmax1 = std::max(gmax1, g);
+        }
+    }
+    if (!unshrink_ && gmax1 + gmax2 <= tol_ * 10.0) {
+        // Close to the end: bring every variable back once, with an exact gradient.
+        unshrink_ = true;
+        reconstruct_gradient();
+    }
+    std::vector<Index> kept;
+    kept.reserve(active_.size());
+    for (const Index t : active_)
+        if (!be_shrunk(t, gmax1, gmax2)) kept.push_back(t);
+    active_.swap(kept);
+}
+
+void Solver::reconstruct_gradient() {
+    if (static_cast<Index>(active_.size()) == l_) return;
+    std::vector<char> active(u(l_), 0);
+    for (const Index t : active_) active[u(t)] = 1;
+    std::vector<Index> inactive;
+    for (Index t = 0; t < l_; ++t)
+        if (!active[u(t)]) {
+            inactive.push_back(t);
+            G_[u(t)] = Gbar_[u(t)] + p_[u(t)];
+        }
+    for (Index t = 0; t < l_; ++t) {
+        if (status_[u(t)] != Free) continue;
+        const float* Kt = krow(t);
+        const double c = a_[u(t)] * y_[u(t)];
+        for (const Index k : inactive) G_[u(k)] += c * y_[u(k)] * Kt[base_[u(k)]];
+    }
+    active_.resize(u(l_));
+    for (Index t = 0; t < l_; ++t) active_[u(t)] = t;
+}
+
+double Solver::compute_rho() const {
+    // rho = the mean of y G over free variables; without any, the middle of the feasible range.
+    double ub = kInf, lb = -kInf, sum_free = 0.0;
+    Index n_free = 0;
+    for (const Index t : active_) {
+        const double yg = y_[u(t)] * G_[u(t)];
+        if (at_upper(t)) {
+            if (y_[u(t)] < 0) ub = std::min(ub, yg);
+            else lb = std::max(lb, yg);
+        } else if (at_lower(t)) {
+            if (y_[u(t)] > 0) ub = std::min(ub, yg);
+            else lb = std::max(lb, yg);
+        } else {
+            ++n_free;
+            sum_free += yg;
+        }
+    }
+    return n_free > 0 ? sum_free / static_cast<double>(n_free) : (ub + lb) / 2.0;
+}
+
+void Solver::run(const SmoParams& params, SmoResult& result) {
+    tol_ = params.tol;
+    status_.resize(u(l_));
+    for (Index t = 0; t < l_; ++t) set_status(t);
+    active_.resize(u(l_));
+    for (Index t = 0; t < l_; ++t) active_[u(t)] = t;
+
+    G_ = p_;
+    Gbar_.assign(u(l_), 0.0);
+    for (Index t = 0; t < l_; ++t) {
+        if (at_lower(t)) continue;
+        const float* Kt = krow(t);
+        const double c = a_[u(t)] * y_[u(t)];
+        for (Index k = 0; k < l_; ++k) G_[u(k)] += c * y_[u(k)] * Kt[base_[u(k)]];
+        if (at_upper(t)) {
+            const double cb = C_[u(t)] * y_[u(t)];
+            for (Index k = 0; k < l_; ++k) Gbar_[u(k)] += cb * y_[u(k)] * Kt[base_[u(k)]];
+        }
+    }
+
+    // libsvm's safety limit when the caller sets none.
+    const std::int64_t limit =
+        params.max_iter > 0 ? params.max_iter : std::max<std::int64_t>(10'000'000, 100 * static_cast<std::int64_t>(l_));
+    std::int64_t iter = 0;
+    Index counter = std::min<Index>(l_, 1000) + 1;
+    Index i = -1, j = -1;
+    while (iter < limit) {
+        if (--counter == 0) {
+            counter = std::min<Index>(l_, 1000);
+            if (params.shrinking) shrink();
+        }
+        if (select_working_set(i, j)) {
+            reconstruct_gradient();
+            if (select_working_set(i, j)) break;
+            counter = 1;  // shrink again at the next iteration
+        }
+        ++iter;
+        update_pair(i, j);
+    }
+    if (iter >= limit) reconstruct_gradient();
+
+    result.rho = compute_rho();
+    double obj = 0.0;
+    for (Index t = 0; t < l_; ++t) obj += a_[u(t)] * (G_[u(t)] + p_[u(t)]);
+    result.objective = obj / 2.0;
+    result.n_iter = iter;
+    result.status = iter >= limit && params.max_iter > 0 ? 1 : 0;
+}
+
+}  // namespace
+
+SmoResult smo_solve(Problem problem, const ConstMatrixView& X, const double* target, const double* upper,
+                    double nu, double epsilon, const KernelParams& kernel, const SmoParams& params) {
+    const char* where = "smo_solve";
+    const Index n = X.rows();
+    require(n >= 1, where, "X must have at least one sample");
+    require(std::isfinite(params.tol) && params.tol > 0.0, where, "tol must be > 0, got " + std::to_string(params.tol));
+    require(params.cache_bytes > 0.0, where, "cache_size must be > 0");
+    check_kernel_params(kernel, where);
+    for (Index t = 0; t < n; ++t)
+        require(std::isfinite(upper[t]) && upper[t] > 0.0, where,
+                "the upper bound C_i of sample " + std::to_string(t) + " must be > 0, got " + std::to_string(upper[t]));
+
+    const auto un = static_cast<std::size_t>(n);
+    std::vector<Index> base;
+    std::vector<double> y, p, C, alpha;
+    switch (problem) {
+        case Problem::CSvc:
+            for (Index t = 0; t < n; ++t)
+                require(target[t] == 1.0 || target[t] == -1.0, where, "C-SVC labels must be +1 or -1");
+            base.resize(un);
+            for (Index t = 0; t < n; ++t) base[static_cast<std::size_t>(t)] = t;
+            y.assign(target, target + n);
+            p.assign(un, -1.0);
+            C.assign(upper, upper + n);
+            alpha.assign(un, 0.0);
+            break;
+        case Problem::OneClass: {
+            require(nu > 0.0 && nu <= 1.0, where, "nu must be in (0, 1], got " + std::to_string(nu));
+            base.resize(un);
+            for (Index t = 0; t < n; ++t) base[static_cast<std::size_t>(t)] = t;
+            y.assign(un, 1.0);
+            p.assign(un, 0.0);
+            C.assign(upper, upper + n);
+            // A feasible start: sum a = nu * sum C, filled greedily from the first sample.
+            double total = 0.0;
+            for (const double c : C) total += c;
+            double left = nu * total;
+            alpha.assign(un, 0.0);
+            for (std::size_t t = 0; t < un && left > 0.0; ++t) {
+                alpha[t] = std::min(C[t], left);
+                left -= alpha[t];
+            }
+            break;
+        }
+        case Problem::EpsilonSvr:
+            require(std::isfinite(epsilon) && epsilon >= 0.0, where,
+                    "epsilon must be >= 0, got " + std::to_string(epsilon));
+            // Variables a+ (t < n, y = +1) and a- (t >= n, y = -1) of each sample.
+            base.resize(2 * un);
+            y.resize(2 * un);
+            p.resize(2 * un);
+            C.resize(2 * un);
+            for (std::size_t t = 0; t < un; ++t) {
+                base[t] = base[t + un] = static_cast<Index>(t);
+                y[t] = 1.0;
+                y[t + un] = -1.0;
+                p[t] = epsilon - target[t];
+                p[t + un] = epsilon + target[t];
+                C[t] = C[t + un] = upper[t];
+            }
+            alpha.assign(2 * un, 0.0);
+            break;
+    }
+
+    KernelRows K(X, kernel, params.cache_bytes, params.n_threads);
+    Solver solver(K, std::move(base), y, std::move(p), std::move(C), std::move(alpha));
+    SmoResult result;
+    solver.run(params, result);
+    const auto& a = solver.alpha();
+    result.coef.resize(un);
+    for (std::size_t t = 0; t < un; ++t) {
+        if (problem == Problem::CSvc) result.coef[t] = y[t] * a[t];
+        else if (problem == Problem::OneClass) result.coef[t] = a[t];
+        else result.coef[t] = a[t] - a[t + un];
+    }
+    result.full_kernel = K.full_matrix();
+    result.kernel_rows = K.rows_computed();
+    return result;
+}
+
+}  // namespace mlsci::svm
