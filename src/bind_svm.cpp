@@ -14,7 +14,8 @@ void bind_svm(py::module_& m) {
         .value("linear", mlsci::svm::KernelType::Linear)
         .value("poly", mlsci::svm::KernelType::Poly)
         .value("rbf", mlsci::svm::KernelType::Rbf)
-        .value("sigmoid", mlsci::svm::KernelType::Sigmoid);
+        .value("sigmoid", mlsci::svm::KernelType::Sigmoid)
+        .value("precomputed", mlsci::svm::KernelType::Precomputed);
 
     s.def(
         "gram_matrix",

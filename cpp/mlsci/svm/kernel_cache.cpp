@@ -20,6 +20,18 @@ KernelRows::KernelRows(const ConstMatrixView& X, const KernelParams& params, dou
     require(cache_bytes > 0, "KernelRows", "cache size must be > 0, got " + std::to_string(cache_bytes));
     norms_.resize(static_cast<std::size_t>(n_));
     diag_.resize(static_cast<std::size_t>(n_));
+    if (params.type == KernelType::Precomputed) {
+        require(X.cols() == n_, "KernelRows",
+                "a precomputed kernel must be square, got " + std::to_string(n_) + " x " + std::to_string(X.cols()));
+        full_ = true;
+        storage_.resize(static_cast<std::size_t>(n_ * stride_));
+        for (Index i = 0; i < n_; ++i) {
+            Eigen::Map<Eigen::VectorXf>(slot(i), n_) = X.row(i).transpose().cast<float>();
+            diag_[static_cast<std::size_t>(i)] = X(i, i);
+        }
+        return;
+    }
+    check_computable(params, "KernelRows");
     for (Index i = 0; i < n_; ++i) {
         norms_[static_cast<std::size_t>(i)] = X.row(i).squaredNorm();
         diag_[static_cast<std::size_t>(i)] = kernel_diagonal(params, norms_[static_cast<std::size_t>(i)]);
@@ -103,6 +115,7 @@ void KernelRows::compute_row(Index i, float* out) {
                 for (Index j = 0; j < len; ++j) a[j] = poly_pow(p.gamma * a[j] + p.coef0, p.degree);
                 break;
             case KernelType::Sigmoid: a = (p.gamma * a + p.coef0).tanh(); break;
+            case KernelType::Precomputed: break;  // never: held whole
         }
         Eigen::Map<Eigen::VectorXf>(out + j0, len) = v.cast<float>();
     });

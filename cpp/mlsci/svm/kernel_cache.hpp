@@ -14,7 +14,8 @@ namespace mlsci::svm {
 
 class KernelRows {
 public:
-    // cache_bytes bounds the memory for rows (at least two rows are always kept).
+    // cache_bytes bounds the memory for rows (at least two rows are always kept). With a
+    // precomputed kernel X is the square kernel matrix itself, held whole whatever the budget.
     KernelRows(const ConstMatrixView& X, const KernelParams& params, double cache_bytes, int n_threads);
 
     Index size() const { return n_; }

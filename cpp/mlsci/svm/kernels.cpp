@@ -48,7 +48,8 @@ void compute_tile(Tile& tile, const TileRange& r, const ConstMatrixView& X, cons
                     for (Index b = 0; b < r.nj; ++b) tile(a, b) = poly_pow(p.gamma * tile(a, b) + p.coef0, p.degree);
                 return;
             case KernelType::Sigmoid: tile = (p.gamma * tile.array() + p.coef0).tanh().matrix(); return;
-            case KernelType::Rbf: break;
+            case KernelType::Rbf:
+            case KernelType::Precomputed: break;  // rejected by check_computable
         }
     }
     const Eigen::Map<const Eigen::ArrayXd> ys(yn + r.j0, r.nj);
@@ -113,14 +114,20 @@ void check_kernel_params(const KernelParams& p, const char* where) {
             "degree must be a finite number >= 0, got " + std::to_string(p.degree));
 }
 
+void check_computable(const KernelParams& p, const char* where) {
+    require(p.type != KernelType::Precomputed, where, "a precomputed kernel cannot be computed from features");
+    check_kernel_params(p, where);
+}
+
 double kernel_diagonal(const KernelParams& p, double sq) {
     switch (p.type) {
         case KernelType::Linear: return sq;
         case KernelType::Poly: return poly_pow(p.gamma * sq + p.coef0, p.degree);
         case KernelType::Rbf: return 1.0;
         case KernelType::Sigmoid: return std::tanh(p.gamma * sq + p.coef0);
+        case KernelType::Precomputed: break;
     }
-    return 0.0;
+    throw InvalidArgument("kernel_diagonal: a precomputed kernel has no formula");
 }
 
 void euclidean_distances(const ConstMatrixView& X, const ConstMatrixView& Y, bool squared, bool symmetric,
@@ -133,7 +140,7 @@ template <class T>
 void gram_matrix(const ConstMatrixView& X, const ConstMatrixView& Y, const KernelParams& p, bool symmetric,
                  T* out, Index ld, int n_threads) {
     check_inputs("gram_matrix", X, Y, symmetric);
-    check_kernel_params(p, "gram_matrix");
+    check_computable(p, "gram_matrix");
     require(ld >= Y.rows(), "gram_matrix", "ld must be >= Y.rows()");
     tiled(X, Y, p, Map::Kernel, symmetric, out, ld, n_threads);
 }
@@ -146,7 +153,7 @@ void decision_function(const ConstMatrixView& X, const ConstMatrixView& SV, cons
                        const double* intercept, const KernelParams& p, double* out, int n_threads) {
     const char* where = "decision_function";
     check_inputs(where, X, SV, false);
-    check_kernel_params(p, where);
+    check_computable(p, where);
     require(coef.rows() == SV.rows(), where,
             "coef has " + std::to_string(coef.rows()) + " rows but there are " + std::to_string(SV.rows()) +
                 " support vectors");

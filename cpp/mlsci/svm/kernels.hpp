@@ -9,7 +9,8 @@
 
 namespace mlsci::svm {
 
-enum class KernelType : std::uint8_t { Linear, Poly, Rbf, Sigmoid };
+// Precomputed: the caller supplies the kernel matrix itself (SMO only; see KernelRows).
+enum class KernelType : std::uint8_t { Linear, Poly, Rbf, Sigmoid, Precomputed };
 
 // K(x, y): linear x.y; poly (gamma x.y + coef0)^degree; rbf exp(-gamma |x-y|^2);
 // sigmoid tanh(gamma x.y + coef0). libsvm's definitions.
@@ -37,6 +38,9 @@ inline double poly_pow(double base, double degree) {
     }
     return std::pow(base, degree);
 }
+
+// Also rejects KernelType::Precomputed, for functions that compute kernels from features.
+void check_computable(const KernelParams& params, const char* where);
 
 // K(x, x) for one sample with squared norm `sq`.
 double kernel_diagonal(const KernelParams& params, double sq);

@@ -55,15 +55,21 @@ private:
     double tol_ = 1e-3;
     std::vector<double> G_, Gbar_;  // gradient; the part of it from variables at their upper bound
     std::vector<Bound> status_;
-    std::vector<Index> active_;
+    // Variables by position; positions [0, active_) are active. Shrinking swaps a shrunk variable
+    // with the last active one, as libsvm does, so ties between equal gradients (duplicated
+    // samples) are broken, and sums taken, in the same order as libsvm's.
+    std::vector<Index> order_;
+    Index active_ = 0;
     bool unshrink_ = false;
+    void unshrink_all() { active_ = l_; }
 };
 
 bool Solver::select_working_set(Index& out_i, Index& out_j) {
     // i: the most violating variable of I_up = {t: y_t = +1, a_t < C_t or y_t = -1, a_t > 0}.
     double gmax = -kInf;
     Index imax = -1;
-    for (const Index t : active_) {
+    for (Index q = 0; q < active_; ++q) {
+        const Index t = order_[u(q)];
         if (y_[u(t)] > 0) {
             if (!at_upper(t) && -G_[u(t)] >= gmax) gmax = -G_[u(t)], imax = t;
         } else if (!at_lower(t) && G_[u(t)] >= gmax) {
@@ -75,7 +81,8 @@ bool Solver::select_working_set(Index& out_i, Index& out_j) {
     const double Kii = imax != -1 ? kdiag(imax) : 0.0;
     double gmax2 = -kInf, best = kInf;
     Index jmin = -1;
-    for (const Index t : active_) {
+    for (Index q = 0; q < active_; ++q) {
+        const Index t = order_[u(q)];
         double grad_diff;
         if (y_[u(t)] > 0) {
             if (at_lower(t)) continue;
@@ -153,7 +160,10 @@ void Solver::update_pair(Index i, Index j) {
     const double ci = y_[u(i)] * (ai - old_ai), cj = y_[u(j)] * (aj - old_aj);
     Ki = krow(i);
     const float* Kj = krow(j);  // the two most recent rows are both valid
-    for (const Index k : active_) G_[u(k)] += y_[u(k)] * (ci * Ki[base_[u(k)]] + cj * Kj[base_[u(k)]]);
+    for (Index q = 0; q < active_; ++q) {
+        const Index k = order_[u(q)];
+        G_[u(k)] += y_[u(k)] * (ci * Ki[base_[u(k)]] + cj * Kj[base_[u(k)]]);
+    }
 
     const bool i_was_upper = at_upper(i), j_was_upper = at_upper(j);
     set_status(i);
@@ -172,7 +182,8 @@ bool Solver::be_shrunk(Index t, double gmax1, double gmax2) const {
 void Solver::shrink() {
     // gmax1 = max over I_up of -y G, gmax2 = max over I_low of y G.
     double gmax1 = -kInf, gmax2 = -kInf;
-    for (const Index t : active_) {
+    for (Index q = 0; q < active_; ++q) {
+        const Index t = order_[u(q)];
         const double g = G_[u(t)];
         if (y_[u(t)] > 0) {
             if (!at_upper(t)) gmax1 = std::max(gmax1, -g);
@@ -186,39 +197,47 @@ void Solver::shrink() {
         // Close to the end: bring every variable back once, with an exact gradient.
         unshrink_ = true;
         reconstruct_gradient();
+        unshrink_all();
     }
-    std::vector<Index> kept;
-    kept.reserve(active_.size());
-    for (const Index t : active_)
-        if (!be_shrunk(t, gmax1, gmax2)) kept.push_back(t);
-    active_.swap(kept);
+    for (Index q = 0; q < active_; ++q) {
+        if (!be_shrunk(order_[u(q)], gmax1, gmax2)) continue;
+        // Replace it with the last active variable that stays.
+        --active_;
+        while (active_ > q) {
+            if (!be_shrunk(order_[u(active_)], gmax1, gmax2)) {
+                std::swap(order_[u(q)], order_[u(active_)]);
+                break;
+            }
+            --active_;
+        }
+    }
 }
 
 void Solver::reconstruct_gradient() {
-    if (static_cast<Index>(active_.size()) == l_) return;
-    std::vector<char> active(u(l_), 0);
-    for (const Index t : active_) active[u(t)] = 1;
-    std::vector<Index> inactive;
-    for (Index t = 0; t < l_; ++t)
-        if (!active[u(t)]) {
-            inactive.push_back(t);
-            G_[u(t)] = Gbar_[u(t)] + p_[u(t)];
-        }
-    for (Index t = 0; t < l_; ++t) {
+    // The gradient of the inactive variables from G_bar and the free (hence active) variables.
+    if (active_ == l_) return;
+    for (Index q = active_; q < l_; ++q) {
+        const Index k = order_[u(q)];
+        G_[u(k)] = Gbar_[u(k)] + p_[u(k)];
+    }
+    for (Index q = 0; q < active_; ++q) {
+        const Index t = order_[u(q)];
         if (status_[u(t)] != Free) continue;
         const float* Kt = krow(t);
         const double c = a_[u(t)] * y_[u(t)];
-        for (const Index k : inactive) G_[u(k)] += c * y_[u(k)] * Kt[base_[u(k)]];
+        for (Index r = active_; r < l_; ++r) {
+            const Index k = order_[u(r)];
+            G_[u(k)] += c * y_[u(k)] * Kt[base_[u(k)]];
+        }
     }
-    active_.resize(u(l_));
-    for (Index t = 0; t < l_; ++t) active_[u(t)] = t;
 }
 
 double Solver::compute_rho() const {
     // rho = the mean of y G over free variables; without any, the middle of the feasible range.
     double ub = kInf, lb = -kInf, sum_free = 0.0;
     Index n_free = 0;
-    for (const Index t : active_) {
+    for (Index q = 0; q < active_; ++q) {
+        const Index t = order_[u(q)];
         const double yg = y_[u(t)] * G_[u(t)];
         if (at_upper(t)) {
             if (y_[u(t)] < 0) ub = std::min(ub, yg);
@@ -231,15 +250,21 @@ double Solver::compute_rho() const {
             sum_free += yg;
         }
     }
-    return n_free > 0 ? sum_free / static_cast<double>(n_free) : (ub + lb) / 2.0;
+    if (n_free > 0) return sum_free / static_cast<double>(n_free);
+    // Any rho in [lb, ub] is optimal. libsvm takes the midpoint, which is infinite when every
+    // variable sits at one bound (e.g. one-class with nu = 1); take the finite end instead.
+    if (std::isinf(ub)) return lb;
+    if (std::isinf(lb)) return ub;
+    return (ub + lb) / 2.0;
 }
 
 void Solver::run(const SmoParams& params, SmoResult& result) {
     tol_ = params.tol;
     status_.resize(u(l_));
     for (Index t = 0; t < l_; ++t) set_status(t);
-    active_.resize(u(l_));
-    for (Index t = 0; t < l_; ++t) active_[u(t)] = t;
+    order_.resize(u(l_));
+    for (Index t = 0; t < l_; ++t) order_[u(t)] = t;
+    active_ = l_;
 
     G_ = p_;
     Gbar_.assign(u(l_), 0.0);
@@ -267,17 +292,24 @@ void Solver::run(const SmoParams& params, SmoResult& result) {
         }
         if (select_working_set(i, j)) {
             reconstruct_gradient();
+            unshrink_all();
             if (select_working_set(i, j)) break;
             counter = 1;  // shrink again at the next iteration
         }
         ++iter;
         update_pair(i, j);
     }
-    if (iter >= limit) reconstruct_gradient();
+    if (iter >= limit) {
+        reconstruct_gradient();
+        unshrink_all();
+    }
 
     result.rho = compute_rho();
     double obj = 0.0;
-    for (Index t = 0; t < l_; ++t) obj += a_[u(t)] * (G_[u(t)] + p_[u(t)]);
+    for (Index q = 0; q < l_; ++q) {
+        const Index t = order_[u(q)];
+        obj += a_[u(t)] * (G_[u(t)] + p_[u(t)]);
+    }
     result.objective = obj / 2.0;
     result.n_iter = iter;
     result.status = iter >= limit && params.max_iter > 0 ? 1 : 0;
@@ -292,7 +324,6 @@ SmoResult smo_solve(Problem problem, const ConstMatrixView& X, const double* tar
     require(n >= 1, where, "X must have at least one sample");
     require(std::isfinite(params.tol) && params.tol > 0.0, where, "tol must be > 0, got " + std::to_string(params.tol));
     require(params.cache_bytes > 0.0, where, "cache_size must be > 0");
-    check_kernel_params(kernel, where);
     for (Index t = 0; t < n; ++t)
         require(std::isfinite(upper[t]) && upper[t] > 0.0, where,
                 "the upper bound C_i of sample " + std::to_string(t) + " must be > 0, got " + std::to_string(upper[t]));
