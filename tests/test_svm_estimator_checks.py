@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from mlsci_fast.svm import SVC, SVR, OneClassSVM
+from mlsci_fast.svm import SVC, SVR, LiftFeatures, OneClassSVM
 
 # scikit-learn's SVC, OneClassSVM and SVR fail exactly these two checks too (its own test suite
 # marks them xfail): gamma='scale' depends on X.var(), which repeating samples changes, and the
@@ -18,4 +18,9 @@ _WEIGHT_EQUIVALENCE = {
     expected_failed_checks=lambda est: _WEIGHT_EQUIVALENCE,
 )
 def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@parametrize_with_checks([LiftFeatures()])
+def test_lift_features_is_a_transformer(estimator, check):
     check(estimator)

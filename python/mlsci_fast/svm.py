@@ -19,7 +19,7 @@ from itertools import combinations
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.base import BaseEstimator, ClassifierMixin, OutlierMixin, RegressorMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, OutlierMixin, RegressorMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from . import _core, _threads
 from ._validation import check_scalar
 
-__all__ = ["SVC", "OneClassSVM", "SVR"]
+__all__ = ["SVC", "LiftFeatures", "OneClassSVM", "SVR", "lift"]
 
 _KERNELS = ("linear", "poly", "rbf", "sigmoid", "precomputed")
 # Densifying a sparse X beyond this is refused with a clear error rather than risking the machine.
@@ -640,3 +640,73 @@ def _set_single_problem(est: _BaseSVM, X, rows: np.ndarray, r: dict) -> None:
     )
     est.n_iter_ = int(r["n_iter"])
     est.shape_fit_ = X.shape if hasattr(X, "shape") else (len(X),)
+
+
+_LIFTS = {
+    "radius": lambda X: np.sqrt(np.einsum("ij,ij->i", X, X)),
+    "squared_radius": lambda X: np.einsum("ij,ij->i", X, X),
+}
+
+
+def lift(X: ArrayLike, func="radius") -> np.ndarray:
+    """Append new features computed from X: the kernel trick done by hand.
+
+    Points that no line separates may become separable by a plane once a feature such as their
+    distance to the origin is added: two concentric rings in 2-D become two stacked rings in 3-D.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    func : 'radius', 'squared_radius' or callable, default='radius'
+        'radius' appends |x|, 'squared_radius' |x|^2 (the feature map of a degree-2 polynomial
+        kernel's radial part). A callable takes the (n_samples, n_features) array and returns an
+        array of shape (n_samples,) or (n_samples, k).
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_features + k)
+    """
+    from ._validation import as_float_array
+
+    X = as_float_array(X, "X")
+    if isinstance(func, str):
+        if func not in _LIFTS:
+            raise ValueError(f"func must be one of {sorted(_LIFTS)} or a callable, got {func!r}")
+        extra = _LIFTS[func](X)
+    elif callable(func):
+        extra = np.asarray(func(X), dtype=np.float64)
+    else:
+        raise TypeError(f"func must be a string or a callable, got {type(func).__name__}")
+    if extra.ndim == 1:
+        extra = extra[:, None]
+    if extra.ndim != 2 or extra.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"func must return shape ({X.shape[0]},) or ({X.shape[0]}, k), got {extra.shape}"
+        )
+    if not np.isfinite(extra).all():
+        raise ValueError("func returned NaN or infinity")
+    return np.hstack([X, extra])
+
+
+class LiftFeatures(TransformerMixin, BaseEstimator):
+    """`lift` as a scikit-learn transformer, for pipelines: ``make_pipeline(LiftFeatures(),
+    SVC(kernel="linear"))`` separates concentric rings with a plane.
+
+    Parameters
+    ----------
+    func : 'radius', 'squared_radius' or callable, default='radius'
+        See `lift`.
+    """
+
+    def __init__(self, func="radius"):
+        self.func = func
+
+    def fit(self, X: ArrayLike, y=None) -> LiftFeatures:
+        X = validate_data(self, X, dtype=np.float64)
+        self.n_output_features_ = lift(X[:1], self.func).shape[1]
+        return self
+
+    def transform(self, X: ArrayLike) -> np.ndarray:
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return lift(X, self.func)

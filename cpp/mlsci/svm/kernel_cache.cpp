@@ -24,7 +24,7 @@ KernelRows::KernelRows(const ConstMatrixView& X, const KernelParams& params, dou
         require(X.cols() == n_, "KernelRows",
                 "a precomputed kernel must be square, got " + std::to_string(n_) + " x " + std::to_string(X.cols()));
         full_ = true;
-        storage_.resize(static_cast<std::size_t>(n_ * stride_));
+        allocate(n_);
         for (Index i = 0; i < n_; ++i) {
             Eigen::Map<Eigen::VectorXf>(slot(i), n_) = X.row(i).transpose().cast<float>();
             diag_[static_cast<std::size_t>(i)] = X(i, i);
@@ -41,13 +41,13 @@ KernelRows::KernelRows(const ConstMatrixView& X, const KernelParams& params, dou
     if (static_cast<double>(n_) * row_bytes <= cache_bytes) {
         // The whole matrix fits: one tiled GEMM, exactly symmetric.
         full_ = true;
-        storage_.resize(static_cast<std::size_t>(n_ * stride_));
-        gram_matrix(X, X, params, true, storage_.data(), stride_, n_threads);
+        allocate(n_);
+        gram_matrix(X, X, params, true, storage_.get(), stride_, n_threads);
         rows_computed_ = n_;
         return;
     }
     capacity_ = std::max<Index>(2, static_cast<Index>(cache_bytes / row_bytes));
-    storage_.resize(static_cast<std::size_t>(capacity_ * stride_));
+    allocate(capacity_);
     slot_of_.assign(static_cast<std::size_t>(n_), -1);
     row_of_.assign(static_cast<std::size_t>(capacity_), -1);
     prev_.assign(static_cast<std::size_t>(capacity_), -1);
@@ -76,19 +76,55 @@ const float* KernelRows::row(Index i) {
     const auto ui = static_cast<std::size_t>(i);
     Index s = slot_of_[ui];
     if (s == -1) {
-        if (used_ < capacity_) {
-            s = used_++;
-        } else {
-            s = head_;  // evict the least recently used row
-            slot_of_[static_cast<std::size_t>(row_of_[static_cast<std::size_t>(s)])] = -1;
-        }
+        s = take_slot(i);
         compute_row(i, slot(s));
         ++rows_computed_;
-        slot_of_[ui] = s;
-        row_of_[static_cast<std::size_t>(s)] = i;
+    } else {
+        touch(s);
     }
-    touch(s);
     return slot(s);
+}
+
+void KernelRows::allocate(Index rows) {
+    const auto bytes = static_cast<std::size_t>(rows * stride_) * sizeof(float);
+    storage_.reset(static_cast<float*>(Eigen::internal::aligned_malloc(bytes)));  // throws bad_alloc
+}
+
+Index KernelRows::prefetch(const Index* rows, Index count) {
+    if (full_) return count;
+    count = std::min(count, capacity_ - 2);
+    std::vector<Index> missing;
+    for (Index k = 0; k < count; ++k)
+        if (slot_of_[static_cast<std::size_t>(rows[k])] == -1) missing.push_back(rows[k]);
+    std::sort(missing.begin(), missing.end());  // SVR asks for each sample's row twice
+    missing.erase(std::unique(missing.begin(), missing.end()), missing.end());
+    if (missing.size() < 2) return count;  // one row: the GEMV path is as good
+    const auto m = static_cast<Index>(missing.size());
+    RowMatrixXd sub(m, X_.cols());
+    for (Index k = 0; k < m; ++k) sub.row(k) = X_.row(missing[static_cast<std::size_t>(k)]);
+    std::vector<float> block(static_cast<std::size_t>(m * stride_));
+    gram_matrix(ConstMatrixView(sub.data(), m, X_.cols()), X_, params_, false, block.data(), stride_, n_threads_);
+    for (Index k = 0; k < m; ++k) {
+        const Index i = missing[static_cast<std::size_t>(k)];
+        const Index s = take_slot(i);
+        std::copy_n(block.data() + k * stride_, n_, slot(s));
+        ++rows_computed_;
+    }
+    return count;
+}
+
+Index KernelRows::take_slot(Index i) {
+    Index s;
+    if (used_ < capacity_) {
+        s = used_++;
+    } else {
+        s = head_;  // evict the least recently used row
+        slot_of_[static_cast<std::size_t>(row_of_[static_cast<std::size_t>(s)])] = -1;
+    }
+    slot_of_[static_cast<std::size_t>(i)] = s;
+    row_of_[static_cast<std::size_t>(s)] = i;
+    touch(s);
+    return s;
 }
 
 void KernelRows::compute_row(Index i, float* out) {

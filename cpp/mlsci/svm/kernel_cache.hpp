@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "mlsci/common/views.hpp"
@@ -24,12 +25,17 @@ public:
     const float* row(Index i);
     double diag(Index i) const { return diag_[static_cast<std::size_t>(i)]; }
     bool full_matrix() const { return full_; }
+    // Rows a caller is about to request one by one: those not cached are computed together as
+    // one GEMM block (far faster than one GEMV each). Returns how many of `rows` (from the
+    // front) are now cached; at most the cache capacity minus two.
+    Index prefetch(const Index* rows, Index count);
     std::int64_t rows_computed() const { return rows_computed_; }
 
 private:
     void compute_row(Index i, float* out);
-    float* slot(Index s) { return storage_.data() + static_cast<std::size_t>(s * stride_); }
+    float* slot(Index s) { return storage_.get() + static_cast<std::size_t>(s * stride_); }
     void touch(Index s);
+    Index take_slot(Index i);  // a slot for row i (evicting the LRU row), marked most recent
 
     ConstMatrixView X_;
     KernelParams params_;
@@ -39,7 +45,13 @@ private:
     bool full_ = false;
     std::vector<double> norms_;  // |x_i|^2
     std::vector<double> diag_;
-    std::vector<float, Eigen::aligned_allocator<float>> storage_;
+    // Not zero-filled: a row is always written before it is read, and untouched capacity then
+    // costs neither a memset nor page faults.
+    struct AlignedFree {
+        void operator()(float* p) const { Eigen::internal::aligned_free(p); }
+    };
+    std::unique_ptr<float[], AlignedFree> storage_;
+    void allocate(Index rows);
     std::vector<double, Eigen::aligned_allocator<double>> row_buf_;  // one row in double
     // LRU bookkeeping: slot_of_[row] (-1 if not cached), row_of_[slot], a doubly linked list of
     // slots from least (head_) to most (tail_) recently used.

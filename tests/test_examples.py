@@ -1,0 +1,67 @@
+"""The runnable examples: they run, write their figures, and reach what their docs claim."""
+
+import importlib.util
+import pathlib
+
+import numpy as np
+import pytest
+from sklearn.pipeline import make_pipeline
+
+from mlsci_fast.svm import SVC, LiftFeatures, lift
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_lifting_separates_the_rings_with_a_plane(tmp_path):
+    r = load("svm_lifting_circles").run(out=str(tmp_path / "lift.png"))
+    assert r["accuracy_linear_2d"] < 0.7  # no line separates concentric rings
+    assert r["accuracy_lifted_3d"] == 1.0
+    assert r["accuracy_rbf"] == 1.0
+    assert abs(r["plane_normal"][2]) > 0.99  # the plane is horizontal: z = const
+    assert 0.4 < r["plane_height"] < 1.0  # between the rings' radii
+    assert (tmp_path / "lift.png").stat().st_size > 10_000
+
+
+def test_factory_detector_catches_faults_from_normal_data_only(tmp_path):
+    ex = load("factory_anomaly_detection")
+    r = ex.run(out=str(tmp_path / "anomalies.png"))
+    assert r["recall"] >= 0.8
+    assert r["precision"] >= 0.65
+    assert r["false_alarm_rate"] <= 0.03
+    assert set(r["recall_by_fault"]) == set(ex.FAULTS)
+    assert (tmp_path / "anomalies.png").stat().st_size > 10_000
+    with pytest.raises(ValueError, match="unknown fault"):
+        ex.make_units(3, np.random.default_rng(0), "gremlins")
+
+
+def test_examples_run_as_scripts(capsys):
+    load("svm_lifting_circles").main([])
+    assert "after lifting: 1.000" in capsys.readouterr().out
+    load("factory_anomaly_detection").main(["--seed", "1"])
+    assert "recall" in capsys.readouterr().out
+
+
+def test_lift_features():
+    X = np.array([[3.0, 4.0], [0.0, 1.0]])
+    np.testing.assert_allclose(lift(X), [[3, 4, 5], [0, 1, 1]])
+    np.testing.assert_allclose(lift(X, "squared_radius")[:, 2], [25, 1])
+    np.testing.assert_allclose(lift(X, lambda A: A[:, :1] * A[:, 1:])[:, 2], [12, 0])
+    with pytest.raises(ValueError, match="func must be one of"):
+        lift(X, "cube")
+    with pytest.raises(ValueError, match=r"func must return shape \(2,\) or \(2, k\)"):
+        lift(X, lambda A: np.ones(3))
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        lift(X, lambda A: np.full(len(A), np.inf))
+    with pytest.raises(TypeError, match="func must be a string or a callable"):
+        lift(X, 3)
+    pipe = make_pipeline(LiftFeatures(), SVC(kernel="linear")).fit(X, [0, 1])
+    assert pipe[0].n_output_features_ == 3
+    with pytest.raises(ValueError, match="X has 3 features, but LiftFeatures is expecting 2"):
+        pipe.predict(np.ones((1, 3)))
