@@ -337,7 +337,6 @@ def test_verbose_reports_each_problem(capsys):
         (lambda: svm.SVC(cache_size=-1), np.ones((4, 2)), [0, 1, 0, 1], ValueError, "cache_size must be > 0.0"),
         (lambda: svm.SVC(max_iter=0), np.ones((4, 2)), [0, 1, 0, 1], ValueError, "max_iter must be -1"),
         (lambda: svm.SVC(degree=1.5), np.ones((4, 2)), [0, 1, 0, 1], TypeError, "degree must be Integral"),
-        (lambda: svm.SVC(probability=True), np.ones((4, 2)), [0, 1, 0, 1], NotImplementedError, "CalibratedClassifierCV"),
         (lambda: svm.SVC(), np.ones((4, 2)), [0.5, 1.5, 0.5, 2.5], ValueError, "Unknown label type"),
         (lambda: svm.OneClassSVM(nu=0.0), np.ones((4, 2)), None, ValueError, "nu must be > 0.0"),
         (lambda: svm.OneClassSVM(nu=1.5), np.ones((4, 2)), None, ValueError, "nu must be <= 1.0"),

@@ -14,7 +14,7 @@ _WEIGHT_EQUIVALENCE = {
 
 
 @parametrize_with_checks(
-    [SVC(), OneClassSVM(), SVR(), SVC(kernel="linear"), SVC(kernel="precomputed")],
+    [SVC(), OneClassSVM(), SVR(), SVC(kernel="linear"), SVC(kernel="precomputed"), SVC(probability=True)],
     expected_failed_checks=lambda est: _WEIGHT_EQUIVALENCE,
 )
 def test_sklearn_compatible(estimator, check):

@@ -22,10 +22,12 @@ from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClassifierMixin, OutlierMixin, RegressorMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from . import _core, _threads
+from . import _core, _platt, _seed, _threads
+from . import random as _random
 from ._validation import check_scalar
 
 __all__ = ["SVC", "LiftFeatures", "OneClassSVM", "SVR", "lift"]
@@ -250,8 +252,10 @@ class SVC(ClassifierMixin, _BaseSVM):
     shrinking : bool, default=True
         Use the shrinking heuristic.
     probability : bool, default=False
-        Not supported yet; see `sklearn.calibration.CalibratedClassifierCV`, which wraps this
-        estimator for calibrated probabilities.
+        Also fit Platt sigmoids (one per pair of classes, on decision values from an internal
+        5-fold cross-validation, as libsvm does) so that `predict_proba` is available. Costs
+        about five extra fits. Multi-class probabilities come from pairwise coupling (Wu, Lin
+        & Weng 2004).
     tol : float > 0, default=1e-3
         Stop when the maximal violation of the optimality conditions is below tol.
     cache_size : float > 0, default=200
@@ -267,8 +271,8 @@ class SVC(ClassifierMixin, _BaseSVM):
     break_ties : bool, default=False
         With 'ovr' and more than two classes, predict by the argmax of `decision_function`
         instead of one-vs-one votes.
-    random_state : int, RandomState or None, default=None
-        Unused (reserved for probability estimates); kept for scikit-learn compatibility.
+    random_state : int, RandomState, Generator or None, default=None
+        Seeds the cross-validation folds of `probability=True`; unused otherwise.
     n_threads : int, default=None
         Threads for kernel computations; None means `mlsci_fast.get_num_threads()`. Results
         do not depend on it.
@@ -289,6 +293,10 @@ class SVC(ClassifierMixin, _BaseSVM):
         0 if every sub-problem converged, 1 if one stopped at max_iter.
     n_iter_ : ndarray of shape (n_classes * (n_classes - 1) / 2,)
         Solver iterations per sub-problem.
+    probA_, probB_ : ndarray of shape (n_classes * (n_classes - 1) / 2,)
+        Platt sigmoid P(i | i or j) = 1 / (1 + exp(probA_ f + probB_)) per pair, where f is the
+        pair's decision value (positive towards the lower class index). Empty unless
+        probability=True.
     class_weight_ : ndarray of shape (n_classes,)
     shape_fit_ : tuple
     n_features_in_ : int
@@ -360,11 +368,8 @@ class SVC(ClassifierMixin, _BaseSVM):
             raise ValueError(
                 f"decision_function_shape must be 'ovr' or 'ovo', got {self.decision_function_shape!r}"
             )
-        if self.probability:
-            raise NotImplementedError(
-                "probability=True is not supported yet; wrap the classifier in "
-                "sklearn.calibration.CalibratedClassifierCV(SVC(), ensemble=False) for probabilities"
-            )
+        if not isinstance(self.probability, (bool, np.bool_)):
+            raise TypeError(f"probability must be a bool, got {self.probability!r}")
         X, y = self._validate_fit_X(X, y)
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -387,9 +392,7 @@ class SVC(ClassifierMixin, _BaseSVM):
         for i, j in pairs:
             rows = np.concatenate([members[i], members[j]])
             target = np.r_[np.ones(len(members[i])), -np.ones(len(members[j]))]
-            upper = self.C * sw[rows] * np.r_[
-                np.full(len(members[i]), self.class_weight_[i]), np.full(len(members[j]), self.class_weight_[j])
-            ]
+            upper = self._pair_upper(members, i, j, sw)
             if len(members[i]) == 0 or len(members[j]) == 0:
                 raise ValueError(
                     f"classes {classes[i]!r} and {classes[j]!r} need samples with positive weight"
@@ -397,6 +400,19 @@ class SVC(ClassifierMixin, _BaseSVM):
             r = self._solve(data, rows, target, upper)
             is_sv[rows[r["coef"] != 0]] = True
             results.append((rows, r))
+        if self.probability:
+            seed = _seed.resolve(self.random_state, "random_state")
+            platt = [
+                self._platt_pair(data, rows, np.r_[np.ones(len(members[i])), -np.ones(len(members[j]))],
+                                 r_upper, seed, p)
+                for p, ((i, j), (rows, _), r_upper) in enumerate(
+                    zip(pairs, results, [self._pair_upper(members, i, j, sw) for i, j in pairs])
+                )
+            ]
+            self.probA_ = np.array([a for a, _ in platt])
+            self.probB_ = np.array([b for _, b in platt])
+        else:
+            self.probA_ = self.probB_ = np.empty(0)
 
         # libsvm's layout: support vectors grouped by class; for pair (i, j) the coefficients of
         # class i's vectors go to row j - 1 of dual_coef_, those of class j's to row i.
@@ -430,6 +446,70 @@ class SVC(ClassifierMixin, _BaseSVM):
         self.shape_fit_ = X.shape if hasattr(X, "shape") else (len(X),)
         self._finish_fit([r["status"] for _, r in results], self.n_iter_)
         return self
+
+    def _pair_upper(self, members, i, j, sw) -> np.ndarray:
+        """The box bounds C * class weight * sample weight of pair (i, j)'s samples."""
+        rows = np.concatenate([members[i], members[j]])
+        cw = np.r_[np.full(len(members[i]), self.class_weight_[i]), np.full(len(members[j]), self.class_weight_[j])]
+        return self.C * sw[rows] * cw
+
+    def _platt_pair(self, data, rows, target, upper, seed, pair) -> tuple[float, float]:
+        """Platt's sigmoid for one pair, fitted on 5-fold cross-validated decision values."""
+        n = len(rows)
+        perm = np.argsort(_random.uniform(n, seed, step=pair), kind="stable")
+        dec = np.empty(n)
+        for fold in range(5):
+            test = perm[fold * n // 5 : (fold + 1) * n // 5]
+            train = np.r_[perm[: fold * n // 5], perm[(fold + 1) * n // 5 :]]
+            pos = target[train] > 0
+            if pos.all() or not pos.any():  # one class left in the fold: no classifier to fit
+                dec[test] = 1.0 if pos.any() else (-1.0 if len(train) else 0.0)
+                continue
+            r = self._solve(data, rows[train], target[train], upper[train])
+            sv = np.flatnonzero(r["coef"])
+            coef = np.ascontiguousarray(r["coef"][sv, None])
+            test_rows, sv_rows = rows[test], rows[train][sv]
+            if self.kernel == "precomputed" or callable(self.kernel):
+                dec[test] = data[np.ix_(test_rows, sv_rows)] @ coef[:, 0] - r["rho"]
+            else:
+                dec[test] = _core.svm.decision_function(
+                    np.ascontiguousarray(data[test_rows]), np.ascontiguousarray(data[sv_rows]), coef,
+                    np.array([-r["rho"]]), self._kernel_id(), self._gamma, float(self.coef0),
+                    float(self.degree), _threads.resolve(self.n_threads),
+                )[:, 0]
+        return _platt.sigmoid_train(dec, target > 0)
+
+    def _check_proba(self) -> bool:
+        if not self.probability:
+            raise AttributeError("predict_proba is not available when probability=False")
+        return True
+
+    @available_if(_check_proba)
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+        """Class probabilities, columns in the order of `classes_` (needs probability=True).
+
+        Platt sigmoids turn each pair's decision value into P(i | i or j); pairwise coupling
+        combines them. As with libsvm, the argmax of the probabilities may disagree with
+        `predict` on points near a boundary, since they come from different models.
+        """
+        check_is_fitted(self)
+        if len(self.probA_) == 0:
+            raise AttributeError("predict_proba is not available: the model was fitted with probability=False")
+        dec = self._raw_decision(X)
+        k = len(self.classes_)
+        r = np.zeros((len(dec), k, k))
+        for p, (i, j) in enumerate(combinations(range(k), 2)):
+            pij = np.clip(_platt.sigmoid_predict(dec[:, p], self.probA_[p], self.probB_[p]),
+                          _platt.MIN_PROB, 1.0 - _platt.MIN_PROB)
+            r[:, i, j], r[:, j, i] = pij, 1.0 - pij
+        if k == 2:
+            return np.column_stack([r[:, 0, 1], r[:, 1, 0]])
+        return _platt.couple(r)
+
+    @available_if(_check_proba)
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
+        """Logarithm of `predict_proba`."""
+        return np.log(self.predict_proba(X))
 
     def decision_function(self, X: ArrayLike) -> np.ndarray:
         """Signed distances to the separating hyperplanes.
