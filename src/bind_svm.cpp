@@ -65,13 +65,12 @@ void bind_svm(py::module_& m) {
             const auto X = matrix_view(x, "X");
             if (target.ndim() != 1 || target.shape(0) != X.rows() || upper.ndim() != 1 || upper.shape(0) != X.rows())
                 throw mlsci::InvalidArgument("smo_solve: target and upper must be 1-D with one entry per sample");
-            const mlsci::svm::SmoParams params{tol, max_iter, shrinking, cache_size * 1e6, n_threads};
-            mlsci::svm::SmoResult r;
-            {
-                py::gil_scoped_release nogil;
-                r = mlsci::svm::smo_solve(problem, X, target.data(), upper.data(), nu, epsilon,
-                                          {kernel, gamma, coef0, degree}, params);
-            }
+            const mlsci::svm::SmoParams params{tol,        max_iter,  shrinking,
+                                               cache_size * 1e6, n_threads, mlsci::bind::python_signals()};
+            const mlsci::svm::SmoResult r = mlsci::bind::run_interruptible([&] {
+                return mlsci::svm::smo_solve(problem, X, target.data(), upper.data(), nu, epsilon,
+                                             {kernel, gamma, coef0, degree}, params);
+            });
             py::dict out;
             out["coef"] = CArray<double>(static_cast<py::ssize_t>(r.coef.size()), r.coef.data());
             out["rho"] = r.rho;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "mlsci/common/error.hpp"
+#include "mlsci/common/interrupt.hpp"
 #include "mlsci/common/views.hpp"
 
 namespace mlsci::bind {
@@ -18,6 +19,27 @@ namespace py = pybind11;
 // instead of being silently copied (the Python layer converts once, in _validation.py).
 template <class T>
 using CArray = py::array_t<T, py::array::c_style>;
+
+// A stop callback for long kernels: takes the GIL briefly and runs Python's signal handlers, so
+// Ctrl-C stops the kernel (it then throws mlsci::Interrupted; see rethrow_interrupt).
+inline StopCheck python_signals() {
+    return [] {
+        py::gil_scoped_acquire gil;
+        return PyErr_CheckSignals() != 0;
+    };
+}
+
+// Runs a kernel call with the GIL released; if it was interrupted, re-raises the Python
+// exception the signal handler left (KeyboardInterrupt for Ctrl-C).
+template <class Call>
+auto run_interruptible(Call&& call) {
+    try {
+        py::gil_scoped_release nogil;
+        return call();
+    } catch (const Interrupted&) {
+        throw py::error_already_set();
+    }
+}
 
 inline ConstMatrixView matrix_view(const CArray<double>& a, const char* name) {
     if (a.ndim() != 2)

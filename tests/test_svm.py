@@ -379,3 +379,36 @@ def test_no_warnings_on_clean_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         svm.SVC().fit(X, y).predict(X)
+
+
+def test_ctrl_c_stops_a_long_fit():
+    """SIGINT during the solver raises KeyboardInterrupt promptly, not when the fit ends (Python
+    alone would only notice after the solver returned); the module stays usable afterwards."""
+    import os
+    import signal
+    import threading
+    import time
+
+    X, y = make_classification(20000, 50, n_informative=20, random_state=0)
+    start = time.perf_counter()
+    svm.SVC(cache_size=20).fit(X, y)
+    full = time.perf_counter() - start
+
+    started = threading.Event()
+
+    def interrupt():
+        started.wait()
+        time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    model = svm.SVC(cache_size=20)
+    start = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        started.set()
+        model.fit(X, y)
+    interrupted = time.perf_counter() - start
+    # A relative check with a wide margin, not a wall-clock threshold.
+    assert interrupted < 0.5 * full
+    assert not hasattr(model, "support_")
+    svm.SVC().fit(X[:200], y[:200])  # still works

@@ -308,6 +308,7 @@ void Solver::run(const SmoParams& params, SmoResult& result) {
     Index counter = std::min<Index>(l_, 1000) + 1;
     Index i = -1, j = -1;
     while (iter < limit) {
+        if (iter % 1000 == 0) check_stop(params.stop);
         if (--counter == 0) {
             counter = std::min<Index>(l_, 1000);
             if (params.shrinking) shrink();

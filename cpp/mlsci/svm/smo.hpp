@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "mlsci/common/interrupt.hpp"
 #include "mlsci/common/views.hpp"
 #include "mlsci/svm/kernels.hpp"
 
@@ -19,6 +20,7 @@ struct SmoParams {
     bool shrinking = true;
     double cache_bytes = 200e6;   // kernel-row cache budget
     int n_threads = 0;            // 0: OpenMP default
+    StopCheck stop;               // polled every 1,000 iterations; true stops with Interrupted
 };
 
 struct SmoResult {
