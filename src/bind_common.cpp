@@ -6,6 +6,7 @@
 #include "bind_util.hpp"
 #include "mlsci/common/build_info.hpp"
 #include "mlsci/common/random.hpp"
+#include "mlsci/common/rng.hpp"
 
 namespace py = pybind11;
 using mlsci::bind::CArray;
@@ -35,6 +36,18 @@ void bind_common(py::module_& m) {
         },
         py::arg("counters").noconvert(), py::arg("keys").noconvert(), py::arg("rounds"),
         "internal; see mlsci_fast.random.philox4x32");
+
+    r.def(
+        "philox4x32_blocks",
+        [](std::uint32_t key0, std::uint32_t key1, std::uint32_t draw, std::uint32_t first, std::uint32_t step,
+           std::uint32_t tag, std::int64_t n) {
+            if (n < 0) throw mlsci::InvalidArgument("n must be >= 0");
+            CArray<std::uint32_t> out({static_cast<py::ssize_t>(n), py::ssize_t{4}});
+            mlsci::philox4x32_blocks({key0, key1}, draw, first, step, tag, n, out.mutable_data());
+            return out;
+        },
+        py::arg("key0"), py::arg("key1"), py::arg("draw"), py::arg("first"), py::arg("step"), py::arg("tag"),
+        py::arg("n"), "internal; the vectorised Philox the Ising sweeps use, for tests");
 
     using Fill = void (*)(std::uint64_t, std::uint32_t, double*, std::int64_t, int);
     const auto def_fill = [&r](const char* name, Fill fill) {

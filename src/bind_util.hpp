@@ -29,6 +29,18 @@ inline StopCheck python_signals() {
     };
 }
 
+// A stop callback for kernels that stop cleanly and report how far they got: like
+// python_signals, but the pending exception is cleared, and the Python layer decides what
+// to do (return the partial result, raise KeyboardInterrupt itself).
+inline StopCheck python_signals_cleared() {
+    return [] {
+        py::gil_scoped_acquire gil;
+        if (PyErr_CheckSignals() == 0) return false;
+        PyErr_Clear();
+        return true;
+    };
+}
+
 // Runs a kernel call with the GIL released; if it was interrupted, re-raises the Python
 // exception the signal handler left (KeyboardInterrupt for Ctrl-C).
 template <class Call>
@@ -50,4 +62,5 @@ inline ConstMatrixView matrix_view(const CArray<double>& a, const char* name) {
 }  // namespace mlsci::bind
 
 void bind_common(pybind11::module_& m);
+void bind_ising(pybind11::module_& m);
 void bind_svm(pybind11::module_& m);

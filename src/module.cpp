@@ -4,5 +4,6 @@
 PYBIND11_MODULE(_core, m) {
     m.doc() = "internal; see the mlsci_fast package";
     bind_common(m);
+    bind_ising(m);
     bind_svm(m);
 }

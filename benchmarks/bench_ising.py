@@ -1,0 +1,72 @@
+"""2-D Ising Metropolis sweeps at T_c: mlsci_fast vs a NumPy checkerboard and a numba kernel.
+
+Each implementation runs the same number of sweeps from the same random lattice; the benchmark
+checks that they relax to the same energy (the dynamics are the same, the random numbers not)
+and records flips per nanosecond.
+"""
+
+import math
+
+import numba
+import numpy as np
+import pytest
+
+from mlsci_fast import ising
+
+TC = ising.critical_temperature()
+SWEEPS = 10
+
+
+def numpy_sweeps(s, beta, n, rng):
+    """The textbook vectorised checkerboard: whole-lattice rolls, one colour at a time."""
+    L = s.shape[0]
+    colour = (np.add.outer(np.arange(L), np.arange(L)) % 2).astype(bool)
+    for _ in range(n):
+        for mask in (~colour, colour):
+            nb = np.roll(s, 1, 0) + np.roll(s, -1, 0) + np.roll(s, 1, 1) + np.roll(s, -1, 1)
+            accept = mask & (rng.random(s.shape) < np.exp(-2.0 * beta * s * nb))
+            s[accept] *= -1
+    return s
+
+
+@numba.njit(parallel=True, cache=False)
+def _numba_sweeps(s, beta, n):
+    L = s.shape[0]
+    for _ in range(n):
+        for parity in range(2):
+            for y in numba.prange(L):
+                for x in range((y + parity) % 2, L, 2):
+                    S = s[(y - 1) % L, x] + s[(y + 1) % L, x] + s[y, (x - 1) % L] + s[y, (x + 1) % L]
+                    dE = 2 * s[y, x] * S
+                    if dE <= 0 or np.random.random() < math.exp(-beta * dE):
+                        s[y, x] = -s[y, x]
+    return s
+
+
+def energy(s):
+    return -(s * np.roll(s, 1, 0)).sum() / s.size - (s * np.roll(s, 1, 1)).sum() / s.size
+
+
+def run(impl, start):
+    s = start.copy()
+    if impl == "mlsci_fast":
+        r = ising.simulate(len(s), TC, SWEEPS, start=s, seed=1, measure_every=SWEEPS)
+        return r.spins
+    if impl == "numpy":
+        return numpy_sweeps(s.astype(np.int64), 1 / TC, SWEEPS, np.random.default_rng(1))
+    return _numba_sweeps(s.astype(np.int64), 1 / TC, SWEEPS)
+
+
+@pytest.mark.parametrize("impl", ["numpy", "numba", "mlsci_fast"])
+@pytest.mark.parametrize("L", [256, 1024])
+def bench_metropolis_sweeps(benchmark, record, L, impl):
+    start = np.where(np.random.default_rng(0).random((L, L)) < 0.5, 1, -1).astype(np.int8)
+    if impl == "numba":
+        _numba_sweeps(start[:8, :8].astype(np.int64), 1 / TC, 1)  # compile outside the timing
+    benchmark.group = f"ising-metropolis-L{L}"
+    record(impl)
+    s = benchmark.pedantic(run, args=(impl, start), rounds=3, iterations=1)
+    benchmark.extra_info["flips_per_ns"] = L * L * SWEEPS / benchmark.stats.stats.median / 1e9 if benchmark.stats else None
+    # Same dynamics: after the same sweeps from the same lattice, the same energy (to noise).
+    reference = numpy_sweeps(start.astype(np.int64), 1 / TC, SWEEPS, np.random.default_rng(2))
+    assert abs(energy(s) - energy(reference)) < 0.03

@@ -1,0 +1,50 @@
+// Ising model on periodic square (2-D) and simple-cubic (3-D) lattices: checkerboard Metropolis
+// and heat-bath sweeps, and the energy and magnetisation per spin.
+// Metropolis et al., J. Chem. Phys. 21, 1087 (1953); Glauber, J. Math. Phys. 4, 294 (1963).
+#pragma once
+
+#include <cstdint>
+
+#include "mlsci/common/interrupt.hpp"
+#include "mlsci/common/views.hpp"
+
+namespace mlsci::ising {
+
+enum class Update : std::uint8_t { Metropolis, HeatBath };
+
+struct Model {
+    int dim = 2;       // 2 or 3
+    Index L = 0;       // linear size, even (the checkerboard needs it)
+    double J = 1.0;    // coupling: E = -J sum_<ij> s_i s_j - h sum_i s_i
+    double h = 0.0;    // field
+    double beta = 1.0; // 1 / T (k_B = 1)
+};
+
+// Sites: N = L^dim, index ((z * L) + y) * L + x, spins +1 / -1 as int8.
+Index n_sites(const Model& m);
+
+// Throws InvalidArgument unless dim is 2 or 3, L is even and >= 2, and J, h, beta are finite
+// with beta > 0.
+void check_model(const Model& m, const char* where);
+
+struct SweepResult {
+    std::int64_t sweeps = 0;        // sweeps completed
+    std::int64_t measurements = 0;  // entries written to energy / magnetization
+    bool stopped = false;           // the stop callback asked to stop (after a whole sweep)
+};
+
+// Sweeps [first_sweep, first_sweep + n_sweeps): each sweep updates all even sites, then all odd
+// ones. The random number of a site in a half-sweep is a pure function of (seed, sweep, colour,
+// site, replica), so the result does not depend on n_threads, and a run continued from sweep k
+// equals one that never stopped. After every sweep s with s + 1 > first_measured and
+// (s + 1 - first_measured) % measure_every == 0, the energy and magnetisation per spin are
+// appended to the outputs (which must have room). `stop` is polled after every sweep.
+SweepResult run_sweeps(std::int8_t* spins, const Model& m, Update update, std::uint64_t seed, std::uint32_t replica,
+                       std::uint64_t first_sweep, std::int64_t n_sweeps, std::int64_t measure_every,
+                       std::uint64_t first_measured, double* energy, double* magnetization, int n_threads,
+                       const StopCheck& stop = {});
+
+// Energy and magnetisation per spin of a configuration.
+void observables(const std::int8_t* spins, const Model& m, double& energy, double& magnetization, int n_threads);
+
+}  // namespace mlsci::ising

@@ -1,0 +1,166 @@
+// Checkerboard Metropolis and heat-bath sweeps; see lattice.hpp.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "mlsci/common/error.hpp"
+#include "mlsci/common/parallel.hpp"
+#include "mlsci/common/rng.hpp"
+#include "mlsci/ising/lattice.hpp"
+
+namespace mlsci::ising {
+
+Index n_sites(const Model& m) { return m.dim == 3 ? m.L * m.L * m.L : m.L * m.L; }
+
+void check_model(const Model& m, const char* where) {
+    require(m.dim == 2 || m.dim == 3, where, "dim must be 2 or 3, got " + std::to_string(m.dim));
+    require(m.L >= 2 && m.L % 2 == 0, where,
+            "L must be even and >= 2 (the checkerboard update needs an even L), got " + std::to_string(m.L));
+    require(std::isfinite(m.J) && std::isfinite(m.h), where, "J and h must be finite");
+    require(std::isfinite(m.beta) && m.beta > 0.0, where, "beta = 1/T must be finite and > 0");
+}
+
+namespace {
+
+// Acceptance thresholds on a 32-bit uniform u: a move happens when u < threshold. Indexed by the
+// neighbour sum S in {-2d, ..., 2d} (and, for Metropolis, the current spin). A threshold of 2^32
+// always accepts, so probabilities are exact to 2^-32.
+struct Table {
+    std::array<std::uint64_t, 7> flip_from_up{}, flip_from_down{};  // Metropolis
+    std::array<std::uint64_t, 7> up{};                               // heat-bath: P(s = +1)
+};
+
+std::uint64_t threshold(double p) {
+    return static_cast<std::uint64_t>(std::min(1.0, std::max(0.0, p)) * 4294967296.0);
+}
+
+Table make_table(const Model& m) {
+    Table t;
+    const int z = 2 * m.dim;
+    for (int S = -z; S <= z; S += 2) {
+        const auto k = static_cast<std::size_t>((S + z) / 2);
+        const double local = m.J * S + m.h;  // energy of spin s is -s * local
+        t.flip_from_up[k] = threshold(std::exp(-m.beta * 2.0 * local));    // s = +1 -> -1: dE = 2 local
+        t.flip_from_down[k] = threshold(std::exp(m.beta * 2.0 * local));   // s = -1 -> +1: dE = -2 local
+        t.up[k] = threshold(1.0 / (1.0 + std::exp(-2.0 * m.beta * local)));
+    }
+    return t;
+}
+
+// Updates every site of one colour. Site i has rank i / 2 among its colour (L is even), and the
+// uniforms of ranks 4b..4b+3 are the four words of Philox block b.
+template <int D>
+void half_sweep(std::int8_t* s, const Model& m, Update update, const Table& t, std::uint64_t seed,
+                std::uint32_t replica, std::uint32_t step, int colour, int n_threads) {
+    const Index L = m.L, half = L / 2;
+    const Index rows = D == 3 ? L * L : L;
+    const Stream stream = update == Update::Metropolis ? Stream::IsingMetropolis : Stream::IsingHeatBath;
+    // The counter layout of Philox (rng.hpp): {draw, block, step, stream << 24 | replica}.
+    const Key key{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)};
+    const std::uint32_t tag = (static_cast<std::uint32_t>(stream) << 24) | (replica & 0xFFFFFFu);
+    const int z = 2 * D;
+    const int nt = n_sites(m) < 16384 ? 1 : n_threads;  // tiny lattices: forking costs more than it saves
+    parallel_for(0, rows, nt, [&](std::int64_t row) {
+        const Index y = row % L, zc = D == 3 ? row / L : 0;
+        const Index ym = (y + L - 1) % L, yp = (y + 1) % L;
+        std::int8_t* cur = s + row * L;
+        const std::int8_t* north = s + (zc * L + ym) * L;
+        const std::int8_t* south = s + (zc * L + yp) * L;
+        const std::int8_t* front = D == 3 ? s + (((zc + L - 1) % L) * L + y) * L : nullptr;
+        const std::int8_t* back = D == 3 ? s + (((zc + 1) % L) * L + y) * L : nullptr;
+        const Index parity = (colour + y + zc) & 1;
+        const Index rank0 = row * half;
+        // The row's random words, all Philox blocks at once (vectorised), then the updates.
+        const Index b0 = rank0 >> 2, nb = ((rank0 + half - 1) >> 2) - b0 + 1;
+        thread_local std::vector<std::uint32_t> buf;
+        buf.resize(static_cast<std::size_t>(4 * nb));
+        philox4x32_blocks(key, 0u, static_cast<std::uint32_t>(b0), step, tag, nb, buf.data());
+        const std::uint32_t* words = buf.data() - 4 * b0;  // words[r] is the uniform of rank r
+        for (Index k = 0; k < half; ++k) {
+            const Index x = 2 * k + parity;
+            const Index xl = x == 0 ? L - 1 : x - 1, xr = x == L - 1 ? 0 : x + 1;
+            int S = cur[xl] + cur[xr] + north[x] + south[x];
+            if constexpr (D == 3) S += front[x] + back[x];
+            const std::uint64_t u = words[rank0 + k];
+            const auto idx = static_cast<std::size_t>((S + z) / 2);
+            if (update == Update::Metropolis) {
+                const std::uint64_t thr = cur[x] > 0 ? t.flip_from_up[idx] : t.flip_from_down[idx];
+                if (u < thr) cur[x] = static_cast<std::int8_t>(-cur[x]);
+            } else {
+                cur[x] = u < t.up[idx] ? std::int8_t{1} : std::int8_t{-1};
+            }
+        }
+    });
+}
+
+}  // namespace
+
+void observables(const std::int8_t* s, const Model& m, double& energy, double& magnetization, int n_threads) {
+    const Index L = m.L, rows = m.dim == 3 ? L * L : L, N = n_sites(m);
+    // Integer sums are exact, so the result does not depend on how rows are split.
+    std::vector<std::int64_t> bonds(static_cast<std::size_t>(rows)), spins(static_cast<std::size_t>(rows));
+    const int nt = N < 16384 ? 1 : n_threads;
+    parallel_for(0, rows, nt, [&](std::int64_t row) {
+        const Index y = row % L, zc = m.dim == 3 ? row / L : 0;
+        const std::int8_t* cur = s + row * L;
+        const std::int8_t* south = s + (zc * L + (y + 1) % L) * L;
+        const std::int8_t* back = m.dim == 3 ? s + (((zc + 1) % L) * L + y) * L : nullptr;
+        std::int64_t b = 0, sum = 0;
+        for (Index x = 0; x < L; ++x) {
+            const int right = cur[x == L - 1 ? 0 : x + 1];
+            int nb = right + south[x];
+            if (back) nb += back[x];
+            b += cur[x] * nb;
+            sum += cur[x];
+        }
+        bonds[static_cast<std::size_t>(row)] = b;
+        spins[static_cast<std::size_t>(row)] = sum;
+    });
+    std::int64_t b = 0, sum = 0;
+    for (Index r = 0; r < rows; ++r) {
+        b += bonds[static_cast<std::size_t>(r)];
+        sum += spins[static_cast<std::size_t>(r)];
+    }
+    const auto n = static_cast<double>(N);
+    energy = (-m.J * static_cast<double>(b) - m.h * static_cast<double>(sum)) / n;
+    magnetization = static_cast<double>(sum) / n;
+}
+
+SweepResult run_sweeps(std::int8_t* spins, const Model& m, Update update, std::uint64_t seed, std::uint32_t replica,
+                       std::uint64_t first_sweep, std::int64_t n_sweeps, std::int64_t measure_every,
+                       std::uint64_t first_measured, double* energy, double* magnetization, int n_threads,
+                       const StopCheck& stop) {
+    const char* where = "run_sweeps";
+    check_model(m, where);
+    require(n_sweeps >= 0, where, "n_sweeps must be >= 0");
+    require(measure_every >= 1, where, "measure_every must be >= 1");
+    require(replica < (1u << 24), where, "replica must be < 2^24");
+    require(first_sweep + static_cast<std::uint64_t>(n_sweeps) <= (std::uint64_t{1} << 31), where,
+            "at most 2^31 sweeps per run (the sweep is part of the random-number counter)");
+    const Table t = make_table(m);
+    SweepResult r;
+    for (std::int64_t k = 0; k < n_sweeps; ++k) {
+        const std::uint64_t sweep = first_sweep + static_cast<std::uint64_t>(k);
+        for (int colour = 0; colour < 2; ++colour) {
+            const auto step = static_cast<std::uint32_t>(2 * sweep + static_cast<std::uint64_t>(colour));
+            if (m.dim == 2) half_sweep<2>(spins, m, update, t, seed, replica, step, colour, n_threads);
+            else half_sweep<3>(spins, m, update, t, seed, replica, step, colour, n_threads);
+        }
+        const std::uint64_t done = sweep + 1;
+        if (done > first_measured && (done - first_measured) % static_cast<std::uint64_t>(measure_every) == 0) {
+            observables(spins, m, energy[r.measurements], magnetization[r.measurements], n_threads);
+            ++r.measurements;
+        }
+        r.sweeps = k + 1;
+        if (stop && stop()) {
+            r.stopped = true;
+            break;
+        }
+    }
+    return r;
+}
+
+}  // namespace mlsci::ising

@@ -1,0 +1,530 @@
+"""The Ising model: fast, reproducible Monte Carlo on square and cubic lattices, and exact results.
+
+``simulate`` runs checkerboard Metropolis or heat-bath sweeps in C++ on all threads. Every random
+number is a pure function of (seed, sweep, site), so a run gives bitwise the same lattice and
+time series on 1 or 64 threads, and a run resumed from a checkpoint equals one that never
+stopped. Long runs go in chunks: a progress line, atomic checkpoints, and Ctrl-C stops cleanly
+and returns what was done.
+
+The exact 2-D results (Onsager 1944; Yang 1952) and brute-force enumeration of small lattices are
+here too, to check simulations against.
+
+Units: k_B = 1, energies per spin, E = -J sum_<ij> s_i s_j - h sum_i s_i over nearest neighbours
+with periodic boundaries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import numbers
+import os
+import sys
+import tempfile
+import time
+import warnings
+import zipfile
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from . import _core, _seed, _threads
+from . import random as _random
+from ._validation import check_scalar
+
+__all__ = [
+    "IsingResult",
+    "critical_temperature",
+    "exact_enumeration",
+    "load",
+    "onsager_energy",
+    "onsager_magnetization",
+    "onsager_specific_heat",
+    "resume",
+    "simulate",
+]
+
+ALGORITHMS = ("metropolis", "heatbath")
+_FORMAT = "mlsci_fast.ising/1"
+_START_STEP = 2**32 - 1  # the random-number step reserved for the random initial lattice
+
+
+# -- exact results ----------------------------------------------------------------------------
+
+
+def critical_temperature(J: float = 1.0) -> float:
+    """T_c = 2 J / ln(1 + sqrt 2) of the infinite square lattice (about 2.269 J)."""
+    return 2.0 * J / math.log1p(math.sqrt(2.0))
+
+
+def _beta_k(T: ArrayLike, J: float) -> tuple[np.ndarray, np.ndarray]:
+    T = np.asarray(T, dtype=np.float64)
+    if np.any(~np.isfinite(T)) or np.any(T <= 0):
+        raise ValueError("T must be finite and > 0")
+    K = J / T  # beta J
+    return T, K
+
+
+def _modulus(K: np.ndarray) -> np.ndarray:
+    """k^2 with k = 2 sinh(2K) / cosh^2(2K); k -> 1 at T_c, where K(k) diverges only
+    logarithmically against a linearly vanishing factor: keep k^2 just below 1."""
+    k = 2.0 * np.sinh(2 * K) / np.cosh(2 * K) ** 2
+    return np.minimum(k * k, np.nextafter(1.0, 0.0))
+
+
+def onsager_energy(T: ArrayLike, J: float = 1.0) -> np.ndarray:
+    """Energy per spin of the infinite square lattice at zero field (Onsager 1944)."""
+    from scipy.special import ellipk
+
+    _, K = _beta_k(T, J)
+    t2 = np.tanh(2 * K) ** 2
+    return -J / np.tanh(2 * K) * (1.0 + (2.0 / np.pi) * (2.0 * t2 - 1.0) * ellipk(_modulus(K)))
+
+
+def onsager_magnetization(T: ArrayLike, J: float = 1.0) -> np.ndarray:
+    """Spontaneous magnetisation per spin of the infinite square lattice (Yang 1952); 0 above T_c."""
+    T, K = _beta_k(T, J)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m = (1.0 - np.sinh(2 * K) ** -4) ** 0.125
+    return np.where(T < critical_temperature(J), m, 0.0)
+
+
+def onsager_specific_heat(T: ArrayLike, J: float = 1.0) -> np.ndarray:
+    """Specific heat per spin of the infinite square lattice at zero field (Onsager 1944)."""
+    from scipy.special import ellipe, ellipk
+
+    _, K = _beta_k(T, J)
+    t2 = np.tanh(2 * K) ** 2
+    m = _modulus(K)
+    Kk, Ek = ellipk(m), ellipe(m)
+    return (4.0 / np.pi) * (K / np.tanh(2 * K)) ** 2 * (
+        Kk - Ek - (1.0 - t2) * (np.pi / 2.0 + (2.0 * t2 - 1.0) * Kk)
+    )
+
+
+def exact_enumeration(L: int, T: float, J: float = 1.0, h: float = 0.0) -> dict[str, float]:
+    """Exact thermal averages of a periodic L x L lattice by summing over all 2^(L^2) states.
+
+    For checking simulations on small lattices (L <= 4 is instant; L = 5 takes seconds).
+
+    Returns
+    -------
+    dict with 'energy' (<E>/N), 'abs_magnetization' (<|M|>/N), 'magnetization' (<M>/N),
+    'm2' (<M^2>/N^2), 'm4', 'e2' (<E^2>/N^2), 'specific_heat' (per spin) and
+    'susceptibility' (of |M|, per spin), as `IsingResult.summary` defines them.
+    """
+    check_scalar(L, "L", numbers.Integral, min_val=2, max_val=5)
+    T = float(check_scalar(T, "T", numbers.Real, min_val=0.0, include_min=False))
+    N = L * L
+    states = np.arange(2**N, dtype=np.int64)
+    s = (((states[:, None] >> np.arange(N)) & 1) * 2 - 1).astype(np.int8).reshape(-1, L, L)
+    bonds = (s * np.roll(s, 1, axis=1)).sum(axis=(1, 2)) + (s * np.roll(s, 1, axis=2)).sum(axis=(1, 2))
+    M = s.sum(axis=(1, 2)).astype(np.float64)
+    E = -J * bonds - h * M
+    w = np.exp(-(E - E.min()) / T)
+    w /= w.sum()
+    e, m = E / N, M / N
+    out = {
+        "energy": float(w @ e),
+        "abs_magnetization": float(w @ np.abs(m)),
+        "magnetization": float(w @ m),
+        "e2": float(w @ e**2),
+        "m2": float(w @ m**2),
+        "m4": float(w @ m**4),
+    }
+    out["specific_heat"] = N * (out["e2"] - out["energy"] ** 2) / T**2
+    out["susceptibility"] = N * (out["m2"] - out["abs_magnetization"] ** 2) / T
+    return out
+
+
+# -- statistics -------------------------------------------------------------------------------
+
+
+def _autocorr_time(x: np.ndarray, c: float = 5.0) -> float:
+    """Integrated autocorrelation time with Sokal's automatic window (as emcee estimates it)."""
+    x = np.asarray(x, dtype=np.float64)
+    n = len(x)
+    if n < 4 or np.var(x) == 0:
+        return 1.0
+    f = np.fft.rfft(x - x.mean(), n=2 * n)
+    acf = np.fft.irfft(f * np.conj(f))[:n]
+    acf /= acf[0]
+    taus = 2.0 * np.cumsum(acf) - 1.0
+    window = np.arange(n) >= c * taus
+    m = int(np.argmax(window)) if window.any() else n - 1
+    return float(max(1.0, taus[m]))
+
+
+def _jackknife(series: list[np.ndarray], stat, n_blocks: int = 32) -> tuple[float, float]:
+    """Value and jackknife error of stat(*series) from n_blocks contiguous blocks; the blocks are
+    long compared with the autocorrelation time whenever the run is, so correlations are honoured."""
+    n = len(series[0])
+    value = float(stat(*series))
+    if n < 2 * n_blocks:
+        return value, float("nan")
+    edges = np.linspace(0, n, n_blocks + 1).astype(int)
+    keep = np.ones(n, dtype=bool)
+    leave_out = []
+    for b in range(n_blocks):
+        keep[:] = True
+        keep[edges[b] : edges[b + 1]] = False
+        leave_out.append(stat(*[x[keep] for x in series]))
+    leave_out = np.asarray(leave_out)
+    err = math.sqrt((n_blocks - 1) / n_blocks * np.sum((leave_out - leave_out.mean()) ** 2))
+    return value, float(err)
+
+
+# -- results ----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class IsingResult:
+    """A simulation's time series, final lattice and settings.
+
+    `energy` and `magnetization` hold one value per measurement, per spin; `spins` is the final
+    lattice (int8, +1/-1). `summary()` gives averages with errors; `plot()` draws the series and
+    the lattice; `save()`/`load()` keep it in one .npz file.
+    """
+
+    L: int
+    dim: int
+    T: float
+    J: float
+    h: float
+    algorithm: str
+    seed: int
+    n_sweeps: int
+    n_burnin: int
+    measure_every: int
+    start: str
+    energy: np.ndarray
+    magnetization: np.ndarray
+    spins: np.ndarray
+    sweeps_done: int = 0
+    elapsed: float = 0.0
+    interrupted: bool = False
+
+    @property
+    def n_spins(self) -> int:
+        return int(self.L**self.dim)
+
+    @property
+    def complete(self) -> bool:
+        return self.sweeps_done >= self.n_burnin + self.n_sweeps
+
+    def summary(self) -> dict[str, Any]:
+        """Averages per spin with jackknife errors over 32 blocks of the time series.
+
+        energy <e>; abs_magnetization <|m|>; specific_heat N (<e^2> - <e>^2) / T^2;
+        susceptibility N (<m^2> - <|m|>^2) / T; binder 1 - <m^4> / (3 <m^2>^2); tau_energy and
+        tau_abs_magnetization, the integrated autocorrelation times in measurements.
+        """
+        e, m = self.energy, np.abs(self.magnetization)
+        if len(e) == 0:
+            raise ValueError("no measurements yet: the run has not passed its burn-in")
+        N, T = self.n_spins, self.T
+        out: dict[str, Any] = {}
+        out["energy"] = _jackknife([e], np.mean)
+        out["abs_magnetization"] = _jackknife([m], np.mean)
+        out["specific_heat"] = _jackknife([e], lambda x: N * np.var(x) / T**2)
+        out["susceptibility"] = _jackknife([m], lambda x: N * (np.mean(x**2) - np.mean(x) ** 2) / T)
+        out["binder"] = _jackknife([m], lambda x: 1.0 - np.mean(x**4) / (3.0 * np.mean(x**2) ** 2))
+        out["tau_energy"] = _autocorr_time(e)
+        out["tau_abs_magnetization"] = _autocorr_time(m)
+        out["n_measurements"] = len(e)
+        return out
+
+    def plot(self, path: str | None = None):
+        """Energy and |magnetisation| against sweeps, and the final lattice (a slice for 3-D).
+
+        Returns the matplotlib Figure; with `path`, also saves it there.
+        """
+        import matplotlib
+
+        if path is not None:
+            matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        sweeps = self.n_burnin + self.measure_every * np.arange(1, len(self.energy) + 1)
+        fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+        axes[0].plot(sweeps, self.energy, lw=0.7)
+        axes[0].set_xlabel("sweep")
+        axes[0].set_ylabel("energy per spin")
+        axes[1].plot(sweeps, np.abs(self.magnetization), lw=0.7, color="tab:red")
+        axes[1].set_xlabel("sweep")
+        axes[1].set_ylabel("|magnetisation| per spin")
+        if self.dim == 2 and self.J == 1.0 and self.h == 0.0:
+            axes[0].axhline(float(onsager_energy(self.T)), color="k", ls="--", lw=1, label="Onsager, L = inf")
+            axes[1].axhline(float(onsager_magnetization(self.T)), color="k", ls="--", lw=1)
+            axes[0].legend(loc="best", fontsize=8)
+        lattice = self.spins if self.dim == 2 else self.spins[0]
+        axes[2].imshow(lattice, cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
+        axes[2].set_title(f"L = {self.L}, T = {self.T:g}" + (" (slice z = 0)" if self.dim == 3 else ""))
+        axes[2].set_xticks([])
+        axes[2].set_yticks([])
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(path, dpi=110)
+        return fig
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the result (and everything needed to resume it) to one .npz file, atomically."""
+        meta = {k: getattr(self, k) for k in _META_FIELDS}
+        meta["format"] = _FORMAT
+        meta["seed"] = str(self.seed)  # 64-bit: JSON numbers lose precision beyond 2^53
+        _atomic_savez(
+            path,
+            meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+            energy=self.energy,
+            magnetization=self.magnetization,
+            spins=self.spins,
+        )
+
+
+_META_FIELDS = (
+    "L", "dim", "T", "J", "h", "algorithm", "seed", "n_sweeps", "n_burnin", "measure_every", "start",
+    "sweeps_done", "elapsed", "interrupted",
+)
+
+
+def _atomic_savez(path, **arrays) -> None:
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)  # atomic: a reader sees the old file or the new one, never half
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load(path: str | os.PathLike) -> IsingResult:
+    """Read a result or checkpoint written by `IsingResult.save` or `simulate(checkpoint=...)`."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
+            meta = json.loads(bytes(data["meta"]).decode())
+            arrays = {k: data[k] for k in ("energy", "magnetization", "spins")}
+    except (OSError, ValueError, KeyError, json.JSONDecodeError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path} is not an mlsci_fast Ising result or checkpoint: {exc}") from None
+    if meta.get("format") != _FORMAT:
+        raise ValueError(f"{path} is not an mlsci_fast Ising result or checkpoint (format {meta.get('format')!r})")
+    meta.pop("format")
+    meta["seed"] = int(meta["seed"])
+    result = IsingResult(**meta, **arrays)
+    _check_consistent(result, path)
+    return result
+
+
+def _check_consistent(r: IsingResult, path: str) -> None:
+    shape = (r.L,) * r.dim
+    expected = max(0, r.sweeps_done - r.n_burnin) // r.measure_every
+    problems = []
+    if r.spins.shape != shape or r.spins.dtype != np.int8 or not np.all(np.abs(r.spins) == 1):
+        problems.append(f"spins must be int8 +-1 of shape {shape}")
+    if len(r.energy) != expected or len(r.magnetization) != expected:
+        problems.append(f"expected {expected} measurements after {r.sweeps_done} sweeps, found {len(r.energy)}")
+    if r.algorithm not in ALGORITHMS:
+        problems.append(f"unknown algorithm {r.algorithm!r}")
+    if problems:
+        raise ValueError(f"{path} is corrupt: " + "; ".join(problems))
+
+
+# -- simulation -------------------------------------------------------------------------------
+
+
+def _initial_spins(L: int, dim: int, start, seed: int) -> np.ndarray:
+    shape = (L,) * dim
+    if isinstance(start, str):
+        if start == "cold":
+            return np.ones(shape, dtype=np.int8)
+        if start == "random":
+            u = _random.uniform(L**dim, seed, step=_START_STEP)
+            return np.where(u < 0.5, 1, -1).astype(np.int8).reshape(shape)
+        raise ValueError(f"start must be 'random', 'cold' or an array of +-1, got {start!r}")
+    spins = np.asarray(start)
+    if spins.shape != shape or not np.all(np.abs(spins) == 1):
+        raise ValueError(f"start must be an array of +1/-1 of shape {shape}, got shape {spins.shape}")
+    return np.ascontiguousarray(spins, dtype=np.int8)
+
+
+def simulate(
+    L: int,
+    T: float,
+    n_sweeps: int,
+    *,
+    dim: int = 2,
+    algorithm: str = "metropolis",
+    J: float = 1.0,
+    h: float = 0.0,
+    n_burnin: int = 0,
+    measure_every: int = 1,
+    start="random",
+    seed: int | None = None,
+    progress: bool = False,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int | None = None,
+    n_threads: int | None = None,
+) -> IsingResult:
+    """Monte Carlo simulation of the Ising model at temperature T.
+
+    Parameters
+    ----------
+    L : int
+        Linear size; even (the checkerboard update needs it), >= 2. N = L^dim spins.
+    T : float > 0
+        Temperature (k_B = 1); T_c = 2.269 J in 2-D, about 4.5115 J in 3-D.
+    n_sweeps : int >= 0
+        Measured sweeps (one sweep = one update attempt per spin), after the burn-in.
+    dim : {2, 3}
+        Square or simple-cubic lattice, periodic boundaries.
+    algorithm : {'metropolis', 'heatbath'}
+        Checkerboard Metropolis, or heat-bath (Glauber). Cluster algorithms (Wolff,
+        Swendsen-Wang) and multi-spin coding are planned.
+    J, h : float
+        Coupling and field.
+    n_burnin : int >= 0
+        Sweeps before the first measurement.
+    measure_every : int >= 1
+        Measure energy and magnetisation every this many sweeps.
+    start : 'random', 'cold' or array of +1/-1
+        Initial lattice: random (from the seed), all +1, or your own.
+    seed : int or None
+        None draws fresh entropy (stored on the result).
+    progress : bool
+        Print a progress line to stderr.
+    checkpoint : path, optional
+        Write the run's state to this .npz file (atomically) every `checkpoint_every` sweeps, at
+        the end, and on Ctrl-C; `resume(path)` continues it bit for bit.
+    checkpoint_every : int, optional
+        Sweeps between checkpoints; by default about one a minute.
+    n_threads : int, optional
+        Threads; the result does not depend on it.
+
+    Returns
+    -------
+    IsingResult
+        On Ctrl-C, the part done so far, with `interrupted=True`.
+    """
+    L = int(check_scalar(L, "L", numbers.Integral, min_val=2))
+    if L % 2:
+        raise ValueError(f"L must be even (the checkerboard update needs it), got {L}")
+    if dim not in (2, 3):
+        raise ValueError(f"dim must be 2 or 3, got {dim!r}")
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+    result = IsingResult(
+        L=L,
+        dim=int(dim),
+        T=float(check_scalar(T, "T", numbers.Real, min_val=0.0, include_min=False)),
+        J=float(check_scalar(J, "J", numbers.Real)),
+        h=float(check_scalar(h, "h", numbers.Real)),
+        algorithm=algorithm,
+        seed=_seed.resolve(seed),
+        n_sweeps=int(check_scalar(n_sweeps, "n_sweeps", numbers.Integral, min_val=0)),
+        n_burnin=int(check_scalar(n_burnin, "n_burnin", numbers.Integral, min_val=0)),
+        measure_every=int(check_scalar(measure_every, "measure_every", numbers.Integral, min_val=1)),
+        start=start if isinstance(start, str) else "array",
+        energy=np.empty(0),
+        magnetization=np.empty(0),
+        spins=np.empty(0, dtype=np.int8),
+    )
+    if result.n_burnin + result.n_sweeps >= 2**31:
+        raise ValueError("n_burnin + n_sweeps must be < 2**31")
+    result.spins = _initial_spins(L, result.dim, start, result.seed)
+    return _run(result, progress=progress, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                n_threads=n_threads)
+
+
+def resume(checkpoint: str | os.PathLike, *, progress: bool = False, checkpoint_every: int | None = None,
+           n_threads: int | None = None) -> IsingResult:
+    """Continue a run from its checkpoint; the result equals the uninterrupted run's, bit for bit.
+
+    The checkpoint file keeps being updated as the run goes on.
+    """
+    result = load(checkpoint)
+    result.interrupted = False
+    return _run(result, progress=progress, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                n_threads=n_threads)
+
+
+def _run(r: IsingResult, *, progress, checkpoint, checkpoint_every, n_threads) -> IsingResult:
+    nt = _threads.resolve(n_threads)
+    total = r.n_burnin + r.n_sweeps
+    n_meas = r.n_sweeps // r.measure_every
+    energy = np.empty(n_meas)
+    magnetization = np.empty(n_meas)
+    done_meas = len(r.energy)
+    energy[:done_meas], magnetization[:done_meas] = r.energy, r.magnetization
+    # Chunks of about 2e7 spin updates (a fraction of a second): the unit of progress reports,
+    # checkpoints and Ctrl-C.
+    chunk = max(1, int(2e7 // r.n_spins))
+    if checkpoint is not None and checkpoint_every is None:
+        checkpoint_every = max(chunk, int(3e9 // r.n_spins))  # about a minute
+    if checkpoint_every is not None:
+        checkpoint_every = int(check_scalar(checkpoint_every, "checkpoint_every", numbers.Integral, min_val=1))
+    update = getattr(_core.ising.Update, r.algorithm)
+    beta = 1.0 / r.T
+    started = time.perf_counter()
+    elapsed0 = r.elapsed
+    last_checkpoint = r.sweeps_done
+
+    def save_state():
+        r.energy, r.magnetization = energy[:done_meas].copy(), magnetization[:done_meas].copy()
+        r.elapsed = elapsed0 + time.perf_counter() - started
+        if checkpoint is not None:
+            r.save(checkpoint)
+
+    try:
+        while r.sweeps_done < total:
+            n = min(chunk, total - r.sweeps_done)
+            if checkpoint_every is not None:
+                n = min(n, checkpoint_every - (r.sweeps_done - last_checkpoint) % checkpoint_every)
+            sweeps, measured, stopped = _core.ising.run_sweeps(
+                r.spins, r.dim, r.J, r.h, beta, update, r.seed, 0, r.sweeps_done, n, r.measure_every,
+                r.n_burnin, energy[done_meas:], magnetization[done_meas:], nt,
+            )
+            r.sweeps_done += sweeps
+            done_meas += measured
+            if stopped:
+                raise KeyboardInterrupt
+            if progress:
+                _progress(r, total, time.perf_counter() - started)
+            if checkpoint is not None and r.sweeps_done - last_checkpoint >= checkpoint_every:
+                save_state()
+                last_checkpoint = r.sweeps_done
+    except KeyboardInterrupt:
+        r.interrupted = True
+        save_state()
+        if progress:
+            print(file=sys.stderr)
+        warnings.warn(
+            f"interrupted after {r.sweeps_done} of {total} sweeps; returning what was done"
+            + (f" (resume with mlsci_fast.ising.resume({os.fspath(checkpoint)!r}))" if checkpoint else ""),
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return r
+    save_state()
+    if progress:
+        print(file=sys.stderr)
+    return r
+
+
+def _progress(r: IsingResult, total: int, seconds: float) -> None:
+    frac = r.sweeps_done / max(total, 1)
+    rate = r.sweeps_done * r.n_spins / max(seconds, 1e-9)
+    bar = "#" * int(30 * frac)
+    print(
+        f"\rising L={r.L} T={r.T:g} [{bar:<30}] {r.sweeps_done}/{total} sweeps, {rate / 1e9:.2f} flips/ns",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )

@@ -1,0 +1,76 @@
+// Bindings for the Ising family: sweeps and observables.
+#include "bind_util.hpp"
+#include "mlsci/ising/lattice.hpp"
+
+namespace py = pybind11;
+using mlsci::bind::CArray;
+
+namespace {
+mlsci::ising::Model model_of(const CArray<std::int8_t>& spins, int dim, double J, double h, double beta) {
+    mlsci::ising::Model m{dim, spins.ndim() > 0 ? spins.shape(0) : 0, J, h, beta};
+    if (spins.ndim() != dim)
+        throw mlsci::InvalidArgument("spins must have " + std::to_string(dim) + " dimensions for dim=" +
+                                     std::to_string(dim));
+    for (py::ssize_t a = 0; a < spins.ndim(); ++a)
+        if (spins.shape(a) != m.L) throw mlsci::InvalidArgument("spins must be a cubic array (L, L[, L])");
+    return m;
+}
+}  // namespace
+
+void bind_ising(py::module_& m) {
+    auto s = m.def_submodule("ising", "internal; see mlsci_fast.ising");
+    py::enum_<mlsci::ising::Update>(s, "Update")
+        .value("metropolis", mlsci::ising::Update::Metropolis)
+        .value("heatbath", mlsci::ising::Update::HeatBath);
+
+    s.def(
+        "run_sweeps",
+        [](CArray<std::int8_t>& spins, int dim, double J, double h, double beta, mlsci::ising::Update update,
+           std::uint64_t seed, std::uint32_t replica, std::uint64_t first_sweep, std::int64_t n_sweeps,
+           std::int64_t measure_every, std::uint64_t first_measured, CArray<double>& energy,
+           CArray<double>& magnetization, int n_threads) {
+            const auto model = model_of(spins, dim, J, h, beta);
+            if (!spins.writeable()) throw mlsci::InvalidArgument("spins must be writeable");
+            if (measure_every < 1 || n_sweeps < 0) throw mlsci::InvalidArgument("run_sweeps: bad sweep counts");
+            // Measurements after sweeps s in (first_sweep, first_sweep + n_sweeps] with s > first_measured
+            // and (s - first_measured) % measure_every == 0.
+            const auto after = [&](std::uint64_t sweep) {
+                return sweep <= first_measured ? std::int64_t{0}
+                                           : static_cast<std::int64_t>((sweep - first_measured) /
+                                                                       static_cast<std::uint64_t>(measure_every));
+            };
+            const std::int64_t room = after(first_sweep + static_cast<std::uint64_t>(n_sweeps)) - after(first_sweep);
+            if (energy.ndim() != 1 || magnetization.ndim() != 1 || energy.shape(0) < room ||
+                magnetization.shape(0) < room)
+                throw mlsci::InvalidArgument("energy and magnetization need room for the measurements");
+            std::int8_t* sp = spins.mutable_data();
+            double* e = energy.mutable_data();
+            double* mg = magnetization.mutable_data();
+            mlsci::ising::SweepResult r;
+            {
+                py::gil_scoped_release nogil;
+                r = mlsci::ising::run_sweeps(sp, model, update, seed, replica, first_sweep, n_sweeps, measure_every,
+                                             first_measured, e, mg, n_threads, mlsci::bind::python_signals_cleared());
+            }
+            return py::make_tuple(r.sweeps, r.measurements, r.stopped);
+        },
+        py::arg("spins").noconvert(), py::arg("dim"), py::arg("J"), py::arg("h"), py::arg("beta"), py::arg("update"),
+        py::arg("seed"), py::arg("replica"), py::arg("first_sweep"), py::arg("n_sweeps"), py::arg("measure_every"),
+        py::arg("first_measured"), py::arg("energy").noconvert(), py::arg("magnetization").noconvert(),
+        py::arg("n_threads"), "internal; see mlsci_fast.ising.simulate");
+
+    s.def(
+        "observables",
+        [](const CArray<std::int8_t>& spins, int dim, double J, double h, int n_threads) {
+            auto model = model_of(spins, dim, J, h, 1.0);
+            mlsci::ising::check_model(model, "observables");
+            double e = 0.0, mg = 0.0;
+            {
+                py::gil_scoped_release nogil;
+                mlsci::ising::observables(spins.data(), model, e, mg, n_threads);
+            }
+            return py::make_tuple(e, mg);
+        },
+        py::arg("spins").noconvert(), py::arg("dim"), py::arg("J"), py::arg("h"), py::arg("n_threads"),
+        "internal; see mlsci_fast.ising");
+}

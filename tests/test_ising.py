@@ -1,0 +1,295 @@
+"""The Ising simulator against exact results: enumeration of 4 x 4 lattices, Onsager's solution."""
+
+import math
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from mlsci_fast import _core, ising
+
+ALGORITHMS = ["metropolis", "heatbath"]
+
+
+def z_score(value_err, exact):
+    value, err = value_err
+    return abs(value - exact) / err
+
+
+# -- exact results --------------------------------------------------------------------------
+
+
+def test_onsager_known_values():
+    Tc = ising.critical_temperature()
+    assert Tc == pytest.approx(2.269185314213022, rel=1e-12)
+    assert float(ising.onsager_energy(Tc)) == pytest.approx(-math.sqrt(2), rel=1e-6)
+    assert float(ising.onsager_energy(0.5)) == pytest.approx(-2.0, abs=1e-6)  # ground state
+    assert float(ising.onsager_magnetization(0.5)) == pytest.approx(1.0, abs=1e-6)
+    assert float(ising.onsager_magnetization(2.5)) == 0.0
+    assert ising.critical_temperature(J=2.0) == pytest.approx(2 * Tc)
+
+
+def test_onsager_specific_heat_is_the_energy_derivative():
+    T = np.array([1.2, 1.8, 2.1, 2.5, 3.0, 4.0])
+    d = 1e-5
+    numeric = (ising.onsager_energy(T + d) - ising.onsager_energy(T - d)) / (2 * d)
+    np.testing.assert_allclose(ising.onsager_specific_heat(T), numeric, rtol=1e-5)
+
+
+def test_onsager_bad_temperature():
+    with pytest.raises(ValueError, match="T must be finite and > 0"):
+        ising.onsager_energy([1.0, -1.0])
+
+
+def test_exact_enumeration_fluctuation_dissipation():
+    # C = d<e>/dT and, with a field, chi = d<m>/dh / T ... checked here for C.
+    T, d = 2.3, 1e-5
+    e = lambda t: ising.exact_enumeration(4, t)["energy"]  # noqa: E731
+    assert ising.exact_enumeration(4, T)["specific_heat"] == pytest.approx((e(T + d) - e(T - d)) / (2 * d), rel=1e-5)
+    # L = 2: each site's right and left neighbour coincide, so each pair is bonded twice; the
+    # energy per spin of the ordered states is still -2 J, as on any square lattice.
+    assert ising.exact_enumeration(2, 0.2)["energy"] == pytest.approx(-2.0, abs=1e-6)
+
+
+# -- simulation against exact enumeration ---------------------------------------------------
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("T", [1.5, 2.27, 3.0])
+def test_4x4_matches_exact_enumeration(algorithm, T):
+    exact = ising.exact_enumeration(4, T)
+    r = ising.simulate(4, T, 60_000, algorithm=algorithm, n_burnin=500, seed=11)
+    s = r.summary()
+    assert z_score(s["energy"], exact["energy"]) < 4
+    assert z_score(s["abs_magnetization"], exact["abs_magnetization"]) < 4
+    assert z_score(s["specific_heat"], exact["specific_heat"]) < 4
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_4x4_in_a_field(algorithm):
+    exact = ising.exact_enumeration(4, 2.5, h=0.3)
+    r = ising.simulate(4, 2.5, 60_000, h=0.3, algorithm=algorithm, n_burnin=500, seed=5)
+    m = r.magnetization
+    err = ising._jackknife([m], np.mean)[1]
+    assert abs(m.mean() - exact["magnetization"]) < 4 * err
+    assert m.mean() > 0.3  # the magnetisation follows the field
+    down = ising.simulate(4, 2.5, 5_000, h=-0.3, algorithm=algorithm, seed=5)
+    assert down.magnetization.mean() < -0.3
+
+
+# -- simulation against Onsager ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("T", [1.5, 3.5])
+def test_L64_energy_matches_onsager(algorithm, T):
+    r = ising.simulate(64, T, 3000, algorithm=algorithm, n_burnin=300, seed=21)
+    assert z_score(r.summary()["energy"], float(ising.onsager_energy(T))) < 4
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_L64_spontaneous_magnetisation_matches_onsager(algorithm):
+    r = ising.simulate(64, 1.8, 3000, algorithm=algorithm, n_burnin=300, start="cold", seed=22)
+    assert z_score(r.summary()["abs_magnetization"], float(ising.onsager_magnetization(1.8))) < 4
+
+
+def test_3d_limits():
+    cold = ising.simulate(8, 1.0, 200, dim=3, start="cold", seed=1)
+    assert cold.energy.mean() == pytest.approx(-3.0, abs=0.01)  # 3 bonds per spin
+    assert abs(cold.magnetization).mean() > 0.99
+    hot = ising.simulate(8, 50.0, 500, dim=3, seed=1)
+    assert abs(hot.energy.mean()) < 0.1 and abs(hot.magnetization.mean()) < 0.05
+
+
+def test_binder_cumulant_limits():
+    ordered = ising.simulate(16, 1.5, 2000, start="cold", seed=3).summary()["binder"][0]
+    disordered = ising.simulate(16, 5.0, 2000, seed=3).summary()["binder"][0]
+    assert ordered == pytest.approx(2 / 3, abs=0.01)
+    assert disordered < 0.3
+
+
+# -- exactness: threads, resume, checkpoints ------------------------------------------------
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("dim", [2, 3])
+def test_bitwise_identical_across_thread_counts(algorithm, dim):
+    L = 128 if dim == 2 else 26  # above the size where the sweep runs threaded
+    runs = [ising.simulate(L, 2.3 if dim == 2 else 4.5, 20, dim=dim, algorithm=algorithm, seed=9, n_threads=n)
+            for n in (1, 2, 3)]
+    for r in runs[1:]:
+        np.testing.assert_array_equal(r.spins, runs[0].spins)
+        np.testing.assert_array_equal(r.energy, runs[0].energy)
+        np.testing.assert_array_equal(r.magnetization, runs[0].magnetization)
+
+
+def test_observables_agree_with_numpy():
+    r = ising.simulate(32, 2.3, 10, seed=4, h=0.1)
+    s = r.spins.astype(np.int64)
+    bonds = (s * np.roll(s, 1, 0)).sum() + (s * np.roll(s, 1, 1)).sum()
+    assert r.energy[-1] == pytest.approx((-bonds - 0.1 * s.sum()) / s.size, abs=1e-15)
+    assert r.magnetization[-1] == pytest.approx(s.mean(), abs=1e-15)
+
+
+def test_seed_recorded_and_reproducible():
+    a = ising.simulate(16, 2.3, 50)
+    b = ising.simulate(16, 2.3, 50, seed=a.seed)
+    np.testing.assert_array_equal(a.spins, b.spins)
+    c = ising.simulate(16, 2.3, 50, seed=a.seed + 1)
+    assert not np.array_equal(a.spins, c.spins)
+
+
+def _interrupt_after(monkeypatch, n_calls):
+    """Make the n-th chunk raise KeyboardInterrupt, as Ctrl-C between chunks would."""
+    real = _core.ising.run_sweeps
+    calls = {"n": 0}
+
+    def fake(*args):
+        calls["n"] += 1
+        if calls["n"] > n_calls:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(_core.ising, "run_sweeps", fake)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_resume_equals_uninterrupted(tmp_path, monkeypatch, algorithm):
+    kw = dict(L=64, T=2.3, n_sweeps=30_000, n_burnin=7, measure_every=3, algorithm=algorithm, seed=77)
+    full = ising.simulate(**kw)
+    path = tmp_path / "run.npz"
+    _interrupt_after(monkeypatch, 2)  # chunks are 4,882 sweeps at L = 64
+    with pytest.warns(RuntimeWarning, match="interrupted after .*resume with"):
+        part = ising.simulate(**kw, checkpoint=path)
+    monkeypatch.undo()
+    assert part.interrupted and 0 < part.sweeps_done < full.sweeps_done
+    assert len(part.energy) < len(full.energy)
+    resumed = ising.resume(path)
+    assert not resumed.interrupted and resumed.complete
+    np.testing.assert_array_equal(resumed.spins, full.spins)
+    np.testing.assert_array_equal(resumed.energy, full.energy)
+    np.testing.assert_array_equal(resumed.magnetization, full.magnetization)
+    np.testing.assert_array_equal(ising.load(path).energy, full.energy)  # the checkpoint is final too
+
+
+def test_periodic_checkpoints_are_complete_files(tmp_path):
+    path = tmp_path / "run.npz"
+    r = ising.simulate(16, 2.3, 1000, seed=1, checkpoint=path, checkpoint_every=100)
+    loaded = ising.load(path)
+    assert loaded.sweeps_done == 1000
+    np.testing.assert_array_equal(loaded.spins, r.spins)
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".tmp-")]  # no temporary left
+
+
+def test_save_load_round_trip(tmp_path):
+    r = ising.simulate(8, 2.0, 100, dim=3, seed=2**63 + 5)
+    r.save(tmp_path / "r.npz")
+    back = ising.load(tmp_path / "r.npz")
+    assert back.seed == 2**63 + 5
+    for field in ("L", "dim", "T", "algorithm", "n_sweeps", "sweeps_done"):
+        assert getattr(back, field) == getattr(r, field)
+    np.testing.assert_array_equal(back.spins, r.spins)
+    np.testing.assert_array_equal(back.energy, r.energy)
+
+
+def test_corrupt_and_foreign_checkpoints(tmp_path):
+    good = tmp_path / "good.npz"
+    ising.simulate(8, 2.0, 10, seed=1).save(good)
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(ValueError, match="is not an mlsci_fast Ising result or checkpoint"):
+        ising.load(truncated)
+    foreign = tmp_path / "foreign.npz"
+    np.savez(foreign, x=np.arange(3))
+    with pytest.raises(ValueError, match="is not an mlsci_fast Ising result or checkpoint"):
+        ising.resume(foreign)
+    text = tmp_path / "text.npz"
+    text.write_text("hello")
+    with pytest.raises(ValueError, match="is not an mlsci_fast Ising"):
+        ising.load(text)
+    with np.load(good) as data:
+        arrays = dict(data)
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **{**arrays, "spins": np.zeros((8, 8), np.int8)})
+    with pytest.raises(ValueError, match="is corrupt: spins must be int8"):
+        ising.load(bad)
+
+
+def test_ctrl_c_returns_what_was_done(tmp_path):
+    """A real SIGINT during a long run stops it at a sweep boundary and returns the partial run."""
+    path = tmp_path / "run.npz"
+    t0 = time.perf_counter()
+    ising.simulate(256, 2.3, 60, seed=3, measure_every=10)
+    per_sweep = (time.perf_counter() - t0) / 60
+    started = threading.Event()
+
+    def interrupt():
+        started.wait()
+        time.sleep(20 * per_sweep)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        started.set()
+        r = ising.simulate(256, 2.3, 100_000, seed=3, measure_every=10, checkpoint=path)
+    assert r.interrupted and 0 < r.sweeps_done < 100_000
+    assert len(r.energy) == r.sweeps_done // 10
+    loaded = ising.load(path)
+    assert loaded.interrupted and loaded.sweeps_done == r.sweeps_done
+    np.testing.assert_array_equal(loaded.spins, r.spins)
+
+
+def test_summary_and_plot(tmp_path):
+    r = ising.simulate(32, 2.0, 2000, seed=8)
+    s = r.summary()
+    for key in ("energy", "abs_magnetization", "specific_heat", "susceptibility", "binder"):
+        value, err = s[key]
+        assert np.isfinite(value) and np.isfinite(err) and err >= 0
+    assert s["tau_energy"] >= 1 and s["n_measurements"] == 2000
+    r.plot(tmp_path / "ising.png")
+    assert (tmp_path / "ising.png").stat().st_size > 10_000
+    with pytest.raises(ValueError, match="no measurements yet"):
+        ising.simulate(8, 2.0, 0, n_burnin=5, seed=1).summary()
+
+
+def test_progress_line(capsys):
+    ising.simulate(16, 2.3, 50, seed=1, progress=True)
+    err = capsys.readouterr().err
+    assert "ising L=16" in err and "50/50 sweeps" in err
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"L": 7}, ValueError, "L must be even"),
+        ({"L": 0}, ValueError, "L must be >= 2"),
+        ({"L": 8.0}, TypeError, "L must be Integral"),
+        ({"T": 0.0}, ValueError, "T must be > 0.0"),
+        ({"T": -1.0}, ValueError, "T must be > 0.0"),
+        ({"T": float("nan")}, ValueError, "T must be finite"),
+        ({"algorithm": "glauber"}, ValueError, "algorithm must be one of"),
+        ({"dim": 4}, ValueError, "dim must be 2 or 3"),
+        ({"measure_every": 0}, ValueError, "measure_every must be >= 1"),
+        ({"n_sweeps": -1}, ValueError, "n_sweeps must be >= 0"),
+        ({"J": float("inf")}, ValueError, "J must be finite"),
+        ({"start": "warm"}, ValueError, "start must be 'random', 'cold' or an array"),
+        ({"start": np.ones((4, 4))}, ValueError, r"start must be an array of \+1/-1 of shape \(8, 8\)"),
+        ({"start": np.zeros((8, 8))}, ValueError, r"start must be an array of \+1/-1"),
+        ({"seed": -3}, ValueError, "seed must be in"),
+        ({"n_sweeps": 2**31}, ValueError, "n_burnin \\+ n_sweeps must be < 2\\*\\*31"),
+    ],
+)
+def test_bad_input(kwargs, exc, match):
+    params = {"L": 8, "T": 2.0, "n_sweeps": 10, **kwargs}
+    with pytest.raises(exc, match=match):
+        ising.simulate(**params)
+
+
+def test_user_start_lattice_is_used():
+    start = np.ones((8, 8), dtype=np.int64)
+    start[::2] = -1
+    r = ising.simulate(8, 0.01, 0, n_burnin=0, start=start, seed=1)
+    np.testing.assert_array_equal(r.spins, start)
