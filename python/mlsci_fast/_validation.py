@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_float_array", "check_n_features", "check_scalar"]
+__all__ = ["as_float_array", "check_scalar"]
 
 
 def _is_sparse(x: Any) -> bool:
@@ -85,14 +85,6 @@ def as_float_array(
         what = "NaN" if np.isnan(arr[tuple(bad)]) else "infinity"
         raise ValueError(f"{name} contains {what} (first at index {tuple(int(i) for i in bad)})")
     return arr
-
-
-def check_n_features(X: np.ndarray, n_features: int, name: str, expected_by: str) -> None:
-    """Raise ValueError unless the 2-D array `X` has `n_features` columns."""
-    if X.shape[1] != n_features:
-        raise ValueError(
-            f"{name} has {X.shape[1]} features, but {expected_by} is expecting {n_features} features"
-        )
 
 
 def check_scalar(

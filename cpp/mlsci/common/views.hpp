@@ -9,7 +9,5 @@ using Index = Eigen::Index;
 using RowMatrixXd = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using ConstMatrixView = Eigen::Map<const RowMatrixXd>;
 using MatrixView = Eigen::Map<RowMatrixXd>;
-using ConstVectorView = Eigen::Map<const Eigen::VectorXd>;
-using VectorView = Eigen::Map<Eigen::VectorXd>;
 
 }  // namespace mlsci
