@@ -21,7 +21,8 @@ void bind_ising(py::module_& m) {
     auto s = m.def_submodule("ising", "internal; see mlsci_fast.ising");
     py::enum_<mlsci::ising::Update>(s, "Update")
         .value("metropolis", mlsci::ising::Update::Metropolis)
-        .value("heatbath", mlsci::ising::Update::HeatBath);
+        .value("heatbath", mlsci::ising::Update::HeatBath)
+        .value("wolff", mlsci::ising::Update::Wolff);
 
     s.def(
         "run_sweeps",

@@ -11,7 +11,8 @@ import pytest
 
 from mlsci_fast import _core, ising
 
-ALGORITHMS = ["metropolis", "heatbath"]
+LOCAL = ["metropolis", "heatbath"]
+ALGORITHMS = [*LOCAL, "wolff"]
 
 
 def z_score(value_err, exact):
@@ -61,14 +62,14 @@ def test_exact_enumeration_fluctuation_dissipation():
 @pytest.mark.parametrize("T", [1.5, 2.27, 3.0])
 def test_4x4_matches_exact_enumeration(algorithm, T):
     exact = ising.exact_enumeration(4, T)
-    r = ising.simulate(4, T, 60_000, algorithm=algorithm, n_burnin=500, seed=11)
+    r = ising.simulate(4, T, 100_000, algorithm=algorithm, n_burnin=500, seed=11)
     s = r.summary()
     assert z_score(s["energy"], exact["energy"]) < 4
     assert z_score(s["abs_magnetization"], exact["abs_magnetization"]) < 4
     assert z_score(s["specific_heat"], exact["specific_heat"]) < 4
 
 
-@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("algorithm", LOCAL)
 def test_4x4_in_a_field(algorithm):
     exact = ising.exact_enumeration(4, 2.5, h=0.3)
     r = ising.simulate(4, 2.5, 60_000, h=0.3, algorithm=algorithm, n_burnin=500, seed=5)
@@ -83,10 +84,14 @@ def test_4x4_in_a_field(algorithm):
 # -- simulation against Onsager ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("algorithm", ALGORITHMS)
-@pytest.mark.parametrize("T", [1.5, 3.5])
-def test_L64_energy_matches_onsager(algorithm, T):
-    r = ising.simulate(64, T, 3000, algorithm=algorithm, n_burnin=300, seed=21)
+@pytest.mark.parametrize(("algorithm", "T", "n_sweeps"), [
+    *[(a, T, 3000) for a in LOCAL for T in (1.5, 3.5)],
+    ("wolff", 1.5, 3000),  # one Wolff sweep is one cluster: ordered phase, most of the lattice
+    ("wolff", 3.5, 300_000),  # disordered phase: clusters of a few spins, so many more of them
+])
+def test_L64_energy_matches_onsager(algorithm, T, n_sweeps):
+    r = ising.simulate(64, T, n_sweeps, algorithm=algorithm, n_burnin=300, seed=21,
+                       measure_every=max(1, n_sweeps // 3000))
     assert z_score(r.summary()["energy"], float(ising.onsager_energy(T))) < 4
 
 
@@ -102,6 +107,16 @@ def test_3d_limits():
     assert abs(cold.magnetization).mean() > 0.99
     hot = ising.simulate(8, 50.0, 500, dim=3, seed=1)
     assert abs(hot.energy.mean()) < 0.1 and abs(hot.magnetization.mean()) < 0.05
+
+
+def test_wolff_beats_critical_slowing_down():
+    """At T_c on L = 64, Wolff decorrelates |M| in far fewer spin updates than Metropolis."""
+    Tc = ising.critical_temperature()
+    metro = ising.simulate(64, Tc, 4000, n_burnin=500, seed=6).summary()
+    wolff = ising.simulate(64, Tc, 4000, algorithm="wolff", n_burnin=500, seed=6)
+    # Wolff's time unit is one cluster, which flips at most N spins (at most a sweep's worth of
+    # updates), so a tau five times smaller in clusters means at least five times fewer updates.
+    assert wolff.summary()["tau_abs_magnetization"] < metro["tau_abs_magnetization"] / 5
 
 
 def test_binder_cumulant_limits():
@@ -271,6 +286,8 @@ def test_progress_line(capsys):
         ({"T": -1.0}, ValueError, "T must be > 0.0"),
         ({"T": float("nan")}, ValueError, "T must be finite"),
         ({"algorithm": "glauber"}, ValueError, "algorithm must be one of"),
+        ({"algorithm": "wolff", "h": 0.1}, ValueError, "algorithm='wolff' needs h = 0 and J > 0"),
+        ({"algorithm": "wolff", "J": -1.0}, ValueError, "algorithm='wolff' needs h = 0 and J > 0"),
         ({"dim": 4}, ValueError, "dim must be 2 or 3"),
         ({"measure_every": 0}, ValueError, "measure_every must be >= 1"),
         ({"n_sweeps": -1}, ValueError, "n_sweeps must be >= 0"),

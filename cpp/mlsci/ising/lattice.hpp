@@ -1,6 +1,7 @@
 // Ising model on periodic square (2-D) and simple-cubic (3-D) lattices: checkerboard Metropolis
-// and heat-bath sweeps, and the energy and magnetisation per spin.
-// Metropolis et al., J. Chem. Phys. 21, 1087 (1953); Glauber, J. Math. Phys. 4, 294 (1963).
+// and heat-bath sweeps, Wolff cluster updates, and the energy and magnetisation per spin.
+// Metropolis et al., J. Chem. Phys. 21, 1087 (1953); Glauber, J. Math. Phys. 4, 294 (1963);
+// Wolff, Phys. Rev. Lett. 62, 361 (1989).
 #pragma once
 
 #include <cstdint>
@@ -10,7 +11,10 @@
 
 namespace mlsci::ising {
 
-enum class Update : std::uint8_t { Metropolis, HeatBath };
+// Wolff needs h = 0 and J > 0. One Wolff "sweep" is one cluster flip: measuring after a fixed
+// number of flips is unbiased, whereas stopping once N spins have flipped would make the
+// measurement time depend on the cluster sizes and bias the samples towards order.
+enum class Update : std::uint8_t { Metropolis, HeatBath, Wolff };
 
 struct Model {
     int dim = 2;       // 2 or 3

@@ -98,6 +98,49 @@ void half_sweep(std::int8_t* s, const Model& m, Update update, const Table& t, s
 
 }  // namespace
 
+// Wolff sweep `sweep`: one cluster grown from a random seed, each bond to an aligned neighbour
+// added with probability 1 - exp(-2 beta J), then flipped. Its random numbers come from one
+// generator keyed by (seed, sweep, replica), drawn in a fixed order (the growth is serial).
+static void wolff_sweep(std::int8_t* s, const Model& m, std::uint64_t seed, std::uint32_t replica, std::uint64_t sweep,
+                        std::vector<Index>& stack) {
+    const Index L = m.L, N = n_sites(m);
+    const std::uint64_t add = threshold(1.0 - std::exp(-2.0 * m.beta * m.J));
+    Philox rng(seed, Stream::IsingWolff, static_cast<std::uint32_t>(sweep), 0u, replica);
+    const auto site_of = [&](std::uint64_t u) {  // uniform site in [0, N) from 64 random bits
+        return static_cast<Index>((u * static_cast<unsigned __int128>(N)) >> 64);
+    };
+    const std::uint64_t hi = rng.next_u32();
+    const Index start = site_of((hi << 32) | rng.next_u32());
+    const std::int8_t s0 = s[start];
+    s[start] = static_cast<std::int8_t>(-s0);
+    stack.clear();
+    stack.push_back(start);
+    while (!stack.empty()) {
+        const Index i = stack.back();
+        stack.pop_back();
+        const Index x = i % L, y = (i / L) % L;
+        Index nb[6];
+        nb[0] = x == L - 1 ? i - (L - 1) : i + 1;
+        nb[1] = x == 0 ? i + (L - 1) : i - 1;
+        nb[2] = y == L - 1 ? i - (L - 1) * L : i + L;
+        nb[3] = y == 0 ? i + (L - 1) * L : i - L;
+        int count = 4;
+        if (m.dim == 3) {
+            const Index z = i / (L * L);
+            nb[4] = z == L - 1 ? i - (L - 1) * L * L : i + L * L;
+            nb[5] = z == 0 ? i + (L - 1) * L * L : i - L * L;
+            count = 6;
+        }
+        for (int k = 0; k < count; ++k) {
+            const Index j = nb[k];
+            if (s[j] == s0 && rng.next_u32() < add) {
+                s[j] = static_cast<std::int8_t>(-s0);
+                stack.push_back(j);
+            }
+        }
+    }
+}
+
 void observables(const std::int8_t* s, const Model& m, double& energy, double& magnetization, int n_threads) {
     const Index L = m.L, rows = m.dim == 3 ? L * L : L, N = n_sites(m);
     // Integer sums are exact, so the result does not depend on how rows are split.
@@ -140,11 +183,15 @@ SweepResult run_sweeps(std::int8_t* spins, const Model& m, Update update, std::u
     require(replica < (1u << 24), where, "replica must be < 2^24");
     require(first_sweep + static_cast<std::uint64_t>(n_sweeps) <= (std::uint64_t{1} << 31), where,
             "at most 2^31 sweeps per run (the sweep is part of the random-number counter)");
+    if (update == Update::Wolff)
+        require(m.h == 0.0 && m.J > 0.0, where, "the Wolff algorithm needs h = 0 and J > 0");
     const Table t = make_table(m);
+    std::vector<Index> stack;
     SweepResult r;
     for (std::int64_t k = 0; k < n_sweeps; ++k) {
         const std::uint64_t sweep = first_sweep + static_cast<std::uint64_t>(k);
-        for (int colour = 0; colour < 2; ++colour) {
+        if (update == Update::Wolff) wolff_sweep(spins, m, seed, replica, sweep, stack);
+        else for (int colour = 0; colour < 2; ++colour) {
             const auto step = static_cast<std::uint32_t>(2 * sweep + static_cast<std::uint64_t>(colour));
             if (m.dim == 2) half_sweep<2>(spins, m, update, t, seed, replica, step, colour, n_threads);
             else half_sweep<3>(spins, m, update, t, seed, replica, step, colour, n_threads);
