@@ -22,7 +22,8 @@ void bind_ising(py::module_& m) {
     py::enum_<mlsci::ising::Update>(s, "Update")
         .value("metropolis", mlsci::ising::Update::Metropolis)
         .value("heatbath", mlsci::ising::Update::HeatBath)
-        .value("wolff", mlsci::ising::Update::Wolff);
+        .value("wolff", mlsci::ising::Update::Wolff)
+        .value("swendsen_wang", mlsci::ising::Update::SwendsenWang);
 
     s.def(
         "run_sweeps",

@@ -12,7 +12,7 @@ import pytest
 from mlsci_fast import _core, ising
 
 LOCAL = ["metropolis", "heatbath"]
-ALGORITHMS = [*LOCAL, "wolff"]
+ALGORITHMS = [*LOCAL, "wolff", "swendsen-wang"]
 
 
 def z_score(value_err, exact):
@@ -88,6 +88,8 @@ def test_4x4_in_a_field(algorithm):
     *[(a, T, 3000) for a in LOCAL for T in (1.5, 3.5)],
     ("wolff", 1.5, 3000),  # one Wolff sweep is one cluster: ordered phase, most of the lattice
     ("wolff", 3.5, 300_000),  # disordered phase: clusters of a few spins, so many more of them
+    ("swendsen-wang", 1.5, 3000),
+    ("swendsen-wang", 3.5, 3000),
 ])
 def test_L64_energy_matches_onsager(algorithm, T, n_sweeps):
     r = ising.simulate(64, T, n_sweeps, algorithm=algorithm, n_burnin=300, seed=21,
@@ -117,6 +119,8 @@ def test_wolff_beats_critical_slowing_down():
     # Wolff's time unit is one cluster, which flips at most N spins (at most a sweep's worth of
     # updates), so a tau five times smaller in clusters means at least five times fewer updates.
     assert wolff.summary()["tau_abs_magnetization"] < metro["tau_abs_magnetization"] / 5
+    sw = ising.simulate(64, Tc, 4000, algorithm="swendsen-wang", n_burnin=500, seed=6)
+    assert sw.summary()["tau_abs_magnetization"] < metro["tau_abs_magnetization"] / 5  # same unit: sweeps
 
 
 def test_binder_cumulant_limits():
@@ -288,6 +292,7 @@ def test_progress_line(capsys):
         ({"algorithm": "glauber"}, ValueError, "algorithm must be one of"),
         ({"algorithm": "wolff", "h": 0.1}, ValueError, "algorithm='wolff' needs h = 0 and J > 0"),
         ({"algorithm": "wolff", "J": -1.0}, ValueError, "algorithm='wolff' needs h = 0 and J > 0"),
+        ({"algorithm": "swendsen-wang", "h": 0.2}, ValueError, "algorithm='swendsen-wang' needs h = 0"),
         ({"dim": 4}, ValueError, "dim must be 2 or 3"),
         ({"measure_every": 0}, ValueError, "measure_every must be >= 1"),
         ({"n_sweeps": -1}, ValueError, "n_sweeps must be >= 0"),

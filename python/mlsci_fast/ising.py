@@ -46,7 +46,8 @@ __all__ = [
     "simulate",
 ]
 
-ALGORITHMS = ("metropolis", "heatbath", "wolff")
+ALGORITHMS = ("metropolis", "heatbath", "wolff", "swendsen-wang")
+_CLUSTER = ("wolff", "swendsen-wang")
 _FORMAT = "mlsci_fast.ising/1"
 _START_STEP = 2**32 - 1  # the random-number step reserved for the random initial lattice
 
@@ -388,12 +389,13 @@ def simulate(
         Measured sweeps (one sweep = one update attempt per spin), after the burn-in.
     dim : {2, 3}
         Square or simple-cubic lattice, periodic boundaries.
-    algorithm : {'metropolis', 'heatbath', 'wolff'}
-        Checkerboard Metropolis; heat-bath (Glauber); or Wolff single-cluster updates, which
-        beat critical slowing down near T_c (needs h = 0 and J > 0). For 'wolff' one "sweep"
-        is one cluster flip: near T_c a cluster holds a good fraction of the lattice, far above
-        it only a few spins, so raise n_sweeps there. Swendsen-Wang and multi-spin coding are
-        planned.
+    algorithm : {'metropolis', 'heatbath', 'wolff', 'swendsen-wang'}
+        Checkerboard Metropolis; heat-bath (Glauber); or a cluster algorithm, which beats critical
+        slowing down near T_c (needs h = 0 and J > 0): Wolff single-cluster flips, or
+        Swendsen-Wang, which splits the whole lattice into clusters and flips each with
+        probability 1/2 (its bond draws run on all threads). For 'wolff' one "sweep" is one
+        cluster flip: near T_c a cluster holds a good fraction of the lattice, far above it only a
+        few spins, so raise n_sweeps there. Multi-spin coding is planned.
     J, h : float
         Coupling and field.
     n_burnin : int >= 0
@@ -426,8 +428,8 @@ def simulate(
         raise ValueError(f"dim must be 2 or 3, got {dim!r}")
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
-    if algorithm == "wolff" and (h != 0 or not J > 0):
-        raise ValueError(f"algorithm='wolff' needs h = 0 and J > 0, got h={h!r}, J={J!r}")
+    if algorithm in _CLUSTER and (h != 0 or not J > 0):
+        raise ValueError(f"algorithm={algorithm!r} needs h = 0 and J > 0, got h={h!r}, J={J!r}")
     result = IsingResult(
         L=L,
         dim=int(dim),
@@ -478,7 +480,7 @@ def _run(r: IsingResult, *, progress, checkpoint, checkpoint_every, n_threads) -
         checkpoint_every = max(chunk, int(3e9 // r.n_spins))  # about a minute
     if checkpoint_every is not None:
         checkpoint_every = int(check_scalar(checkpoint_every, "checkpoint_every", numbers.Integral, min_val=1))
-    update = getattr(_core.ising.Update, r.algorithm)
+    update = getattr(_core.ising.Update, r.algorithm.replace("-", "_"))
     beta = 1.0 / r.T
     started = time.perf_counter()
     elapsed0 = r.elapsed

@@ -5,16 +5,19 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "mlsci/common/interrupt.hpp"
 #include "mlsci/common/views.hpp"
 
 namespace mlsci::ising {
 
-// Wolff needs h = 0 and J > 0. One Wolff "sweep" is one cluster flip: measuring after a fixed
+// Wolff and Swendsen-Wang need h = 0 and J > 0. One Wolff "sweep" is one cluster flip: measuring after a fixed
 // number of flips is unbiased, whereas stopping once N spins have flipped would make the
 // measurement time depend on the cluster sizes and bias the samples towards order.
-enum class Update : std::uint8_t { Metropolis, HeatBath, Wolff };
+// One Swendsen-Wang sweep decomposes the whole lattice into clusters and flips each with
+// probability 1/2 (Swendsen & Wang, Phys. Rev. Lett. 58, 86 (1987)).
+enum class Update : std::uint8_t { Metropolis, HeatBath, Wolff, SwendsenWang };
 
 struct Model {
     int dim = 2;       // 2 or 3
@@ -47,6 +50,18 @@ SweepResult run_sweeps(std::int8_t* spins, const Model& m, Update update, std::u
                        std::uint64_t first_sweep, std::int64_t n_sweeps, std::int64_t measure_every,
                        std::uint64_t first_measured, double* energy, double* magnetization, int n_threads,
                        const StopCheck& stop = {});
+
+// A 32-bit uniform u means "yes" with probability p when u < acceptance_threshold(p); a threshold
+// of 2^32 always accepts, so probabilities are exact to 2^-32.
+inline std::uint64_t acceptance_threshold(double p) {
+    return static_cast<std::uint64_t>((p < 0.0 ? 0.0 : (p > 1.0 ? 1.0 : p)) * 4294967296.0);
+}
+
+// One Swendsen-Wang update (sweep number `sweep`). Bonds and cluster flips draw their random
+// numbers from counters keyed by the bond and by the cluster's smallest site, so the result does
+// not depend on n_threads. `parent` is scratch of n_sites entries.
+void swendsen_wang_sweep(std::int8_t* spins, const Model& m, std::uint64_t seed, std::uint32_t replica,
+                         std::uint64_t sweep, std::vector<Index>& parent, int n_threads);
 
 // Energy and magnetisation per spin of a configuration.
 void observables(const std::int8_t* spins, const Model& m, double& energy, double& magnetization, int n_threads);

@@ -33,9 +33,7 @@ struct Table {
     std::array<std::uint64_t, 7> up{};                               // heat-bath: P(s = +1)
 };
 
-std::uint64_t threshold(double p) {
-    return static_cast<std::uint64_t>(std::min(1.0, std::max(0.0, p)) * 4294967296.0);
-}
+std::uint64_t threshold(double p) { return acceptance_threshold(p); }
 
 Table make_table(const Model& m) {
     Table t;
@@ -183,14 +181,15 @@ SweepResult run_sweeps(std::int8_t* spins, const Model& m, Update update, std::u
     require(replica < (1u << 24), where, "replica must be < 2^24");
     require(first_sweep + static_cast<std::uint64_t>(n_sweeps) <= (std::uint64_t{1} << 31), where,
             "at most 2^31 sweeps per run (the sweep is part of the random-number counter)");
-    if (update == Update::Wolff)
-        require(m.h == 0.0 && m.J > 0.0, where, "the Wolff algorithm needs h = 0 and J > 0");
+    if (update == Update::Wolff || update == Update::SwendsenWang)
+        require(m.h == 0.0 && m.J > 0.0, where, "cluster algorithms need h = 0 and J > 0");
     const Table t = make_table(m);
-    std::vector<Index> stack;
+    std::vector<Index> stack;  // Wolff's; Swendsen-Wang's union-find parents
     SweepResult r;
     for (std::int64_t k = 0; k < n_sweeps; ++k) {
         const std::uint64_t sweep = first_sweep + static_cast<std::uint64_t>(k);
         if (update == Update::Wolff) wolff_sweep(spins, m, seed, replica, sweep, stack);
+        else if (update == Update::SwendsenWang) swendsen_wang_sweep(spins, m, seed, replica, sweep, stack, n_threads);
         else for (int colour = 0; colour < 2; ++colour) {
             const auto step = static_cast<std::uint32_t>(2 * sweep + static_cast<std::uint64_t>(colour));
             if (m.dim == 2) half_sweep<2>(spins, m, update, t, seed, replica, step, colour, n_threads);
