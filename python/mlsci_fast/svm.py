@@ -175,7 +175,7 @@ class _BaseSVM(BaseEstimator):
             )
         return result
 
-    def _finish_fit(self, statuses, n_iters) -> None:
+    def _finish_fit(self, statuses) -> None:
         self.fit_status_ = int(max(statuses))
         if self.fit_status_ == 1:
             warnings.warn(
@@ -376,8 +376,6 @@ class SVC(ClassifierMixin, _BaseSVM):
         classes, y_idx = np.unique(y, return_inverse=True)
         if len(classes) < 2:
             raise ValueError(f"The number of classes has to be greater than one; got {len(classes)} class")
-        if len(y_idx) != len(X):
-            raise ValueError(f"X and y have incompatible shapes: X has {len(X)} samples, but y has {len(y_idx)}")
         self.classes_ = classes
         self.class_weight_ = compute_class_weight(self.class_weight, classes=classes, y=y)
         sw = self._sample_weight(sample_weight, len(X))
@@ -444,7 +442,7 @@ class SVC(ClassifierMixin, _BaseSVM):
             self.dual_coef_, self.intercept_ = dual, -rho
         self.n_iter_ = np.array([r["n_iter"] for _, r in results], dtype=np.int32)
         self.shape_fit_ = X.shape if hasattr(X, "shape") else (len(X),)
-        self._finish_fit([r["status"] for _, r in results], self.n_iter_)
+        self._finish_fit([r["status"] for _, r in results])
         return self
 
     def _pair_upper(self, members, i, j, sw) -> np.ndarray:
@@ -618,7 +616,7 @@ class OneClassSVM(OutlierMixin, _BaseSVM):
         r = self._solve(self._kernel_input(X), rows, np.zeros(len(rows)), sw[rows], nu=self.nu)
         _set_single_problem(self, X, rows, r)
         self.offset_ = -self.intercept_
-        self._finish_fit([r["status"]], [r["n_iter"]])
+        self._finish_fit([r["status"]])
         return self
 
     def score_samples(self, X: ArrayLike) -> np.ndarray:
@@ -691,14 +689,12 @@ class SVR(RegressorMixin, _BaseSVM):
         check_scalar(self.epsilon, "epsilon", numbers.Real, min_val=0.0)
         X, y = self._validate_fit_X(X, y)
         y = column_or_1d(y, warn=True).astype(np.float64)
-        if len(y) != len(X):
-            raise ValueError(f"X and y have incompatible shapes: X has {len(X)} samples, but y has {len(y)}")
         sw = self._sample_weight(sample_weight, len(X))
         self._gamma = self._resolve_gamma(X)
         rows = np.flatnonzero(sw > 0)
         r = self._solve(self._kernel_input(X), rows, y[rows], self.C * sw[rows], epsilon=self.epsilon)
         _set_single_problem(self, X, rows, r)
-        self._finish_fit([r["status"]], [r["n_iter"]])
+        self._finish_fit([r["status"]])
         return self
 
     def predict(self, X: ArrayLike) -> np.ndarray:

@@ -59,9 +59,10 @@ inline std::uint64_t acceptance_threshold(double p) {
 
 // One Swendsen-Wang update (sweep number `sweep`). Bonds and cluster flips draw their random
 // numbers from counters keyed by the bond and by the cluster's smallest site, so the result does
-// not depend on n_threads. `parent` is scratch of n_sites entries.
+// not depend on n_threads. `parent` and `bonds` are scratch, reused across sweeps.
 void swendsen_wang_sweep(std::int8_t* spins, const Model& m, std::uint64_t seed, std::uint32_t replica,
-                         std::uint64_t sweep, std::vector<Index>& parent, int n_threads);
+                         std::uint64_t sweep, std::vector<Index>& parent, std::vector<std::uint8_t>& bonds,
+                         int n_threads);
 
 // Energy and magnetisation per spin of a configuration.
 void observables(const std::int8_t* spins, const Model& m, double& energy, double& magnetization, int n_threads);

@@ -184,12 +184,13 @@ SweepResult run_sweeps(std::int8_t* spins, const Model& m, Update update, std::u
     if (update == Update::Wolff || update == Update::SwendsenWang)
         require(m.h == 0.0 && m.J > 0.0, where, "cluster algorithms need h = 0 and J > 0");
     const Table t = make_table(m);
-    std::vector<Index> stack;  // Wolff's; Swendsen-Wang's union-find parents
+    std::vector<Index> stack;          // Wolff's; Swendsen-Wang's union-find parents
+    std::vector<std::uint8_t> bonds;   // Swendsen-Wang's active bonds
     SweepResult r;
     for (std::int64_t k = 0; k < n_sweeps; ++k) {
         const std::uint64_t sweep = first_sweep + static_cast<std::uint64_t>(k);
         if (update == Update::Wolff) wolff_sweep(spins, m, seed, replica, sweep, stack);
-        else if (update == Update::SwendsenWang) swendsen_wang_sweep(spins, m, seed, replica, sweep, stack, n_threads);
+        else if (update == Update::SwendsenWang) swendsen_wang_sweep(spins, m, seed, replica, sweep, stack, bonds, n_threads);
         else for (int colour = 0; colour < 2; ++colour) {
             const auto step = static_cast<std::uint32_t>(2 * sweep + static_cast<std::uint64_t>(colour));
             if (m.dim == 2) half_sweep<2>(spins, m, update, t, seed, replica, step, colour, n_threads);

@@ -35,7 +35,8 @@ constexpr Index kChunk = 4096;  // sites per task; a multiple of 4 (one Philox b
 }  // namespace
 
 void swendsen_wang_sweep(std::int8_t* s, const Model& m, std::uint64_t seed, std::uint32_t replica,
-                         std::uint64_t sweep, std::vector<Index>& parent, int n_threads) {
+                         std::uint64_t sweep, std::vector<Index>& parent, std::vector<std::uint8_t>& active,
+                         int n_threads) {
     const Index L = m.L, N = n_sites(m), D = m.dim;
     const std::uint64_t p_bond = acceptance_threshold(1.0 - std::exp(-2.0 * m.beta * m.J));
     const Key key{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)};
@@ -46,7 +47,7 @@ void swendsen_wang_sweep(std::int8_t* s, const Model& m, std::uint64_t seed, std
 
     // Bonds: site i to its +x, +y (+z) neighbours, bond d of site i drawn from word (i, d) of a
     // Philox block keyed by (draw 0, block (i * D + d) / 4). Active bonds are recorded per site.
-    std::vector<std::uint8_t> active(static_cast<std::size_t>(N));
+    active.resize(static_cast<std::size_t>(N));  // every entry is written below
     parallel_for(0, chunks, nt, [&](std::int64_t c) {
         const Index i0 = c * kChunk, i1 = std::min(N, i0 + kChunk);
         const Index b0 = (i0 * D) / 4, b1 = (i1 * D + 3) / 4;
