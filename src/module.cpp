@@ -5,5 +5,6 @@ PYBIND11_MODULE(_core, m) {
     m.doc() = "internal; see the mlsci_fast package";
     bind_common(m);
     bind_ising(m);
+    bind_mcmc(m);
     bind_svm(m);
 }

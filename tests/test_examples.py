@@ -65,3 +65,23 @@ def test_lift_features():
     assert pipe[0].n_output_features_ == 3
     with pytest.raises(ValueError, match="X has 3 features, but LiftFeatures is expecting 2"):
         pipe.predict(np.ones((1, 3)))
+
+
+def test_line_fit_agrees_with_emcee_and_the_truth(tmp_path):
+    ex = load("mcmc_line_fit")
+    r = ex.run(nsteps=3000, out=str(tmp_path / "line.png"))
+    ours, ref = r["mlsci_fast"], r["emcee"]
+    width = ref[2] - ref[0]  # the 68% interval
+    assert np.all(np.abs(ours[1] - ref[1]) < 0.25 * width)  # same medians, to Monte-Carlo noise
+    np.testing.assert_allclose(ours[2] - ours[0], width, rtol=0.25)  # same widths
+    truth = np.array([ex.M_TRUE, ex.B_TRUE, np.log(ex.F_TRUE)])
+    assert np.all(np.abs(ours[1] - truth) < 3 * width / 2)
+    assert (tmp_path / "line.png").stat().st_size > 10_000 and (tmp_path / "line_corner.png").stat().st_size > 10_000
+
+
+def test_bayesian_logistic_regression_on_breast_cancer():
+    r = load("mcmc_logistic_cancer").run(nsteps=1500)
+    assert r["accuracy_bayes"] >= 0.93
+    assert abs(r["accuracy_bayes"] - r["accuracy_map"]) <= 0.03
+    assert 0 < r["uncertain_tumours"] < r["n_test"] // 4
+    assert 0.1 < r["acceptance"] < 0.6

@@ -21,7 +21,6 @@ import math
 import numbers
 import os
 import sys
-import tempfile
 import time
 import warnings
 import zipfile
@@ -32,6 +31,7 @@ from numpy.typing import ArrayLike
 
 from . import _core, _seed, _threads
 from . import random as _random
+from ._io import atomic_savez
 from ._validation import check_scalar
 
 __all__ = [
@@ -275,9 +275,9 @@ class IsingResult:
         meta = {k: getattr(self, k) for k in _META_FIELDS}
         meta["format"] = _FORMAT
         meta["seed"] = str(self.seed)  # 64-bit: JSON numbers lose precision beyond 2^53
-        _atomic_savez(
+        atomic_savez(
             path,
-            meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+            meta,
             energy=self.energy,
             magnetization=self.magnetization,
             spins=self.spins,
@@ -288,22 +288,6 @@ _META_FIELDS = (
     "L", "dim", "T", "J", "h", "algorithm", "seed", "n_sweeps", "n_burnin", "measure_every", "start",
     "sweeps_done", "elapsed", "interrupted",
 )
-
-
-def _atomic_savez(path, **arrays) -> None:
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)  # atomic: a reader sees the old file or the new one, never half
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def load(path: str | os.PathLike) -> IsingResult:

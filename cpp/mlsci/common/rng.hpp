@@ -26,8 +26,10 @@ enum class Stream : std::uint8_t {
     SvmShuffle = 9,
     User = 10,  // mlsci_fast.random
     IsingHeatBath = 11,
+    McmcSplit = 12,  // per-step draws of the ensemble sampler: which move, how the walkers split
 };
-static_assert(static_cast<int>(Stream::User) == 10 && static_cast<int>(Stream::IsingHeatBath) == 11,
+static_assert(static_cast<int>(Stream::User) == 10 && static_cast<int>(Stream::IsingHeatBath) == 11 &&
+                  static_cast<int>(Stream::McmcSplit) == 12,
               "stream ids are part of the file format: append, never renumber");
 
 using Counter = std::array<std::uint32_t, 4>;

@@ -1,0 +1,29 @@
+"""Bayesian parameter estimation by Markov chain Monte Carlo.
+
+- `EnsembleSampler`: emcee's interface and semantics (stretch, DE and DE-snooker moves), with
+  the step loop in C++. With a built-in target from `mlsci_fast.mcmc.targets` the whole run is
+  C++ on all threads; a Python ``log_prob`` function works too (vectorised or one point per call).
+- `diagnostics`: autocorrelation times, split-R-hat, bulk/tail ESS; `to_arviz` for ArviZ.
+- `plots`: corner and trace plots.
+
+Every random number is a function of (seed, step, walker, chain): the same seed gives the same
+chain on any number of threads, and a checkpointed run resumes bit for bit.
+"""
+
+from . import diagnostics, moves, plots, targets
+from .diagnostics import AutocorrError
+from .moves import DEMove, DESnookerMove, StretchMove
+from .sampler import EnsembleSampler, State
+
+__all__ = [
+    "AutocorrError",
+    "DEMove",
+    "DESnookerMove",
+    "EnsembleSampler",
+    "State",
+    "StretchMove",
+    "diagnostics",
+    "moves",
+    "plots",
+    "targets",
+]
