@@ -31,7 +31,7 @@ def pytest_terminal_summary(terminalreporter, config):
     if session is None or session.disabled:
         return
     results = [
-        (b.group, b.extra_info.get("impl"), b.stats.median)
+        (b.group, b.extra_info.get("impl"), b.stats.median, b.extra_info.get("ess"))
         for b in session.benchmarks
         if b and b.extra_info.get("impl")
     ]

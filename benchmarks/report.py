@@ -7,6 +7,10 @@ Usage:
 Every benchmark is parametrized by ``impl`` ("mlsci_fast" or a peer) within one ``group`` (one
 problem), so the ratio peer_median / ours_median is the speed-up of mlsci_fast on that problem,
 measured in the same run on the same data. The conftest prints the same table after a run.
+
+Samplers record ``extra_info["ess"]``, the effective sample size their run produced; where both
+sides of a pair have it, the ratio is of effective samples per second instead (marked "ESS/s"),
+since samplers of different efficiency do different amounts of work per effective sample.
 """
 
 from __future__ import annotations
@@ -19,27 +23,36 @@ from collections.abc import Iterable
 OURS = "mlsci_fast"
 
 
-def ratio_rows(results: Iterable[tuple[str, str, float]]) -> list[tuple[str, str, float, float, float]]:
-    """(group, impl, median seconds) -> (group, peer, ours median, peer median, peer/ours)."""
-    by_group: dict[str, dict[str, float]] = defaultdict(dict)
-    for group, impl, median in results:
-        by_group[group][impl] = median
+def ratio_rows(results: Iterable[tuple]) -> list[tuple[str, str, float, float, float, str]]:
+    """(group, impl, median seconds[, ess]) -> (group, peer, ours median, peer median, ratio, kind).
+
+    kind is "time" (peer median / ours) or "ESS/s" (ours ESS per second / peer's).
+    """
+    by_group: dict[str, dict[str, tuple[float, float | None]]] = defaultdict(dict)
+    for group, impl, median, *ess in results:
+        by_group[group][impl] = (median, ess[0] if ess else None)
     rows = []
     for group in sorted(by_group):
         impls = by_group[group]
         if OURS not in impls:
             continue
-        for peer, median in sorted(impls.items()):
-            if peer != OURS:
-                rows.append((group, peer, impls[OURS], median, median / impls[OURS]))
+        ours, ours_ess = impls[OURS]
+        for peer, (median, ess) in sorted(impls.items()):
+            if peer == OURS:
+                continue
+            if ess and ours_ess:
+                rows.append((group, peer, ours, median, (ours_ess / ours) / (ess / median), "ESS/s"))
+            else:
+                rows.append((group, peer, ours, median, median / ours, "time"))
     return rows
 
 
-def format_table(rows: list[tuple[str, str, float, float, float]]) -> str:
+def format_table(rows: list[tuple[str, str, float, float, float, str]]) -> str:
     if not rows:
         return "no ours-vs-peer pairs found"
-    head = ("group", "peer", "ours median [ms]", "peer median [ms]", "speed-up (peer/ours)")
-    body = [(g, p, f"{o * 1e3:.2f}", f"{m * 1e3:.2f}", f"{r:.2f}x") for g, p, o, m, r in rows]
+    head = ("group", "peer", "ours median [ms]", "peer median [ms]", "speed-up")
+    body = [(g, p, f"{o * 1e3:.2f}", f"{m * 1e3:.2f}", f"{r:.2f}x" + (" (ESS/s)" if k == "ESS/s" else ""))
+            for g, p, o, m, r, k in rows]
     widths = [max(len(str(c)) for c in col) for col in zip(head, *body)]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(line, widths)) for line in (head, *body)]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -50,7 +63,7 @@ def from_json(path: str) -> list[tuple[str, str, float]]:
     with open(path) as f:
         data = json.load(f)
     return [
-        (b["group"], b["extra_info"].get("impl") or b["params"]["impl"], b["stats"]["median"])
+        (b["group"], b["extra_info"].get("impl") or b["params"]["impl"], b["stats"]["median"], b["extra_info"].get("ess"))
         for b in data["benchmarks"]
     ]
 

@@ -4,6 +4,7 @@
 #include "bind_util.hpp"
 #include "mlsci/common/parallel.hpp"
 #include "mlsci/mcmc/ensemble.hpp"
+#include "mlsci/mcmc/hmc.hpp"
 #include "mlsci/mcmc/targets.hpp"
 
 namespace py = pybind11;
@@ -45,7 +46,7 @@ void bind_mcmc(py::module_& m) {
                 const double* xp = x.data();
                 {
                     py::gil_scoped_release nogil;
-                    const int nt = t.cost() * double(n) >= 2e4 ? n_threads : 1;
+                    const int nt = t.thread_safe() && t.cost() * double(n) >= 2e4 ? n_threads : 1;
                     mlsci::parallel_for(0, n, nt, [&](std::int64_t i) { o[i] = t.log_prob(xp + i * d); });
                 }
                 return std::move(out);
@@ -67,7 +68,7 @@ void bind_mcmc(py::module_& m) {
                 const double* xp = x.data();
                 {
                     py::gil_scoped_release nogil;
-                    const int nt = t.cost() * double(n) >= 2e4 ? n_threads : 1;
+                    const int nt = t.thread_safe() && t.cost() * double(n) >= 2e4 ? n_threads : 1;
                     mlsci::parallel_for(0, n, nt, [&](std::int64_t i) { o[i] = t.log_prob_grad(xp + i * d, gp + i * d); });
                 }
                 return py::make_tuple(out, g);
@@ -168,4 +169,120 @@ void bind_mcmc(py::module_& m) {
         py::arg("accepted").noconvert(), py::arg("counters").noconvert(), py::arg("chain_buf").noconvert(),
         py::arg("lp_buf").noconvert(), py::arg("thin"), py::arg("origin"), py::arg("n_steps"), py::arg("target"),
         py::arg("batch_fn"), py::arg("n_threads"), "internal; see mlsci_fast.mcmc.EnsembleSampler");
+
+    s.def(
+        "callback_target",
+        [](int dim, py::function log_prob, py::object log_prob_grad) {
+            // Python functions of one point; the kernels call them from one thread, under the GIL.
+            mlsci::mcmc::LogProbFn lp = [log_prob, dim](const double* x) {
+                py::gil_scoped_acquire gil;
+                CArray<double> point(dim);
+                std::copy(x, x + dim, point.mutable_data());
+                return py::cast<double>(log_prob(point));
+            };
+            mlsci::mcmc::LogProbGradFn lpg;
+            if (!log_prob_grad.is_none()) {
+                lpg = [log_prob_grad, dim](const double* x, double* grad) {
+                    py::gil_scoped_acquire gil;
+                    CArray<double> point(dim);
+                    std::copy(x, x + dim, point.mutable_data());
+                    const py::tuple r = log_prob_grad(point);
+                    const auto g = py::cast<CArray<double>>(r[1]);
+                    if (g.ndim() != 1 || g.shape(0) != dim)
+                        throw mlsci::InvalidArgument("the gradient must have shape (" + std::to_string(dim) + ",)");
+                    std::copy(g.data(), g.data() + dim, grad);
+                    return py::cast<double>(r[0]);
+                };
+            }
+            return mlsci::mcmc::make_callback_target(dim, std::move(lp), std::move(lpg));
+        },
+        py::arg("dim"), py::arg("log_prob"), py::arg("log_prob_grad"));
+
+    py::class_<mlsci::mcmc::ChainConfig>(s, "ChainConfig")
+        .def(py::init<>())
+        .def_property(
+            "algorithm", [](const mlsci::mcmc::ChainConfig& c) { return static_cast<int>(c.algorithm); },
+            [](mlsci::mcmc::ChainConfig& c, int a) {
+                if (a < 0 || a > 2) throw mlsci::InvalidArgument("unknown chain algorithm");
+                c.algorithm = static_cast<mlsci::mcmc::ChainAlgorithm>(a);
+            })
+        .def_readwrite("ndim", &mlsci::mcmc::ChainConfig::ndim)
+        .def_readwrite("dense_metric", &mlsci::mcmc::ChainConfig::dense_metric)
+        .def_readwrite("adapt_step_size", &mlsci::mcmc::ChainConfig::adapt_step_size)
+        .def_readwrite("adapt_metric", &mlsci::mcmc::ChainConfig::adapt_metric)
+        .def_readwrite("target_accept", &mlsci::mcmc::ChainConfig::target_accept)
+        .def_readwrite("max_tree_depth", &mlsci::mcmc::ChainConfig::max_tree_depth)
+        .def_readwrite("n_leapfrog", &mlsci::mcmc::ChainConfig::n_leapfrog)
+        .def_readwrite("step_jitter", &mlsci::mcmc::ChainConfig::step_jitter)
+        .def_readwrite("max_delta_h", &mlsci::mcmc::ChainConfig::max_delta_h)
+        .def_readwrite("n_warmup", &mlsci::mcmc::ChainConfig::n_warmup)
+        .def_readwrite("seed", &mlsci::mcmc::ChainConfig::seed);
+    s.attr("ADAPT_SIZE") = mlsci::mcmc::kAdaptSize;
+
+    // The chains' state arrays, in ChainState order; sizes are checked against n and d.
+    using StateArrays = std::tuple<CArray<double>&, CArray<double>&, CArray<double>&, CArray<double>&,
+                                   CArray<double>&, CArray<double>&, CArray<double>&, CArray<std::int64_t>&>;
+    const auto state_of = [](const mlsci::mcmc::ChainConfig& cfg, const StateArrays& a, py::ssize_t& n) {
+        auto& [x, lp, grad, adapt, metric, w_mean, w_m2, iteration] = a;
+        n = lp.size();
+        const py::ssize_t d = cfg.ndim, msize = cfg.dense_metric ? d * d : d;
+        if (x.size() != n * d || grad.size() != n * d || adapt.size() != n * mlsci::mcmc::kAdaptSize ||
+            metric.size() != n * msize || w_mean.size() != n * d || w_m2.size() != n * msize ||
+            iteration.size() != n)
+            throw mlsci::InvalidArgument("chains: state arrays have the wrong sizes");
+        return mlsci::mcmc::ChainState{x.mutable_data(),      lp.mutable_data(),     grad.mutable_data(),
+                                       adapt.mutable_data(),  metric.mutable_data(), w_mean.mutable_data(),
+                                       w_m2.mutable_data(),   iteration.mutable_data()};
+    };
+    s.def(
+        "init_chains",
+        [state_of](const mlsci::mcmc::ChainConfig& cfg, CArray<double>& x, CArray<double>& lp, CArray<double>& grad,
+                   CArray<double>& adapt, CArray<double>& metric, CArray<double>& w_mean, CArray<double>& w_m2,
+                   CArray<std::int64_t>& iteration, double step_size, const TargetPtr& target) {
+            py::ssize_t n = 0;
+            const auto st = state_of(cfg, StateArrays{x, lp, grad, adapt, metric, w_mean, w_m2, iteration}, n);
+            const bool release = target->thread_safe();
+            std::optional<py::gil_scoped_release> nogil;
+            if (release) nogil.emplace();
+            mlsci::mcmc::init_chains(cfg, st, static_cast<int>(n), step_size, *target);
+        },
+        py::arg("cfg"), py::arg("x").noconvert(), py::arg("lp").noconvert(), py::arg("grad").noconvert(),
+        py::arg("adapt").noconvert(), py::arg("metric").noconvert(), py::arg("w_mean").noconvert(),
+        py::arg("w_m2").noconvert(), py::arg("iteration").noconvert(), py::arg("step_size"), py::arg("target"));
+    s.def(
+        "run_chains",
+        [state_of](const mlsci::mcmc::ChainConfig& cfg, CArray<double>& x, CArray<double>& lp, CArray<double>& grad,
+                   CArray<double>& adapt, CArray<double>& metric, CArray<double>& w_mean, CArray<double>& w_m2,
+                   CArray<std::int64_t>& iteration, CArray<double>& draws, CArray<double>& t_lp,
+                   CArray<double>& accept, CArray<double>& step_size, CArray<double>& energy,
+                   CArray<std::int32_t>& n_steps, CArray<std::int32_t>& tree_depth, CArray<std::int8_t>& divergent,
+                   std::uint32_t first_chain, std::int64_t until, const TargetPtr& target, int n_threads) {
+            py::ssize_t n = 0;
+            const auto st = state_of(cfg, StateArrays{x, lp, grad, adapt, metric, w_mean, w_m2, iteration}, n);
+            const py::ssize_t cap = n > 0 ? t_lp.size() / n : 0;
+            if (draws.size() != cap * n * cfg.ndim || t_lp.size() != n * cap || accept.size() != n * cap ||
+                step_size.size() != n * cap || energy.size() != n * cap || n_steps.size() != n * cap ||
+                tree_depth.size() != n * cap || divergent.size() != n * cap)
+                throw mlsci::InvalidArgument("chains: trace arrays have the wrong sizes");
+            mlsci::mcmc::ChainTrace tr{cap,
+                                       draws.mutable_data(),
+                                       t_lp.mutable_data(),
+                                       accept.mutable_data(),
+                                       step_size.mutable_data(),
+                                       energy.mutable_data(),
+                                       n_steps.mutable_data(),
+                                       tree_depth.mutable_data(),
+                                       divergent.mutable_data()};
+            const bool release = target->thread_safe();
+            std::optional<py::gil_scoped_release> nogil;
+            if (release) nogil.emplace();
+            mlsci::mcmc::run_chains(cfg, st, tr, static_cast<int>(n), first_chain, until, *target, n_threads);
+        },
+        py::arg("cfg"), py::arg("x").noconvert(), py::arg("lp").noconvert(), py::arg("grad").noconvert(),
+        py::arg("adapt").noconvert(), py::arg("metric").noconvert(), py::arg("w_mean").noconvert(),
+        py::arg("w_m2").noconvert(), py::arg("iteration").noconvert(), py::arg("draws").noconvert(),
+        py::arg("t_lp").noconvert(), py::arg("accept").noconvert(), py::arg("step_size").noconvert(),
+        py::arg("energy").noconvert(), py::arg("n_steps").noconvert(), py::arg("tree_depth").noconvert(),
+        py::arg("divergent").noconvert(), py::arg("first_chain"), py::arg("until"), py::arg("target"),
+        py::arg("n_threads"), "internal; see mlsci_fast.mcmc.nuts");
 }

@@ -578,3 +578,164 @@ def test_summary_arviz_and_plots(rng, tmp_path):
     assert len(fig.axes) == 4 and (tmp_path / "c.png").stat().st_size > 0
     fig = mcmc.plots.trace(s.get_chain())
     assert len(fig.axes) == 2
+
+
+# -- NUTS, HMC, Metropolis chains --------------------------------------------------------------
+
+
+def _chain_moments(samples, mean, cov, n_sigma=5.0):
+    """Mean and covariance of (n_chains, n, d) samples against the truth, errors from bulk-ESS."""
+    d = samples.shape[2]
+    n_eff = min(diag.ess_bulk(samples[:, :, i]) for i in range(d))
+    flat = samples.reshape(-1, d)
+    sd = np.sqrt(np.diag(cov))
+    assert np.all(np.abs(flat.mean(0) - mean) < n_sigma * sd / np.sqrt(n_eff)), (flat.mean(0), mean, n_eff)
+    err = np.sqrt((np.outer(np.diag(cov), np.diag(cov)) + cov**2) / n_eff)
+    assert np.all(np.abs(np.cov(flat.T) - cov) < n_sigma * err), np.abs(np.cov(flat.T) - cov) / err
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        lambda t, s: mcmc.nuts(t, 2000, n_warmup=500, seed=s),
+        lambda t, s: mcmc.nuts(t, 2000, n_warmup=500, metric="dense", seed=s),
+        lambda t, s: mcmc.hmc(t, 2000, n_warmup=500, n_leapfrog=10, metric="dense", seed=s),
+        lambda t, s: mcmc.metropolis(t, 8000, n_warmup=4000, seed=s),
+    ],
+    ids=["nuts-diag", "nuts-dense", "hmc", "metropolis"],
+)
+def test_chain_samplers_gaussian_moments(rng, seed, run):
+    d = 4
+    mean, cov = rng.normal(size=d), _spd(rng, d, 20.0)
+    r = run(T.Gaussian(mean, cov), seed)
+    assert r.complete and r.samples().shape[:2] == (4, r.n_samples)
+    _chain_moments(r.samples(), mean, cov)
+    assert max(diag.split_rhat(r.samples()[:, :, i]) for i in range(d)) < 1.02
+    assert r.n_divergent == 0
+
+
+def test_nuts_linear_regression_matches_conjugate_result(rng, seed, linreg_data):
+    X, y = linreg_data
+    sigma, tau0 = 0.4, 2.0
+    A = np.column_stack([np.ones(len(y)), X])
+    cov = np.linalg.inv(A.T @ A / sigma**2 + np.eye(3) / tau0**2)
+    mean = cov @ A.T @ y / sigma**2
+    r = mcmc.nuts(T.LinearRegression(X, y, sigma=sigma, prior_scale=tau0), 1500, n_warmup=500, seed=seed)
+    _chain_moments(r.samples(), mean, cov)
+    # NUTS on a well-conditioned Gaussian posterior: more than one effective draw per 2 draws.
+    assert diag.ess_bulk(r.samples()[:, :, 1]) > 0.5 * 4 * 1500
+
+
+def test_nuts_adapts_step_size_and_metric(rng):
+    d = 3
+    scales = np.array([0.01, 1.0, 100.0])
+    r = mcmc.nuts(T.Gaussian(np.zeros(d), np.diag(scales**2)), 1000, n_warmup=1000, seed=1)
+    np.testing.assert_allclose(np.sqrt(r.inverse_metric.mean(0)) / scales, 1.0, rtol=0.25)
+    # Dual averaging returns the averaged iterate, which on easy targets lands a little below the
+    # step size that gives exactly 0.8 (as in Stan): accept somewhat above target_accept.
+    assert 0.75 < r.accept[:, 1000:].mean() < 0.95
+    assert np.all((0.4 < r.final_step_size) & (r.final_step_size < 1.5))  # unit scale after the metric
+    assert np.all(r.step_size[:, 1000:] == r.final_step_size[:, None])  # fixed after warmup
+    assert r.tree_depth[:, 1000:].mean() < 4  # the metric made the problem isotropic
+
+
+def test_nuts_reports_divergences_in_the_funnel():
+    r = mcmc.nuts(T.Funnel(10), 500, n_warmup=300, target_accept=0.6, seed=3)
+    assert r.n_divergent > 0
+    assert "divergent" in r.summary()
+
+
+def test_chain_results_same_for_any_thread_count(logreg_data):
+    X, y = logreg_data
+    runs = [mcmc.nuts(T.LogisticRegression(X, y), 100, n_warmup=100, n_chains=3, seed=5, n_threads=n)
+            for n in (1, 2)]
+    for k in ("draws", "trace_lp", "accept", "step_size", "n_steps", "divergent"):
+        np.testing.assert_array_equal(getattr(runs[0], k), getattr(runs[1], k))
+
+
+def test_python_function_with_gradient(rng, seed):
+    d = 3
+    mean, cov = rng.normal(size=d), _spd(rng, d)
+    prec = np.linalg.inv(cov)
+
+    def lp_grad(x):
+        r = x - mean
+        return -0.5 * r @ prec @ r, -prec @ r
+
+    r = mcmc.nuts(lp_grad, 1000, n_warmup=500, ndim=d, seed=seed)
+    _chain_moments(r.samples(), mean, cov)
+    m = mcmc.metropolis(lambda x: lp_grad(x)[0], 4000, n_warmup=2000, ndim=d, seed=seed)
+    _chain_moments(m.samples(), mean, cov)
+
+
+def test_chains_checkpoint_and_resume_bit_for_bit(tmp_path):
+    calls = {"n": 0, "stop_at": None}
+
+    def lp_grad(x):
+        calls["n"] += 1
+        if calls["stop_at"] is not None and calls["n"] == calls["stop_at"]:
+            raise KeyboardInterrupt
+        return -0.5 * x @ x - 0.1 * x[0] ** 4, -x - 0.4 * np.r_[x[0] ** 3, 0.0]
+
+    full = mcmc.nuts(lp_grad, 150, n_warmup=150, n_chains=2, ndim=2, seed=11)
+    calls.update(n=0, stop_at=calls["n"] // 2)
+    path = tmp_path / "nuts.npz"
+    with pytest.raises(KeyboardInterrupt):
+        mcmc.nuts(lp_grad, 150, n_warmup=150, n_chains=2, ndim=2, seed=11, checkpoint=path)
+    partial = mcmc.chains.load(path)
+    assert 0 < partial.iterations_done < 300
+    calls["stop_at"] = None
+    done = mcmc.resume(path, lp_grad)
+    for k in ("draws", "trace_lp", "accept", "step_size", "energy", "n_steps", "tree_depth", "divergent"):
+        np.testing.assert_array_equal(getattr(done, k), getattr(full, k))
+    np.testing.assert_array_equal(mcmc.chains.load(path).draws, full.draws)
+    # A built-in target is restored from the file.
+    g = T.Gaussian(np.zeros(2), np.eye(2))
+    a = mcmc.hmc(g, 50, n_warmup=50, seed=2, checkpoint=tmp_path / "h.npz", checkpoint_every=13)
+    b = mcmc.resume(tmp_path / "h.npz")
+    np.testing.assert_array_equal(a.draws, b.draws)
+
+
+def test_chain_result_outputs(tmp_path):
+    r = mcmc.nuts(T.Gaussian([1.0, -1.0], np.eye(2)), 300, n_warmup=200, seed=1)
+    idata = r.to_arviz()
+    assert idata.posterior["x[0]"].shape == (4, 300)
+    assert idata.sample_stats["diverging"].dtype == bool
+    assert "nuts: 4 chains x 300 draws" in r.summary()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig1, fig2 = r.plot(str(tmp_path / "r.png"))
+    assert (tmp_path / "r_trace.png").exists() and (tmp_path / "r_corner.png").exists()
+    r.save(tmp_path / "r.npz")
+    np.testing.assert_array_equal(mcmc.chains.load(tmp_path / "r.npz").samples(), r.samples())
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda g: mcmc.nuts(g, 10, metric="full"), ValueError, "metric must be"),
+        (lambda g: mcmc.nuts(g, 10, target_accept=1.0), ValueError, "target_accept"),
+        (lambda g: mcmc.nuts(g, 10, x0=np.zeros(3)), ValueError, r"x0 must have shape \(2,\)"),
+        (lambda g: mcmc.nuts(g, 0), ValueError, "n_samples"),
+        (lambda g: mcmc.nuts(lambda x: -x @ x, 10), ValueError, "ndim is required"),
+        (lambda g: mcmc.nuts(lambda x: -x @ x, 10, ndim=2), ValueError, r"\(log p\(x\), gradient\)"),
+        (lambda g: mcmc.nuts(lambda x: (-x @ x, np.zeros(3)), 10, ndim=2), ValueError, r"gradient must have shape"),
+        (lambda g: mcmc.nuts("x", 10), TypeError, "built-in target or a callable"),
+        (lambda g: mcmc.metropolis(lambda x: 0.0 if x[0] > 5 else -np.inf, 10, ndim=1, x0=[0.0]), ValueError,
+         "chain 0 starts where"),
+    ],
+)
+def test_chain_bad_input(call, error, match):
+    with pytest.raises(error, match=match):
+        call(T.Gaussian(np.zeros(2), np.eye(2)))
+
+
+def test_python_exception_in_chain_propagates():
+    def lp_grad(x):
+        if x[0] > 1.5:
+            raise ArithmeticError("model blew up")
+        return -0.5 * x @ x, -x
+
+    with pytest.raises(ArithmeticError, match="model blew up"):
+        mcmc.nuts(lp_grad, 2000, n_warmup=100, ndim=2, seed=1, x0=[0.0, 0.0])

@@ -177,7 +177,7 @@ void run_ensemble(const EnsembleSpec& spec, const EnsembleState& st, const Chain
     // on the thread count, so results do not either.
     constexpr std::int64_t kBlock = 32;
     const bool per_row = target != nullptr && target->cost() * (nw / 2) >= kMinParallelFlops;
-    const int nt = per_row ? resolve_threads(n_threads) : 1;
+    const int nt = per_row && target->thread_safe() ? resolve_threads(n_threads) : 1;
 
     for (std::int64_t s = 0; s < n_steps; ++s) {
         const auto t = static_cast<std::uint64_t>(st.counters[0]);

@@ -367,6 +367,25 @@ private:
     Prior prior_;
 };
 
+class Callback final : public Target {
+public:
+    Callback(int d, LogProbFn lp, LogProbGradFn lpg) : d_(d), lp_(std::move(lp)), lpg_(std::move(lpg)) {}
+    int dim() const override { return d_; }
+    double log_prob(const double* x) const override { return lp_(x); }
+    double log_prob_grad(const double* x, double* grad) const override {
+        require(static_cast<bool>(lpg_), "log_prob_grad", "this target has no gradient");
+        return lpg_(x, grad);
+    }
+    double cost() const override { return 1e9; }
+    std::string name() const override { return "callback"; }
+    bool thread_safe() const override { return false; }
+
+private:
+    int d_;
+    LogProbFn lp_;
+    LogProbGradFn lpg_;
+};
+
 void require_dim(int d, const char* where) {
     require(d >= 1, where, "ndim must be >= 1, got " + std::to_string(d));
 }
@@ -393,6 +412,11 @@ TargetPtr make_rosenbrock(int dim, double a, double b, double scale) {
 TargetPtr make_linear_regression(ConstMatrixView X, const double* y, bool fit_intercept, double sigma,
                                  double prior_scale) {
     return std::make_shared<LinearRegression>(X, y, fit_intercept, sigma, prior_scale);
+}
+
+TargetPtr make_callback_target(int dim, LogProbFn log_prob, LogProbGradFn log_prob_grad) {
+    require_dim(dim, "callback target");
+    return std::make_shared<Callback>(dim, std::move(log_prob), std::move(log_prob_grad));
 }
 
 TargetPtr make_logistic_regression(ConstMatrixView X, const double* y, bool fit_intercept, double prior_scale) {

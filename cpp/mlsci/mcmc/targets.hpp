@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,6 +36,8 @@ public:
     // whether a batch is worth spreading over threads (it never changes results).
     virtual double cost() const = 0;
     virtual std::string name() const = 0;
+    // Whether several threads may evaluate it at once (a Python callback may not).
+    virtual bool thread_safe() const { return true; }
 };
 
 using TargetPtr = std::shared_ptr<Target>;
@@ -64,5 +67,11 @@ TargetPtr make_linear_regression(ConstMatrixView X, const double* y, bool fit_in
 
 // Bayesian logistic regression P(y=1) = 1/(1 + exp(-A beta)) with y in {0, 1}; priors as above.
 TargetPtr make_logistic_regression(ConstMatrixView X, const double* y, bool fit_intercept, double prior_scale);
+
+// A target whose density (and gradient, if given) a caller supplies, e.g. a Python function
+// wrapped by the bindings. Evaluated from one thread at a time.
+using LogProbFn = std::function<double(const double* x)>;
+using LogProbGradFn = std::function<double(const double* x, double* grad)>;
+TargetPtr make_callback_target(int dim, LogProbFn log_prob, LogProbGradFn log_prob_grad);
 
 }  // namespace mlsci::mcmc
