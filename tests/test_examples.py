@@ -85,3 +85,12 @@ def test_bayesian_logistic_regression_on_breast_cancer():
     assert abs(r["accuracy_bayes"] - r["accuracy_map"]) <= 0.03
     assert 0 < r["uncertain_tumours"] < r["n_test"] // 4
     assert 0.1 < r["acceptance"] < 0.6
+
+
+def test_ising_coupling_is_recovered_from_snapshots(tmp_path):
+    r = load("mcmc_ising_coupling").run(n_snapshots=2, n_samples=300, out=str(tmp_path / "k.png"))
+    for T, res in r.items():
+        assert abs(res["K_mean"] - 1 / T) < 4 * res["K_sd"] + 0.01, (T, res["K_mean"], res["K_sd"])
+        assert abs(res["field_mean"]) < 4 * res["field_sd"] + 0.01
+        assert res["n_divergent"] == 0
+    assert (tmp_path / "k.png").stat().st_size > 10_000

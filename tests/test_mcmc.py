@@ -739,3 +739,30 @@ def test_python_exception_in_chain_propagates():
 
     with pytest.raises(ArithmeticError, match="model blew up"):
         mcmc.nuts(lp_grad, 2000, n_warmup=100, ndim=2, seed=1, x0=[0.0, 0.0])
+
+
+def test_chains_on_a_dask_cluster_equal_the_local_run():
+    pytest.importorskip("dask.distributed")
+    from dask.distributed import Client, LocalCluster
+
+    target = T.Rosenbrock(a=1.0, b=5.0, scale=1.0)
+
+    def banana(x):  # a Python function travels to the workers by cloudpickle
+        lp = -(5.0 * (x[1] - x[0] ** 2) ** 2 + (1.0 - x[0]) ** 2)
+        g = np.array([20.0 * (x[1] - x[0] ** 2) * x[0] + 2.0 * (1.0 - x[0]), -10.0 * (x[1] - x[0] ** 2)])
+        return lp, g
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        for log_prob, kw in ((target, {}), (banana, {"ndim": 2})):
+            local = mcmc.nuts(log_prob, 200, n_warmup=200, n_chains=4, seed=3, **kw)
+            remote = mcmc.nuts(log_prob, 200, n_warmup=200, n_chains=4, seed=3, client=client, **kw)
+            for k in ("draws", "trace_lp", "accept", "step_size", "n_steps", "divergent"):
+                np.testing.assert_array_equal(getattr(remote, k), getattr(local, k))
+            for k in local.state:
+                np.testing.assert_array_equal(remote.state[k], local.state[k])
+        m_local = mcmc.metropolis(target, 300, n_warmup=300, n_chains=3, seed=4)
+        m_remote = mcmc.metropolis(target, 300, n_warmup=300, n_chains=3, seed=4, client=client)
+        np.testing.assert_array_equal(m_remote.draws, m_local.draws)
+    with pytest.raises(ValueError, match="checkpoint cannot be combined"):
+        mcmc.nuts(target, 10, client="local", checkpoint="x.npz")

@@ -11,6 +11,7 @@ from a checkpoint equals one that never stopped.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import numbers
 import os
 import time
@@ -24,6 +25,7 @@ from .. import _core, _seed, _threads
 from .._io import atomic_savez, load_npz
 from .._progress import Progress
 from .._validation import as_float_array, check_scalar
+from ..distributed import map_units
 from . import diagnostics
 from .targets import Target, _from_spec
 
@@ -268,19 +270,19 @@ def _checked(value: Any, ndim: int, gradient: bool):
     return float(value)
 
 
-def _initial_points(x0, n_chains, ndim, seed, core_target) -> np.ndarray:
+def _initial_points(x0, n_chains, ndim, seed, core_target, first_chain=0) -> np.ndarray:
     if x0 is not None:
         x = as_float_array(x0, "x0", ndim=np.ndim(x0))
         if x.shape == (ndim,):
             x = np.tile(x, (n_chains, 1))
         if x.shape != (n_chains, ndim):
             raise ValueError(f"x0 must have shape ({ndim},) or (n_chains, ndim) = ({n_chains}, {ndim}), got {x.shape}")
-        return np.ascontiguousarray(x)
+        return np.array(x, dtype=np.float64, order="C", copy=True)  # the kernel writes to it
     # Stan's default: uniform in (-2, 2), redrawn (up to 100 times) where the density is zero.
     x = np.empty((n_chains, ndim))
     for c in range(n_chains):
         for attempt in range(100):
-            x[c] = np.random.default_rng([seed % 2**63, c, attempt]).uniform(-2, 2, ndim)
+            x[c] = np.random.default_rng([seed % 2**63, first_chain + c, attempt]).uniform(-2, 2, ndim)
             if np.isfinite(core_target.log_prob(x[c], 1)):
                 break
     return x
@@ -291,6 +293,7 @@ def _sample(
     target_accept: float, max_tree_depth: int, n_leapfrog: int, jitter: float, step_size: float | None,
     adapt_step_size: bool,
     adapt_metric: bool, seed, progress: bool, n_threads, checkpoint, checkpoint_every, ndim, names,
+    client: Any = None, first_chain: int = 0,
 ) -> ChainResult:
     n_samples = int(check_scalar(n_samples, "n_samples", numbers.Integral, min_val=1))
     n_warmup = int(check_scalar(n_warmup, "n_warmup", numbers.Integral, min_val=0))
@@ -312,13 +315,24 @@ def _sample(
         raise ValueError(f"names has {len(names)} entries for {ndim} parameters")
     total = n_warmup + n_samples
     msize = (ndim, ndim) if metric == "dense" else (ndim,)
+    x_start = _initial_points(x0, n_chains, ndim, seed, core_target, first_chain)
+    if client is not None:
+        if checkpoint is not None:
+            raise ValueError("checkpoint cannot be combined with client (each chain runs on its own worker)")
+        kwargs = dict(algorithm=algorithm, log_prob=log_prob, n_samples=n_samples, n_warmup=n_warmup, metric=metric,
+                      target_accept=target_accept, max_tree_depth=max_tree_depth, n_leapfrog=n_leapfrog,
+                      jitter=jitter, step_size=step_size, adapt_step_size=adapt_step_size,
+                      adapt_metric=adapt_metric, seed=seed, ndim=ndim, names=names)
+        units = [(c, x_start[c]) for c in range(n_chains)]
+        parts = map_units(functools.partial(_one_chain, kwargs), units, client=client, progress=progress,
+                          label=f"{algorithm} chains")
+        return _merge(parts)
     state = {
-        "x": _initial_points(x0, n_chains, ndim, seed, core_target),
+        "x": x_start,
         "lp": np.zeros(n_chains),
         "grad": np.zeros((n_chains, ndim)),
         "adapt": np.zeros((n_chains, _core.mcmc.ADAPT_SIZE)),
-        "metric": np.ascontiguousarray(np.broadcast_to(np.eye(ndim) if metric == "dense" else np.ones(ndim),
-                                                       (n_chains, *msize))),
+        "metric": np.tile(np.eye(ndim) if metric == "dense" else np.ones(ndim), (n_chains, *([1] * len(msize)))),
         "w_mean": np.zeros((n_chains, ndim)),
         "w_m2": np.zeros((n_chains, *msize)),
         "iteration": np.zeros(n_chains, dtype=np.int64),
@@ -327,7 +341,7 @@ def _sample(
         algorithm=algorithm, seed=seed, n_warmup=n_warmup, n_samples=n_samples, n_chains=n_chains, ndim=ndim,
         settings={"metric": metric, "target_accept": target_accept, "max_tree_depth": max_tree_depth,
                   "n_leapfrog": n_leapfrog, "jitter": jitter, "adapt_step_size": bool(adapt_step_size),
-                  "adapt_metric": bool(adapt_metric)},
+                  "adapt_metric": bool(adapt_metric), "first_chain": int(first_chain)},
         names=list(names),
         draws=np.full((n_chains, total, ndim), np.nan), trace_lp=np.full((n_chains, total), np.nan),
         accept=np.full((n_chains, total), np.nan), step_size=np.full((n_chains, total), np.nan),
@@ -339,6 +353,22 @@ def _sample(
                            core_target)
     return _run(r, core_target, progress=progress, n_threads=n_threads, checkpoint=checkpoint,
                 checkpoint_every=checkpoint_every)
+
+
+def _one_chain(kwargs: dict, unit: tuple[int, np.ndarray], n_threads: int | None = None) -> ChainResult:
+    """Chain `c` alone (a Dask task): the same numbers as chain c of a local run."""
+    c, x0 = unit
+    return _sample(n_chains=1, x0=x0[None, :], first_chain=c, progress=False, n_threads=n_threads, checkpoint=None,
+                   checkpoint_every=None, **kwargs)
+
+
+def _merge(parts: list[ChainResult]) -> ChainResult:
+    first = parts[0]
+    cat = {k: np.concatenate([getattr(p, k) for p in parts]) for k in _TRACE}
+    state = {k: np.concatenate([p.state[k] for p in parts]) for k in _STATE}
+    settings = dict(first.settings, first_chain=0)
+    return dataclasses.replace(first, n_chains=sum(p.n_chains for p in parts), state=state, settings=settings,
+                               elapsed=max(p.elapsed for p in parts), **cat)
 
 
 def _run(r: ChainResult, core_target, *, progress, n_threads, checkpoint, checkpoint_every) -> ChainResult:
@@ -368,8 +398,8 @@ def _run(r: ChainResult, core_target, *, progress, n_threads, checkpoint, checkp
                 if checkpoint is not None and checkpoint_every is not None:
                     n = min(n, checkpoint_every - (done - last_save_it) % checkpoint_every)
                 t0 = time.perf_counter()
-                _core.mcmc.run_chains(cfg, *(r.state[k] for k in _STATE), *(getattr(r, k) for k in _TRACE), 0,
-                                      done + n, core_target, nt)
+                _core.mcmc.run_chains(cfg, *(r.state[k] for k in _STATE), *(getattr(r, k) for k in _TRACE),
+                                      r.settings.get("first_chain", 0), done + n, core_target, nt)
                 dt = (time.perf_counter() - t0) / n
                 per_it = dt if per_it is None else 0.5 * per_it + 0.5 * dt
                 now = r.iterations_done
@@ -412,6 +442,9 @@ _COMMON_DOC = """
         Required with a Python function.
     names : list of str, optional
         Parameter names (default: the target's).
+    client : None, "local", scheduler address or dask.distributed.Client
+        Run each chain as a Dask task (see `mlsci_fast.distributed`): the same numbers as a
+        local run. A Python log_prob must be picklable by cloudpickle.
 
     Returns
     -------
@@ -437,6 +470,7 @@ def nuts(
     checkpoint_every: int | None = None,
     ndim: int | None = None,
     names: list[str] | None = None,
+    client: Any = None,
 ) -> ChainResult:
     """The No-U-Turn sampler (multinomial, with Stan's warmup), `n_chains` chains in parallel.
 
@@ -457,7 +491,8 @@ def nuts(
     return _sample("nuts", log_prob, n_samples, n_warmup=n_warmup, n_chains=n_chains, x0=x0, metric=metric,
                    target_accept=target_accept, max_tree_depth=max_tree_depth, n_leapfrog=1, jitter=0.0, step_size=step_size,
                    adapt_step_size=True, adapt_metric=True, seed=seed, progress=progress, n_threads=n_threads,
-                   checkpoint=checkpoint, checkpoint_every=checkpoint_every, ndim=ndim, names=names)
+                   checkpoint=checkpoint, checkpoint_every=checkpoint_every, ndim=ndim, names=names,
+                   client=client)
 
 
 def hmc(
@@ -479,6 +514,7 @@ def hmc(
     checkpoint_every: int | None = None,
     ndim: int | None = None,
     names: list[str] | None = None,
+    client: Any = None,
 ) -> ChainResult:
     """Hamiltonian Monte Carlo with `n_leapfrog` leapfrog steps per iteration (Neal 2011).
 
@@ -503,7 +539,8 @@ def hmc(
     return _sample("hmc", log_prob, n_samples, n_warmup=n_warmup, n_chains=n_chains, x0=x0, metric=metric,
                    target_accept=target_accept, max_tree_depth=10, n_leapfrog=n_leapfrog, jitter=jitter, step_size=step_size,
                    adapt_step_size=True, adapt_metric=True, seed=seed, progress=progress, n_threads=n_threads,
-                   checkpoint=checkpoint, checkpoint_every=checkpoint_every, ndim=ndim, names=names)
+                   checkpoint=checkpoint, checkpoint_every=checkpoint_every, ndim=ndim, names=names,
+                   client=client)
 
 
 def metropolis(
@@ -524,6 +561,7 @@ def metropolis(
     checkpoint_every: int | None = None,
     ndim: int | None = None,
     names: list[str] | None = None,
+    client: Any = None,
 ) -> ChainResult:
     """Random-walk Metropolis with a Gaussian proposal adapted during warmup only.
 
@@ -546,7 +584,8 @@ def metropolis(
     return _sample("metropolis", log_prob, n_samples, n_warmup=n_warmup, n_chains=n_chains, x0=x0, metric=metric,
                    target_accept=target_accept, max_tree_depth=10, n_leapfrog=1, jitter=0.0, step_size=step_size,
                    adapt_step_size=adapt, adapt_metric=adapt, seed=seed, progress=progress, n_threads=n_threads,
-                   checkpoint=checkpoint, checkpoint_every=checkpoint_every, ndim=ndim, names=names)
+                   checkpoint=checkpoint, checkpoint_every=checkpoint_every, ndim=ndim, names=names,
+                   client=client)
 
 
 def resume(
