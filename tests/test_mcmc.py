@@ -766,3 +766,20 @@ def test_chains_on_a_dask_cluster_equal_the_local_run():
         np.testing.assert_array_equal(m_remote.draws, m_local.draws)
     with pytest.raises(ValueError, match="checkpoint cannot be combined"):
         mcmc.nuts(target, 10, client="local", checkpoint="x.npz")
+
+
+def test_run_chains_independent_ensembles_here_and_on_dask(rng):
+    target = T.Gaussian(np.zeros(2), np.eye(2))
+    p0 = _ball(rng, np.zeros(2), 8)
+    here = mcmc.run_chains(target, 8, 2, p0, 100, 3, seed=2)
+    assert len(here) == 3 and all(s.iteration == 100 for s in here)
+    assert not np.array_equal(here[0].get_chain(), here[1].get_chain())  # independent streams
+    alone = mcmc.EnsembleSampler(8, 2, target, seed=2)
+    alone.run_mcmc(p0, 100)
+    np.testing.assert_array_equal(here[0].get_chain(), alone.get_chain())  # chain 0 = a plain sampler
+    pytest.importorskip("dask.distributed")
+    there = mcmc.run_chains(target, 8, 2, p0, 100, 3, seed=2, client="local")
+    for a, b in zip(here, there):
+        np.testing.assert_array_equal(a.get_chain(), b.get_chain())
+    with pytest.raises(ValueError, match=r"\(n_chains, nwalkers, ndim\) = \(3, 8, 2\)"):
+        mcmc.run_chains(target, 8, 2, np.zeros((2, 8, 2)), 10, 3)

@@ -242,12 +242,13 @@ void run_ensemble(const EnsembleSpec& spec, const EnsembleState& st, const Chain
                     const int k = active[i];
                     if (std::isinf(lf[ui]) && lf[ui] < 0) continue;  // rejected without a density
                     check_log_prob(lp_new[ui], k, t);
-                    if (lu[ui] < lf[ui] + lp_new[ui] - st.log_prob[k]) {
-                        std::copy(ys.data() + std::int64_t{i} * d, ys.data() + std::int64_t{i + 1} * d,
-                                  st.coords + static_cast<std::int64_t>(k) * d);
-                        st.log_prob[k] = lp_new[ui];
-                        ++st.accepted[k];
-                    }
+                    // Branch-free: the decision is a coin flip the branch predictor cannot learn.
+                    const bool acc = lu[ui] < lf[ui] + lp_new[ui] - st.log_prob[k];
+                    const double* y = ys.data() + std::int64_t{i} * d;
+                    double* xk = st.coords + static_cast<std::int64_t>(k) * d;
+                    for (int q = 0; q < d; ++q) xk[q] = acc ? y[q] : xk[q];
+                    st.log_prob[k] = acc ? lp_new[ui] : st.log_prob[k];
+                    st.accepted[k] += acc ? 1 : 0;
                 }
             }
         } catch (...) {

@@ -3,6 +3,7 @@
 - `nuts`, `hmc`, `metropolis`: independent chains with Stan's warmup adaptation (step size by
   dual averaging, diagonal or dense metric), in C++, one chain per thread; `resume` continues a
   checkpointed run.
+- `run_chains`: independent ensembles, here or on a Dask cluster (``client=``).
 - `EnsembleSampler`: emcee's interface and semantics (stretch, DE and DE-snooker moves), with
   the step loop in C++. With a built-in target from `mlsci_fast.mcmc.targets` the whole run is
   C++ on all threads; a Python ``log_prob`` function works too (vectorised or one point per call).
@@ -17,7 +18,7 @@ from . import chains, diagnostics, moves, plots, targets
 from .chains import ChainResult, hmc, metropolis, nuts, resume
 from .diagnostics import AutocorrError
 from .moves import DEMove, DESnookerMove, StretchMove
-from .sampler import EnsembleSampler, State
+from .sampler import EnsembleSampler, State, run_chains
 
 __all__ = [
     "AutocorrError",
@@ -35,5 +36,6 @@ __all__ = [
     "nuts",
     "plots",
     "resume",
+    "run_chains",
     "targets",
 ]

@@ -19,7 +19,7 @@ from . import diagnostics
 from .moves import _from_row, _normalize
 from .targets import Target, _from_spec
 
-__all__ = ["EnsembleSampler", "State"]
+__all__ = ["EnsembleSampler", "State", "run_chains"]
 
 _FORMAT = "mlsci_fast.mcmc.ensemble/1"
 _CHUNK_SECONDS = 0.2  # the unit of progress updates, checkpoints and Ctrl-C
@@ -519,3 +519,65 @@ def _walkers_independent(coords: np.ndarray) -> bool:
         return False
     c = c / np.sqrt(np.sum(c**2, axis=0))
     return bool(np.linalg.cond(c) < 1e8)
+
+
+def _ensemble_unit(kwargs: dict, unit: tuple[int, np.ndarray], n_threads: int | None = None) -> EnsembleSampler:
+    """Ensemble `c` alone (a Dask task): the same numbers as ensemble c of a local run."""
+    c, p0 = unit
+    kw = dict(kwargs)
+    nsteps, run_kw = kw.pop("nsteps"), kw.pop("run_kw")
+    s = EnsembleSampler(**kw, n_threads=n_threads)
+    s._chain_id = c
+    s.run_mcmc(p0, nsteps, **run_kw)
+    return s
+
+
+def run_chains(
+    log_prob_fn: Target | Callable[..., Any],
+    nwalkers: int,
+    ndim: int,
+    initial_state: ArrayLike,
+    nsteps: int,
+    n_chains: int,
+    *,
+    client: Any = None,
+    progress: bool = False,
+    thin_by: int = 1,
+    **sampler_kwargs: Any,
+) -> list[EnsembleSampler]:
+    """Run `n_chains` independent ensembles (e.g. for split-R-hat across ensembles), here or on Dask.
+
+    Parameters
+    ----------
+    initial_state : array, shape (nwalkers, ndim) or (n_chains, nwalkers, ndim)
+        One starting ensemble for all, or one per chain.
+    client : None, "local", scheduler address or dask.distributed.Client
+        Where the ensembles run (see `mlsci_fast.distributed`); the results are the same.
+    sampler_kwargs
+        `EnsembleSampler` arguments (moves, seed, args, kwargs, vectorize, ...). With one seed,
+        ensemble c draws the random numbers of chain id c, so the ensembles are independent.
+
+    Returns
+    -------
+    list of EnsembleSampler, one per chain, each run for `nsteps`.
+    """
+    from ..distributed import map_units
+
+    n_chains = int(check_scalar(n_chains, "n_chains", numbers.Integral, min_val=1))
+    p0 = as_float_array(initial_state, "initial_state", ndim=np.ndim(initial_state))
+    if p0.shape == (nwalkers, ndim):
+        p0 = np.broadcast_to(p0, (n_chains, nwalkers, ndim))
+    if p0.shape != (n_chains, nwalkers, ndim):
+        raise ValueError(
+            f"initial_state must have shape (nwalkers, ndim) or (n_chains, nwalkers, ndim) = "
+            f"({n_chains}, {nwalkers}, {ndim}), got {p0.shape}"
+        )
+    sampler_kwargs.setdefault("seed", None)
+    sampler_kwargs["seed"] = _seed.resolve(sampler_kwargs["seed"])
+    kwargs = dict(nwalkers=nwalkers, ndim=ndim, log_prob_fn=log_prob_fn, nsteps=nsteps,
+                  run_kw={"thin_by": thin_by}, **sampler_kwargs)
+    import functools
+
+    units = [(c, np.array(p0[c])) for c in range(n_chains)]
+    return map_units(functools.partial(_ensemble_unit, kwargs), units, client=client, progress=progress,
+                     label="ensembles")
