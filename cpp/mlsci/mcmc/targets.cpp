@@ -19,9 +19,12 @@ constexpr double kLog2Pi = 1.8378770664093454835606594728112;
 using Eigen::VectorXd;
 using RowMatrix = RowMatrixXd;
 
-// Per-thread scratch, so const targets can be evaluated concurrently without allocating.
+// Per-thread scratch, so const targets can be evaluated concurrently without allocating. Aligned
+// like Eigen's own storage: vectorised maps (exp, log1p) would otherwise peel a thread-dependent
+// number of leading elements into scalar code, whose last bit differs, and results would depend
+// on which thread evaluated them.
 double* scratch(std::size_t n, int slot) {
-    thread_local std::vector<double> buf[3];
+    thread_local std::vector<double, Eigen::aligned_allocator<double>> buf[3];
     auto& b = buf[slot];
     if (b.size() < n) b.resize(n);
     return b.data();
