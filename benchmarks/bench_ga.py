@@ -1,0 +1,119 @@
+"""Genetic algorithm: mlsci_fast vs DEAP's eaSimple and pymoo's GA on Rastrigin-30D and Ackley-30D,
+population 200 x 200 generations, the same operators (binary tournament, SBX eta 15 with
+probability 0.9, polynomial mutation eta 20 with probability 1/30 per gene).
+
+Against DEAP we run generational survival (DEAP's eaSimple; ours keeps one elite), against pymoo
+its (mu + lambda) survival. Each benchmark stores the best fitness reached (median over three
+seeds, in extra_info) so the speed-up is read next to the quality: ours must be at least as good.
+The Python-fitness benchmark records the share of the run spent outside the user's function.
+
+Without --benchmark-enable each case runs once with 20 generations, as a smoke test.
+"""
+
+import time
+
+import numpy as np
+import pytest
+
+from mlsci_fast.ga import GeneticAlgorithm
+from mlsci_fast.ga import problems as P
+
+POP, DIM = 200, 30
+PROBLEMS = {"rastrigin": (P.Rastrigin(DIM), 5.0), "ackley": (P.Ackley(DIM), 32.768)}
+
+
+def run_ours(problem, survival, n_gen, seed):
+    prob, half = PROBLEMS[problem]
+    ga = GeneticAlgorithm(prob, np.tile([-half, half], (DIM, 1)), population_size=POP, survival=survival,
+                          tournament_size=2, eta_c=15, eta_m=20, crossover_prob=0.9, seed=seed)
+    return ga.run(n_gen).best_fitness
+
+
+def run_deap(problem, n_gen, seed):
+    import random
+
+    from deap import algorithms, base, benchmarks, creator, tools
+
+    _, half = PROBLEMS[problem]
+    if not hasattr(creator, "FitnessMinBench"):
+        creator.create("FitnessMinBench", base.Fitness, weights=(-1.0,))
+        creator.create("IndividualBench", list, fitness=creator.FitnessMinBench)
+    random.seed(seed)
+    tb = base.Toolbox()
+    tb.register("attr", random.uniform, -half, half)
+    tb.register("individual", tools.initRepeat, creator.IndividualBench, tb.attr, DIM)
+    tb.register("population", tools.initRepeat, list, tb.individual)
+    tb.register("evaluate", getattr(benchmarks, problem))
+    tb.register("mate", tools.cxSimulatedBinaryBounded, eta=15.0, low=-half, up=half)
+    tb.register("mutate", tools.mutPolynomialBounded, eta=20.0, low=-half, up=half, indpb=1.0 / DIM)
+    tb.register("select", tools.selTournament, tournsize=2)
+    pop = tb.population(n=POP)
+    pop, _ = algorithms.eaSimple(pop, tb, cxpb=0.9, mutpb=1.0, ngen=n_gen, verbose=False)
+    return min(ind.fitness.values[0] for ind in pop)
+
+
+def run_pymoo(problem, n_gen, seed):
+    from pymoo.algorithms.soo.nonconvex.ga import GA
+    from pymoo.operators.crossover.sbx import SBX
+    from pymoo.operators.mutation.pm import PM
+    from pymoo.optimize import minimize
+    from pymoo.problems import get_problem
+
+    algo = GA(pop_size=POP, crossover=SBX(eta=15, prob=0.9), mutation=PM(eta=20), eliminate_duplicates=False)
+    res = minimize(get_problem(problem, n_var=DIM), algo, ("n_gen", n_gen), seed=seed, verbose=False)
+    return float(res.F[0])
+
+
+def _quality(benchmark, fn, *args):
+    if not benchmark.disabled:
+        benchmark.extra_info["best_fitness_median"] = float(np.median([fn(*args, seed) for seed in (1, 2, 3)]))
+
+
+@pytest.mark.parametrize("impl", ["deap", "mlsci_fast"])
+@pytest.mark.parametrize("problem", list(PROBLEMS))
+def bench_ga_vs_deap(benchmark, record, problem, impl):
+    n_gen = 20 if benchmark.disabled else 200
+    benchmark.group = f"ga-{problem}{DIM}-generational"
+    record(impl)
+    if impl == "deap":
+        benchmark.pedantic(run_deap, args=(problem, n_gen, 1), rounds=3, iterations=1)
+        _quality(benchmark, run_deap, problem, n_gen)
+    else:
+        benchmark.pedantic(run_ours, args=(problem, "elitist", n_gen, 1), rounds=3, iterations=1)
+        _quality(benchmark, run_ours, problem, "elitist", n_gen)
+
+
+@pytest.mark.parametrize("impl", ["pymoo", "mlsci_fast"])
+@pytest.mark.parametrize("problem", list(PROBLEMS))
+def bench_ga_vs_pymoo(benchmark, record, problem, impl):
+    n_gen = 20 if benchmark.disabled else 200
+    benchmark.group = f"ga-{problem}{DIM}-mu+lambda"
+    record(impl)
+    if impl == "pymoo":
+        benchmark.pedantic(run_pymoo, args=(problem, n_gen, 1), rounds=3, iterations=1)
+        _quality(benchmark, run_pymoo, problem, n_gen)
+    else:
+        benchmark.pedantic(run_ours, args=(problem, "mu+lambda", n_gen, 1), rounds=3, iterations=1)
+        _quality(benchmark, run_ours, problem, "mu+lambda", n_gen)
+
+
+def bench_ga_python_fitness_overhead(benchmark):
+    """A vectorised numpy Rastrigin as a Python fitness: the share of time outside it is ours."""
+    n_gen = 20 if benchmark.disabled else 200
+    spent = [0.0]
+
+    def rastrigin(X):
+        t = time.perf_counter()
+        f = 10.0 * X.shape[1] + np.sum(X**2 - 10.0 * np.cos(2.0 * np.pi * X), axis=1)
+        spent[0] += time.perf_counter() - t
+        return f
+
+    def run():
+        spent[0] = 0.0
+        GeneticAlgorithm(rastrigin, np.tile([-5.0, 5.0], (DIM, 1)), population_size=POP, seed=1).run(n_gen)
+        return spent[0]
+
+    benchmark.group = "ga-python-fitness"
+    fitness_seconds = benchmark.pedantic(run, rounds=3, iterations=1)
+    if not benchmark.disabled:
+        benchmark.extra_info["framework_share"] = 1.0 - fitness_seconds / benchmark.stats.stats.median

@@ -1,0 +1,380 @@
+"""The genetic algorithm: whole generations in C++, a Python fitness called once per generation."""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from .. import _core, _seed, _threads
+from .._io import atomic_savez, load_npz
+from .._progress import Progress
+from .._validation import as_float_array, check_scalar
+from .problems import Problem, _rebuild
+
+__all__ = ["GAResult", "GeneticAlgorithm"]
+
+_FORMAT = "mlsci_fast.ga/1"
+_SELECTION = {"tournament": 0, "rank": 1, "roulette": 2}
+_CROSSOVER = {"sbx": 0, "blend": 1, "uniform": 2}
+_MUTATION = {"polynomial": 0, "gaussian": 1}
+_SURVIVAL = {"elitist": 0, "mu+lambda": 1}
+_CHUNK_SECONDS = 0.2
+
+
+@dataclasses.dataclass(eq=False)
+class GAResult:
+    """What a run found: `best_x`, `best_fitness` (the best ever seen), `history` (best, mean and
+    std of the population's fitness per generation, generation 0 being the initial population),
+    `n_evaluations`, `seed`, the final `population` and `fitness`, and `elapsed` seconds."""
+
+    best_x: np.ndarray
+    best_fitness: float
+    history: dict[str, np.ndarray]
+    n_evaluations: int
+    n_generations: int
+    seed: int
+    population: np.ndarray
+    fitness: np.ndarray
+    elapsed: float
+
+    def plot(self, path: str | None = None, *, log: bool | None = None):
+        """Convergence curve: best and mean fitness (with the spread) against generation."""
+        import matplotlib
+
+        if path is not None:
+            matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        h = self.history
+        g = np.arange(len(h["best"]))
+        fig, ax = plt.subplots(figsize=(7, 4))
+        ax.plot(g, h["best"], label="best", color="k")
+        ax.plot(g, h["mean"], label="mean", color="tab:blue")
+        ax.fill_between(g, h["mean"] - h["std"], h["mean"] + h["std"], color="tab:blue", alpha=0.2, label="mean ± std")
+        if log if log is not None else bool(np.all(h["best"] > 0)):
+            ax.set_yscale("log")
+        ax.set_xlabel("generation")
+        ax.set_ylabel("fitness (lower is better)")
+        ax.legend()
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(path, dpi=110)
+        return fig
+
+
+class GeneticAlgorithm:
+    """A real-coded genetic algorithm that minimises; whole generations run in C++.
+
+    Parameters
+    ----------
+    problem_or_fitness : Problem or callable
+        A built-in problem from `mlsci_fast.ga.problems` (evaluated in C++ on all threads), or a
+        Python function called once per generation with the whole offspring population, an
+        (n, dim) array, returning n fitness values (never once per individual). Lower is better:
+        to maximise g, pass ``maximize=True`` (or minimise -g). Return +inf for an infeasible
+        individual; NaN is an error naming the generation and the individual.
+    bounds : array (dim, 2), optional
+        Lower and upper bound per gene (default: the problem's). Children are kept inside.
+    population_size : int
+        Individuals per island.
+    selection : {"tournament", "rank", "roulette"}
+        Tournament of `tournament_size`; linear ranking; fitness-proportional (on worst - f).
+    crossover : {"sbx", "blend", "uniform"}
+        With probability `crossover_prob` per pair: simulated binary (`eta_c`), BLX-alpha
+        (`blend_alpha`) or uniform.
+    mutation : {"polynomial", "gaussian"}
+        Per gene with probability `mutation_prob` (default 1/dim): bounded polynomial (`eta_m`) or
+        Gaussian with standard deviation `sigma` times the gene's range.
+    survival : {"elitist", "mu+lambda"}
+        Generational, the `elitism` best parents replacing the worst children; or the best
+        population_size of parents and children together.
+    islands, migration_interval, n_migrants
+        Islands evolve apart and send their `n_migrants` best around a ring every
+        `migration_interval` generations.
+    initial_population : array (islands * population_size, dim), optional
+        Default: uniform in the bounds.
+    maximize : bool
+        Maximise a Python fitness instead (the result reports it in your sign).
+    seed : int or None
+        Same seed, same run, on any number of threads.
+    n_threads : int, optional
+    """
+
+    def __init__(
+        self,
+        problem_or_fitness: Problem | Callable[[np.ndarray], ArrayLike],
+        bounds: ArrayLike | None = None,
+        *,
+        population_size: int = 100,
+        selection: str = "tournament",
+        tournament_size: int = 2,
+        crossover: str = "sbx",
+        crossover_prob: float = 0.9,
+        eta_c: float = 15.0,
+        blend_alpha: float = 0.5,
+        mutation: str = "polynomial",
+        mutation_prob: float | None = None,
+        eta_m: float = 20.0,
+        sigma: float = 0.1,
+        survival: str = "elitist",
+        elitism: int = 1,
+        islands: int = 1,
+        migration_interval: int = 10,
+        n_migrants: int = 1,
+        initial_population: ArrayLike | None = None,
+        maximize: bool = False,
+        seed: int | None = None,
+        n_threads: int | None = None,
+    ):
+        if isinstance(problem_or_fitness, Problem):
+            self.problem, self.fitness_fn = problem_or_fitness, None
+            if maximize:
+                raise ValueError("maximize=True is for Python fitness functions; built-in problems are minimised")
+        elif callable(problem_or_fitness):
+            self.problem, self.fitness_fn = None, problem_or_fitness
+        else:
+            raise TypeError(f"problem_or_fitness must be a built-in problem or a callable, got {problem_or_fitness!r}")
+        if bounds is None:
+            if self.problem is None:
+                raise ValueError("bounds are required with a Python fitness function: an array of shape (dim, 2)")
+            bounds = self.problem.bounds
+        b = as_float_array(bounds, "bounds", ndim=2)
+        if b.shape[1] != 2:
+            raise ValueError(f"bounds must have shape (dim, 2), got {b.shape}")
+        bad = np.flatnonzero(~(b[:, 0] < b[:, 1]))
+        if bad.size:
+            raise ValueError(f"bounds must have lower < upper; gene {bad[0]} has [{b[bad[0], 0]}, {b[bad[0], 1]}]")
+        if self.problem is not None and b.shape[0] != self.problem.dim:
+            raise ValueError(f"bounds has {b.shape[0]} genes but the problem has dim={self.problem.dim}")
+        self.bounds = b
+        self.maximize = bool(maximize)
+        cfg = _core.ga.Config()
+        cfg.dim = b.shape[0]
+        cfg.pop_size = int(check_scalar(population_size, "population_size", numbers.Integral, min_val=2))
+        cfg.islands = int(check_scalar(islands, "islands", numbers.Integral, min_val=1))
+        cfg.selection = _choice(selection, _SELECTION, "selection")
+        cfg.tournament_size = int(check_scalar(tournament_size, "tournament_size", numbers.Integral, min_val=1))
+        cfg.crossover = _choice(crossover, _CROSSOVER, "crossover")
+        cfg.crossover_prob = float(check_scalar(crossover_prob, "crossover_prob", numbers.Real, min_val=0, max_val=1))
+        cfg.eta_c = float(check_scalar(eta_c, "eta_c", numbers.Real, min_val=0))
+        cfg.blend_alpha = float(check_scalar(blend_alpha, "blend_alpha", numbers.Real, min_val=0))
+        cfg.mutation = _choice(mutation, _MUTATION, "mutation")
+        cfg.mutation_prob = -1.0 if mutation_prob is None else float(
+            check_scalar(mutation_prob, "mutation_prob", numbers.Real, min_val=0, max_val=1))
+        cfg.eta_m = float(check_scalar(eta_m, "eta_m", numbers.Real, min_val=0))
+        cfg.sigma = float(check_scalar(sigma, "sigma", numbers.Real, min_val=0, include_min=False))
+        cfg.survival = _choice(survival, _SURVIVAL, "survival")
+        cfg.elitism = int(check_scalar(elitism, "elitism", numbers.Integral, min_val=0, max_val=cfg.pop_size))
+        cfg.migration_interval = int(check_scalar(migration_interval, "migration_interval", numbers.Integral, min_val=0))
+        cfg.n_migrants = int(check_scalar(n_migrants, "n_migrants", numbers.Integral, min_val=0,
+                                          max_val=cfg.pop_size - 1))
+        cfg.lower, cfg.upper = b[:, 0].tolist(), b[:, 1].tolist()
+        self.seed = _seed.resolve(seed)
+        cfg.seed = self.seed
+        cfg.check()
+        self._cfg = cfg
+        self.n_threads = n_threads
+        self._settings = dict(
+            population_size=cfg.pop_size, selection=selection, tournament_size=cfg.tournament_size, crossover=crossover,
+            crossover_prob=cfg.crossover_prob, eta_c=cfg.eta_c, blend_alpha=cfg.blend_alpha, mutation=mutation,
+            mutation_prob=mutation_prob, eta_m=cfg.eta_m, sigma=cfg.sigma, survival=survival, elitism=cfg.elitism,
+            islands=cfg.islands, migration_interval=cfg.migration_interval, n_migrants=cfg.n_migrants,
+            maximize=self.maximize,
+        )
+        n = cfg.islands * cfg.pop_size
+        if initial_population is None:
+            u = np.random.default_rng([self.seed % 2**63, 0x6A]).random((n, cfg.dim))
+            pop = b[:, 0] + u * (b[:, 1] - b[:, 0])
+        else:
+            pop = as_float_array(initial_population, "initial_population", ndim=2).copy()
+            if pop.shape != (n, cfg.dim):
+                raise ValueError(f"initial_population must have shape (islands * population_size, dim) = {(n, cfg.dim)}, "
+                                 f"got {pop.shape}")
+            pop = np.clip(pop, b[:, 0], b[:, 1])
+        self._pop = np.ascontiguousarray(pop)
+        self._fit: np.ndarray | None = None
+        self._best_x = np.zeros(cfg.dim)
+        self._best_f = np.full(1, np.inf)
+        self._counters = np.zeros(2, dtype=np.int64)
+        self._history = {k: np.empty(1) for k in ("best", "mean", "std")}
+        self._elapsed = 0.0
+        self._plan: int | None = None
+
+    @property
+    def generation(self) -> int:
+        """Generations done."""
+        return int(self._counters[0])
+
+    def _evaluate(self, X: np.ndarray) -> np.ndarray:
+        if self.problem is not None:
+            return self.problem._core_problem.evaluate(X, _threads.resolve(self.n_threads))
+        f = np.asarray(self.fitness_fn(X))
+        if f.shape != (X.shape[0],) and f.shape != (X.shape[0], 1):
+            raise ValueError(
+                f"the fitness function was called with {X.shape[0]} individuals, shape {X.shape}, and returned "
+                f"shape {f.shape}; it must return one value per individual, shape ({X.shape[0]},)"
+            )
+        if f.dtype.kind not in "biuf":
+            raise ValueError(f"the fitness function must return real numbers, got dtype {f.dtype}")
+        f = np.ascontiguousarray(f.reshape(-1), dtype=np.float64)
+        return -f if self.maximize else f
+
+    def _grow(self, rows: int) -> None:
+        have = len(self._history["best"])
+        if have >= rows:
+            return
+        for k, v in self._history.items():
+            grown = np.full(rows, np.nan)
+            grown[:have] = v
+            self._history[k] = grown
+
+    def _state(self):
+        h = self._history
+        return (self._cfg, self._pop, self._fit, self._best_x, self._best_f, self._counters, h["best"], h["mean"], h["std"])
+
+    def run(
+        self,
+        n_generations: int,
+        *,
+        progress: bool = False,
+        checkpoint: str | os.PathLike | None = None,
+        checkpoint_every: int | None = None,
+    ) -> GAResult:
+        """Evolve `n_generations` more generations (a second call continues) and return the result.
+
+        checkpoint : path, optional
+            Save the run atomically every `checkpoint_every` generations (default: about once a
+            minute), at the end and when interrupted; ``GeneticAlgorithm.load(path).resume()``
+            finishes it exactly as if it had never stopped.
+        """
+        n_generations = int(check_scalar(n_generations, "n_generations", numbers.Integral, min_val=0))
+        self._plan = self.generation + n_generations
+        return self._run_plan(progress, checkpoint, checkpoint_every)
+
+    def resume(self, *, progress: bool = False, checkpoint_every: int | None = None) -> GAResult:
+        """Finish the run a checkpoint was written for (see `load`)."""
+        if self._plan is None:
+            raise ValueError("no unfinished run to resume (use run)")
+        return self._run_plan(progress, self._checkpoint_path, checkpoint_every)
+
+    def _run_plan(self, progress, checkpoint, checkpoint_every) -> GAResult:
+        if checkpoint_every is not None:
+            checkpoint_every = int(check_scalar(checkpoint_every, "checkpoint_every", numbers.Integral, min_val=1))
+        self._checkpoint_path = None if checkpoint is None else os.fspath(checkpoint)
+        nt = _threads.resolve(self.n_threads)
+        started = time.perf_counter()
+        elapsed0 = self._elapsed
+        end = self._plan
+        self._grow(end + 1)
+        if self._fit is None:
+            self._fit = self._evaluate(self._pop)
+            _core.ga.start(*self._state())
+        first = self.generation
+        per_gen = None
+        last_save_t, last_save_g = time.perf_counter(), first
+
+        def save():
+            self._elapsed = elapsed0 + time.perf_counter() - started
+            if checkpoint is not None:
+                self.save(checkpoint)
+
+        with Progress(end - first, "ga", "generations", enabled=progress) as bar:
+            try:
+                while self.generation < end:
+                    g = self.generation
+                    t0 = time.perf_counter()
+                    if self.problem is not None:
+                        n = 1 if per_gen is None else max(1, int(_CHUNK_SECONDS / max(per_gen, 1e-9)))
+                        n = min(n, end - g)
+                        if checkpoint is not None and checkpoint_every is not None:
+                            n = min(n, checkpoint_every - (g - last_save_g) % checkpoint_every)
+                        _core.ga.run(*self._state(), n, self.problem._core_problem, nt)
+                    else:
+                        n = 1
+                        kids = _core.ga.make_offspring(*self._state(), nt)
+                        _core.ga.survive(*self._state(), kids, self._evaluate(kids), nt)
+                    dt = (time.perf_counter() - t0) / n
+                    per_gen = dt if per_gen is None else 0.5 * per_gen + 0.5 * dt
+                    bar.update(self.generation - first, f"best {self._sign(self._best_f[0]):.6g}")
+                    if checkpoint is not None:
+                        now = self.generation
+                        due = (now - last_save_g >= checkpoint_every if checkpoint_every is not None
+                               else time.perf_counter() - last_save_t >= 60.0)
+                        if due:
+                            save()
+                            last_save_t, last_save_g = time.perf_counter(), now
+            except BaseException:
+                save()
+                raise
+        save()
+        return self.result()
+
+    def _sign(self, v):
+        return -v if self.maximize else v
+
+    def result(self) -> GAResult:
+        """The result so far."""
+        g = self.generation
+        hist = {k: v[: g + 1].copy() for k, v in self._history.items()}
+        if self.maximize:
+            hist["best"], hist["mean"] = -hist["best"], -hist["mean"]
+        return GAResult(
+            best_x=self._best_x.copy(), best_fitness=float(self._sign(self._best_f[0])), history=hist,
+            n_evaluations=int(self._counters[1]), n_generations=g, seed=self.seed, population=self._pop.copy(),
+            fitness=self._sign(self._fit).copy(), elapsed=self._elapsed,
+        )
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the run (settings, populations, history, best) to .npz atomically."""
+        if self._fit is None:
+            raise ValueError("nothing to save: the algorithm has not run yet")
+        meta = {
+            "format": _FORMAT, "seed": str(self.seed), "settings": self._settings, "plan": self._plan,
+            "elapsed": self._elapsed, "problem": None if self.problem is None else
+            {"name": type(self.problem).__name__, "params": self.problem._params},
+        }
+        g = self.generation
+        atomic_savez(path, meta, bounds=self.bounds, population=self._pop, fitness=self._fit, best_x=self._best_x,
+                     best_f=self._best_f, counters=self._counters,
+                     **{f"history_{k}": v[: g + 1] for k, v in self._history.items()})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, fitness: Callable | None = None, *, n_threads: int | None = None):
+        """Rebuild a run from `save` or a checkpoint; `resume()` finishes it. A built-in problem
+        is restored from the file; a Python fitness must be passed again."""
+        meta, a = load_npz(path, _FORMAT, "genetic algorithm checkpoint")
+        if fitness is None:
+            if meta["problem"] is None:
+                raise ValueError(f"{path} was written with a Python fitness function: pass it again")
+            fitness = _rebuild(meta["problem"]["name"], meta["problem"]["params"])
+        ga = cls(fitness, a["bounds"], seed=int(meta["seed"]), n_threads=n_threads, **meta["settings"])
+        try:
+            if a["population"].shape != ga._pop.shape:
+                raise ValueError(f"population has shape {a['population'].shape}, expected {ga._pop.shape}")
+            ga._pop = np.ascontiguousarray(a["population"], dtype=np.float64)
+            ga._fit = np.ascontiguousarray(a["fitness"], dtype=np.float64)
+            ga._best_x = np.ascontiguousarray(a["best_x"], dtype=np.float64)
+            ga._best_f = np.ascontiguousarray(a["best_f"], dtype=np.float64)
+            ga._counters = np.ascontiguousarray(a["counters"], dtype=np.int64)
+            ga._history = {k: np.ascontiguousarray(a[f"history_{k}"], dtype=np.float64) for k in ("best", "mean", "std")}
+        except KeyError as exc:
+            raise ValueError(f"{path} is corrupt: missing {exc}") from None
+        ga._plan = meta["plan"]
+        ga._elapsed = float(meta["elapsed"])
+        ga._checkpoint_path = os.fspath(path)
+        return ga
+
+
+def _choice(value: str, options: dict[str, int], name: str) -> int:
+    if value not in options:
+        raise ValueError(f"{name} must be one of {sorted(options)}, got {value!r}")
+    return options[value]

@@ -1,0 +1,158 @@
+// Bindings for the genetic algorithm: built-in problems and the generation loop.
+#include <pybind11/stl.h>
+
+#include "bind_util.hpp"
+#include "mlsci/ga/engine.hpp"
+#include "mlsci/ga/problems.hpp"
+
+namespace py = pybind11;
+using mlsci::bind::CArray;
+using mlsci::ga::Problem;
+using mlsci::ga::ProblemPtr;
+
+namespace {
+
+struct Arrays {
+    mlsci::ga::State state;
+    mlsci::ga::History history;
+};
+
+Arrays arrays_of(const mlsci::ga::Config& cfg, CArray<double>& population, CArray<double>& fitness,
+                 CArray<double>& best_x, CArray<double>& best_f, CArray<std::int64_t>& counters,
+                 CArray<double>& h_best, CArray<double>& h_mean, CArray<double>& h_std) {
+    const py::ssize_t n = py::ssize_t{cfg.islands} * cfg.pop_size;
+    if (population.size() != n * cfg.dim || fitness.size() != n || best_x.size() != cfg.dim || best_f.size() != 1 ||
+        counters.size() != 2 || h_mean.size() != h_best.size() || h_std.size() != h_best.size())
+        throw mlsci::InvalidArgument("GeneticAlgorithm: state arrays have the wrong sizes");
+    return {{population.mutable_data(), fitness.mutable_data(), best_x.mutable_data(), best_f.mutable_data(),
+             counters.mutable_data()},
+            {h_best.size(), h_best.mutable_data(), h_mean.mutable_data(), h_std.mutable_data()}};
+}
+
+}  // namespace
+
+void bind_ga(py::module_& m) {
+    auto s = m.def_submodule("ga", "internal; see mlsci_fast.ga");
+
+    py::class_<Problem, ProblemPtr>(s, "Problem")
+        .def_property_readonly("dim", &Problem::dim)
+        .def_property_readonly("name", &Problem::name)
+        .def_property_readonly("has_gradient", &Problem::has_gradient)
+        .def(
+            "evaluate",
+            [](const Problem& p, const CArray<double>& x, int n_threads) {
+                if (x.ndim() != 2 || x.shape(1) != p.dim())
+                    throw mlsci::InvalidArgument("x must have shape (n, " + std::to_string(p.dim()) + ")");
+                CArray<double> out(x.shape(0));
+                double* o = out.mutable_data();
+                const double* xp = x.data();
+                const auto n = x.shape(0);
+                py::gil_scoped_release nogil;
+                mlsci::ga::evaluate(p, xp, n, o, n_threads);
+                return out;
+            },
+            py::arg("x").noconvert(), py::arg("n_threads"))
+        .def(
+            "evaluate_grad",
+            [](const Problem& p, const CArray<double>& x) {
+                if (x.ndim() != 1 || x.shape(0) != p.dim())
+                    throw mlsci::InvalidArgument("x must have shape (" + std::to_string(p.dim()) + ",)");
+                CArray<double> g(p.dim());
+                const double f = p.evaluate_grad(x.data(), g.mutable_data());
+                return py::make_tuple(f, g);
+            },
+            py::arg("x").noconvert());
+
+    s.def("sphere", &mlsci::ga::make_sphere, py::arg("dim"));
+    s.def("rastrigin", &mlsci::ga::make_rastrigin, py::arg("dim"), py::arg("a"));
+    s.def("ackley", &mlsci::ga::make_ackley, py::arg("dim"), py::arg("a"), py::arg("b"), py::arg("c"));
+    s.def("rosenbrock", &mlsci::ga::make_rosenbrock, py::arg("dim"));
+    s.def("lennard_jones", &mlsci::ga::make_lennard_jones, py::arg("n_atoms"));
+
+    using mlsci::ga::Config;
+    py::class_<Config>(s, "Config")
+        .def(py::init<>())
+        .def_readwrite("pop_size", &Config::pop_size)
+        .def_readwrite("dim", &Config::dim)
+        .def_readwrite("islands", &Config::islands)
+        .def_property(
+            "selection", [](const Config& c) { return static_cast<int>(c.selection); },
+            [](Config& c, int v) { c.selection = static_cast<mlsci::ga::Selection>(v); })
+        .def_readwrite("tournament_size", &Config::tournament_size)
+        .def_property(
+            "crossover", [](const Config& c) { return static_cast<int>(c.crossover); },
+            [](Config& c, int v) { c.crossover = static_cast<mlsci::ga::Crossover>(v); })
+        .def_readwrite("crossover_prob", &Config::crossover_prob)
+        .def_readwrite("eta_c", &Config::eta_c)
+        .def_readwrite("blend_alpha", &Config::blend_alpha)
+        .def_property(
+            "mutation", [](const Config& c) { return static_cast<int>(c.mutation); },
+            [](Config& c, int v) { c.mutation = static_cast<mlsci::ga::Mutation>(v); })
+        .def_readwrite("mutation_prob", &Config::mutation_prob)
+        .def_readwrite("eta_m", &Config::eta_m)
+        .def_readwrite("sigma", &Config::sigma)
+        .def_property(
+            "survival", [](const Config& c) { return static_cast<int>(c.survival); },
+            [](Config& c, int v) { c.survival = static_cast<mlsci::ga::Survival>(v); })
+        .def_readwrite("elitism", &Config::elitism)
+        .def_readwrite("migration_interval", &Config::migration_interval)
+        .def_readwrite("n_migrants", &Config::n_migrants)
+        .def_readwrite("lower", &Config::lower)
+        .def_readwrite("upper", &Config::upper)
+        .def_readwrite("seed", &Config::seed)
+        .def("check", &mlsci::ga::check_config);
+
+#define MLSCI_GA_STATE_ARGS                                                                                    \
+    py::arg("cfg"), py::arg("population").noconvert(), py::arg("fitness").noconvert(),                       \
+        py::arg("best_x").noconvert(), py::arg("best_f").noconvert(), py::arg("counters").noconvert(),         \
+        py::arg("h_best").noconvert(), py::arg("h_mean").noconvert(), py::arg("h_std").noconvert()
+
+    s.def(
+        "start",
+        [](const Config& cfg, CArray<double>& population, CArray<double>& fitness, CArray<double>& best_x,
+           CArray<double>& best_f, CArray<std::int64_t>& counters, CArray<double>& h_best, CArray<double>& h_mean,
+           CArray<double>& h_std) {
+            const auto a = arrays_of(cfg, population, fitness, best_x, best_f, counters, h_best, h_mean, h_std);
+            mlsci::ga::start(cfg, a.state, a.history);
+        },
+        MLSCI_GA_STATE_ARGS);
+    s.def(
+        "make_offspring",
+        [](const Config& cfg, CArray<double>& population, CArray<double>& fitness, CArray<double>& best_x,
+           CArray<double>& best_f, CArray<std::int64_t>& counters, CArray<double>& h_best, CArray<double>& h_mean,
+           CArray<double>& h_std, int n_threads) {
+            const auto a = arrays_of(cfg, population, fitness, best_x, best_f, counters, h_best, h_mean, h_std);
+            CArray<double> kids({static_cast<py::ssize_t>(cfg.islands) * cfg.pop_size, static_cast<py::ssize_t>(cfg.dim)});
+            double* k = kids.mutable_data();
+            py::gil_scoped_release nogil;
+            mlsci::ga::make_offspring(cfg, a.state, k, n_threads);
+            return kids;
+        },
+        MLSCI_GA_STATE_ARGS, py::arg("n_threads"));
+    s.def(
+        "survive",
+        [](const Config& cfg, CArray<double>& population, CArray<double>& fitness, CArray<double>& best_x,
+           CArray<double>& best_f, CArray<std::int64_t>& counters, CArray<double>& h_best, CArray<double>& h_mean,
+           CArray<double>& h_std, const CArray<double>& offspring, const CArray<double>& off_fitness, int n_threads) {
+            const auto a = arrays_of(cfg, population, fitness, best_x, best_f, counters, h_best, h_mean, h_std);
+            if (offspring.size() != population.size() || off_fitness.size() != fitness.size())
+                throw mlsci::InvalidArgument("GeneticAlgorithm: offspring arrays have the wrong sizes");
+            if (counters.data()[0] + 1 >= h_best.size())
+                throw mlsci::InvalidArgument("GeneticAlgorithm: history has no room");
+            py::gil_scoped_release nogil;
+            mlsci::ga::survive(cfg, a.state, offspring.data(), off_fitness.data(), a.history, n_threads);
+        },
+        MLSCI_GA_STATE_ARGS, py::arg("offspring").noconvert(), py::arg("off_fitness").noconvert(),
+        py::arg("n_threads"));
+    s.def(
+        "run",
+        [](const Config& cfg, CArray<double>& population, CArray<double>& fitness, CArray<double>& best_x,
+           CArray<double>& best_f, CArray<std::int64_t>& counters, CArray<double>& h_best, CArray<double>& h_mean,
+           CArray<double>& h_std, std::int64_t n_generations, const ProblemPtr& problem, int n_threads) {
+            const auto a = arrays_of(cfg, population, fitness, best_x, best_f, counters, h_best, h_mean, h_std);
+            py::gil_scoped_release nogil;
+            mlsci::ga::run(cfg, a.state, a.history, n_generations, *problem, n_threads);
+        },
+        MLSCI_GA_STATE_ARGS, py::arg("n_generations"), py::arg("problem"), py::arg("n_threads"));
+#undef MLSCI_GA_STATE_ARGS
+}

@@ -1,0 +1,194 @@
+"""Genetic algorithm: problems against numpy formulas and known minima, the engine's behaviour,
+determinism across threads, the Python-fitness contract, checkpoint/resume and bad input."""
+
+import numpy as np
+import pytest
+from scipy.spatial.distance import pdist
+
+from mlsci_fast.ga import GeneticAlgorithm
+from mlsci_fast.ga import problems as P
+
+# -- problems --------------------------------------------------------------------------------
+
+
+def test_problems_match_numpy_formulas(rng):
+    X = rng.uniform(-3, 3, size=(7, 6))
+    np.testing.assert_allclose(P.Sphere(6)(X), (X**2).sum(1), rtol=1e-13)
+    np.testing.assert_allclose(P.Rastrigin(6)(X), 60 + (X**2 - 10 * np.cos(2 * np.pi * X)).sum(1), rtol=1e-12)
+    ackley = -20 * np.exp(-0.2 * np.sqrt((X**2).mean(1))) - np.exp(np.cos(2 * np.pi * X).mean(1)) + 20 + np.e
+    np.testing.assert_allclose(P.Ackley(6)(X), ackley, rtol=1e-12)
+    rosen = (100 * (X[:, 1:] - X[:, :-1] ** 2) ** 2 + (1 - X[:, :-1]) ** 2).sum(1)
+    np.testing.assert_allclose(P.Rosenbrock(6)(X), rosen, rtol=1e-12)
+    for prob, at in ((P.Sphere(6), 0.0), (P.Rastrigin(6), 0.0), (P.Ackley(6), 0.0), (P.Rosenbrock(6), 1.0)):
+        assert abs(prob(np.full(6, at)) - prob.optimum) < 1e-12
+
+
+def test_lennard_jones_energy_gradient_and_known_minima(rng):
+    lj = P.LennardJonesCluster(5)
+    x = rng.uniform(-1.5, 1.5, 15)
+    r = pdist(x.reshape(5, 3))
+    np.testing.assert_allclose(lj(x), np.sum(4 * (r**-12 - r**-6)), rtol=1e-12)
+    e, g = lj.energy_and_gradient(x)
+    h = 1e-6
+    fd = np.array([(lj(x + h * u) - lj(x - h * u)) / (2 * h) for u in np.eye(15)])
+    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-6 * np.abs(fd).max())
+    # The dimer and the regular tetrahedron at the pair-potential minimum r = 2^(1/6).
+    r0 = 2 ** (1 / 6)
+    assert abs(P.LennardJonesCluster(2)(np.array([0, 0, 0, r0, 0, 0.0])) - P.LennardJonesCluster(2).optimum) < 1e-12
+    tet = r0 / np.sqrt(8) * np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], dtype=float)
+    assert abs(P.LennardJonesCluster(4)(tet.ravel()) - (-6.0)) < 1e-12
+    assert P.LennardJonesCluster(38).optimum == -173.928427
+
+
+# -- the engine ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kw", [{"survival": "mu+lambda"}, {"islands": 4, "population_size": 50}])
+def test_finds_the_global_minimum_of_rastrigin(seed, kw):
+    ga = GeneticAlgorithm(P.Rastrigin(5), **{"population_size": 100, "seed": seed, **kw})
+    r = ga.run(400)
+    # Rastrigin's next-best local minima are at f ~ 1: below 0.01 is the global basin.
+    assert r.best_fitness < 1e-2
+    assert np.all(np.abs(r.best_x) < 0.01)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"selection": "rank", "crossover": "blend"},
+        {"selection": "roulette", "crossover": "uniform", "mutation": "gaussian", "sigma": 0.02},
+        {"survival": "mu+lambda", "tournament_size": 3},
+    ],
+)
+def test_every_operator_minimises_the_sphere(kw):
+    r = GeneticAlgorithm(P.Sphere(10), population_size=60, seed=3, **kw).run(300)
+    assert r.best_fitness < 0.05 * r.history["best"][0]
+    # With elitism (or mu + lambda) the population's best never gets worse.
+    assert np.all(np.diff(r.history["best"]) <= 0)
+    assert r.n_evaluations == 60 * 301
+    assert r.population.shape == (60, 10) and np.all(np.abs(r.population) <= 5.12)
+
+
+def test_same_run_for_any_thread_count():
+    runs = [GeneticAlgorithm(P.Ackley(20), population_size=64, islands=3, migration_interval=5, seed=9,
+                             n_threads=n).run(40) for n in (1, 2, 3)]
+    for r in runs[1:]:
+        np.testing.assert_array_equal(r.population, runs[0].population)
+        np.testing.assert_array_equal(r.history["mean"], runs[0].history["mean"])
+
+
+def test_python_fitness_once_per_generation_and_same_as_builtin():
+    prob = P.Rastrigin(8)
+    calls = []
+
+    def fitness(X):
+        calls.append(X.shape)
+        return prob(X)
+
+    kw = dict(population_size=30, islands=2, migration_interval=4, seed=5)
+    py = GeneticAlgorithm(fitness, prob.bounds, **kw).run(25)
+    builtin = GeneticAlgorithm(prob, **kw).run(25)
+    assert calls == [(60, 8)] * 26  # the initial population, then one call per generation
+    np.testing.assert_array_equal(py.population, builtin.population)
+    assert py.best_fitness == builtin.best_fitness
+
+
+def test_maximize():
+    r = GeneticAlgorithm(lambda X: -((X - 1.0) ** 2).sum(1), [[-3, 3]] * 3, maximize=True, seed=1).run(150)
+    assert r.best_fitness <= 0 and r.best_fitness > -1e-3
+    np.testing.assert_allclose(r.best_x, 1.0, atol=0.05)
+    assert r.history["best"][-1] == pytest.approx(r.best_fitness)
+
+
+def test_islands_migrate():
+    kw = dict(population_size=20, islands=3, seed=2)
+    apart = GeneticAlgorithm(P.Rastrigin(6), migration_interval=0, **kw).run(30)
+    ring = GeneticAlgorithm(P.Rastrigin(6), migration_interval=5, **kw).run(30)
+    assert not np.array_equal(apart.population, ring.population)
+    # Without migration, islands are independent: island 1 does not depend on island 0's start.
+    start = np.random.default_rng(0).uniform(-5, 5, (60, 6))
+    moved = start.copy()
+    moved[:20] = np.random.default_rng(1).uniform(-5, 5, (20, 6))
+    a = GeneticAlgorithm(P.Rastrigin(6), migration_interval=0, initial_population=start, **kw).run(10)
+    b = GeneticAlgorithm(P.Rastrigin(6), migration_interval=0, initial_population=moved, **kw).run(10)
+    np.testing.assert_array_equal(a.population[20:], b.population[20:])
+
+
+def test_run_continues_and_checkpoint_resumes_exactly(tmp_path):
+    full = GeneticAlgorithm(P.Ackley(10), population_size=40, seed=4).run(60)
+    ga = GeneticAlgorithm(P.Ackley(10), population_size=40, seed=4)
+    ga.run(25)
+    np.testing.assert_array_equal(ga.run(35).population, full.population)  # a second run continues
+
+    calls = {"n": 0}
+
+    def fitness(X):
+        calls["n"] += 1
+        if calls["n"] == 30:
+            raise KeyboardInterrupt
+        return P.Ackley(10)(X)
+
+    path = tmp_path / "ga.npz"
+    with pytest.raises(KeyboardInterrupt):
+        GeneticAlgorithm(fitness, P.Ackley(10).bounds, population_size=40, seed=4).run(60, checkpoint=path)
+    calls["n"] = -10**9
+    again = GeneticAlgorithm.load(path, fitness)
+    assert again.generation == 28
+    r = again.resume()
+    np.testing.assert_array_equal(r.population, full.population)
+    np.testing.assert_array_equal(r.history["best"], full.history["best"])
+    # A built-in problem is restored from the file.
+    GeneticAlgorithm(P.Ackley(10), population_size=40, seed=4).run(60, checkpoint=tmp_path / "b.npz",
+                                                                   checkpoint_every=7)
+    np.testing.assert_array_equal(GeneticAlgorithm.load(tmp_path / "b.npz").result().population, full.population)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")] == []
+
+
+def test_plot(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    r = GeneticAlgorithm(P.Sphere(3), population_size=10, seed=1).run(20)
+    r.plot(str(tmp_path / "ga.png"))
+    assert (tmp_path / "ga.png").stat().st_size > 5000
+
+
+# -- bad input -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda: GeneticAlgorithm(lambda X: X.sum(1), [[1, 0]]), ValueError, r"gene 0 has \[1.0, 0.0\]"),
+        (lambda: GeneticAlgorithm(lambda X: X.sum(1)), ValueError, "bounds are required"),
+        (lambda: GeneticAlgorithm(lambda X: X.sum(1), [[0, 1, 2]]), ValueError, r"shape \(dim, 2\)"),
+        (lambda: GeneticAlgorithm(P.Sphere(3), [[0, 1]] * 2), ValueError, "dim=3"),
+        (lambda: GeneticAlgorithm(P.Sphere(3), selection="best"), ValueError, "selection must be one of"),
+        (lambda: GeneticAlgorithm(P.Sphere(3), population_size=1), ValueError, "population_size"),
+        (lambda: GeneticAlgorithm(P.Sphere(3), maximize=True), ValueError, "maximize"),
+        (lambda: GeneticAlgorithm("f", [[0, 1]]), TypeError, "built-in problem or a callable"),
+        (lambda: GeneticAlgorithm(P.Sphere(3), initial_population=np.zeros((5, 3))), ValueError, r"\(100, 3\)"),
+    ],
+)
+def test_bad_arguments(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_bad_fitness_values():
+    def nan_at_gen_3(X, calls=[0]):
+        calls[0] += 1
+        f = (X**2).sum(1)
+        if calls[0] == 4:
+            f[7] = np.nan
+        return f
+
+    ga = GeneticAlgorithm(nan_at_gen_3, [[-1, 1]] * 2, population_size=10, seed=1)
+    with pytest.raises(ValueError, match="NaN for individual 7 of generation 3"):
+        ga.run(10)
+    assert ga.generation == 2  # the failing generation left no trace
+    with pytest.raises(ValueError, match=r"must return one value per individual, shape \(10,\)"):
+        GeneticAlgorithm(lambda X: X, [[-1, 1]] * 2, population_size=10).run(1)
+    infeasible = GeneticAlgorithm(lambda X: np.where(X[:, 0] > 0, np.inf, (X**2).sum(1)), [[-1, 1]] * 2, seed=1)
+    assert infeasible.run(30).best_x[0] <= 0  # +inf marks infeasible individuals
