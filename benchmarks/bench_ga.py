@@ -117,3 +117,38 @@ def bench_ga_python_fitness_overhead(benchmark):
     fitness_seconds = benchmark.pedantic(run, rounds=3, iterations=1)
     if not benchmark.disabled:
         benchmark.extra_info["framework_share"] = 1.0 - fitness_seconds / benchmark.stats.stats.median
+
+
+def _zdt1(X):
+    f1 = X[:, 0]
+    g = 1 + 9 * X[:, 1:].mean(1)
+    return np.column_stack([f1, g * (1 - np.sqrt(f1 / g))])
+
+
+def _igd_zdt1(front):
+    f1 = np.linspace(0, 1, 1000)
+    true = np.column_stack([f1, 1 - np.sqrt(f1)])
+    return float(np.mean(np.min(np.linalg.norm(true[:, None, :] - front[None, :, :], axis=2), axis=1)))
+
+
+@pytest.mark.parametrize("impl", ["pymoo", "mlsci_fast"])
+def bench_nsga2_zdt1(benchmark, record, impl):
+    """NSGA-II on ZDT1 (30 variables), population 100 x 250 generations, both with a numpy fitness;
+    extra_info holds the inverted generational distance to the true front (lower is better)."""
+    from mlsci_fast.ga import NSGA2
+
+    n_gen = 25 if benchmark.disabled else 250
+
+    def run():
+        if impl == "pymoo":
+            from pymoo.algorithms.moo.nsga2 import NSGA2 as PymooNSGA2
+            from pymoo.optimize import minimize
+            from pymoo.problems import get_problem
+
+            return minimize(get_problem("zdt1"), PymooNSGA2(pop_size=100), ("n_gen", n_gen), seed=1, verbose=False).F
+        return NSGA2(_zdt1, [[0.0, 1.0]] * 30, 2, population_size=100, seed=1).run(n_gen).pareto_f
+
+    benchmark.group = "nsga2-zdt1"
+    record(impl)
+    front = benchmark.pedantic(run, rounds=3, iterations=1)
+    benchmark.extra_info["igd"] = _igd_zdt1(front)

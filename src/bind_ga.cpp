@@ -154,5 +154,32 @@ void bind_ga(py::module_& m) {
             mlsci::ga::run(cfg, a.state, a.history, n_generations, *problem, n_threads);
         },
         MLSCI_GA_STATE_ARGS, py::arg("n_generations"), py::arg("problem"), py::arg("n_threads"));
+    s.def(
+        "nsga2_keys",
+        [](const CArray<double>& objectives) {
+            if (objectives.ndim() != 2) throw mlsci::InvalidArgument("objectives must be 2-D");
+            CArray<double> key(objectives.shape(0));
+            mlsci::ga::nsga2_keys(objectives.data(), static_cast<int>(objectives.shape(0)),
+                                  static_cast<int>(objectives.shape(1)), key.mutable_data());
+            return key;
+        },
+        py::arg("objectives").noconvert());
+    s.def(
+        "nsga2_survive",
+        [](const Config& cfg, CArray<double>& population, CArray<double>& fitness, CArray<double>& best_x,
+           CArray<double>& best_f, CArray<std::int64_t>& counters, CArray<double>& h_best, CArray<double>& h_mean,
+           CArray<double>& h_std, CArray<double>& objectives, const CArray<double>& offspring,
+           const CArray<double>& off_objectives, int n_threads) {
+            const auto a = arrays_of(cfg, population, fitness, best_x, best_f, counters, h_best, h_mean, h_std);
+            if (objectives.ndim() != 2 || objectives.shape(0) != fitness.size() || offspring.size() != population.size() ||
+                off_objectives.size() != objectives.size())
+                throw mlsci::InvalidArgument("NSGA2: objective arrays have the wrong sizes");
+            const auto n_obj = static_cast<int>(objectives.shape(1));
+            double* obj = objectives.mutable_data();
+            py::gil_scoped_release nogil;
+            mlsci::ga::nsga2_survive(cfg, a.state, obj, n_obj, offspring.data(), off_objectives.data(), n_threads);
+        },
+        MLSCI_GA_STATE_ARGS, py::arg("objectives").noconvert(), py::arg("offspring").noconvert(),
+        py::arg("off_objectives").noconvert(), py::arg("n_threads"));
 #undef MLSCI_GA_STATE_ARGS
 }

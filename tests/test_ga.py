@@ -192,3 +192,99 @@ def test_bad_fitness_values():
         GeneticAlgorithm(lambda X: X, [[-1, 1]] * 2, population_size=10).run(1)
     infeasible = GeneticAlgorithm(lambda X: np.where(X[:, 0] > 0, np.inf, (X**2).sum(1)), [[-1, 1]] * 2, seed=1)
     assert infeasible.run(30).best_x[0] <= 0  # +inf marks infeasible individuals
+
+
+# -- NSGA-II ---------------------------------------------------------------------------------
+
+from mlsci_fast import _core  # noqa: E402
+from mlsci_fast.ga import NSGA2  # noqa: E402
+
+
+def zdt(X, kind):
+    f1 = X[:, 0]
+    g = 1 + 9 * X[:, 1:].mean(1)
+    f2 = g * (1 - np.sqrt(f1 / g)) if kind == 1 else g * (1 - (f1 / g) ** 2)
+    return np.column_stack([f1, f2])
+
+
+def igd(front, kind):
+    """Inverted generational distance to the true front of ZDT1 / ZDT2 (f2 = 1 - f1^0.5 or 1 - f1^2)."""
+    f1 = np.linspace(0, 1, 1000)
+    true = np.column_stack([f1, 1 - np.sqrt(f1) if kind == 1 else 1 - f1**2])
+    return np.mean(np.min(np.linalg.norm(true[:, None, :] - front[None, :, :], axis=2), axis=1))
+
+
+def test_nondominated_sorting_matches_brute_force(rng):
+    F = np.round(rng.uniform(0, 1, size=(60, 3)), 1)  # rounding makes ties and duplicates
+    keys = _core.ga.nsga2_keys(F)
+    remaining, rank = set(range(60)), np.empty(60, dtype=int)
+    r = 0
+    while remaining:
+        front = {i for i in remaining if not any(np.all(F[j] <= F[i]) and np.any(F[j] < F[i]) for j in remaining)}
+        rank[list(front)] = r
+        remaining -= front
+        r += 1
+    np.testing.assert_array_equal(np.floor(keys).astype(int), rank)
+    for k in range(3):  # the extremes of each objective in the first front have infinite crowding
+        first = np.flatnonzero(rank == 0)
+        assert keys[first[np.argmin(F[first, k])]] == 0.0
+
+
+@pytest.mark.parametrize("kind", [1, 2])
+def test_nsga2_finds_the_zdt_front_as_well_as_pymoo(kind):
+    from pymoo.algorithms.moo.nsga2 import NSGA2 as PymooNSGA2
+    from pymoo.optimize import minimize
+    from pymoo.problems import get_problem
+
+    r = NSGA2(lambda X: zdt(X, kind), [[0, 1]] * 30, 2, population_size=100, seed=1).run(250)
+    ours = igd(r.pareto_f, kind)
+    ref = minimize(get_problem(f"zdt{kind}"), PymooNSGA2(pop_size=100), ("n_gen", 250), seed=1, verbose=False)
+    assert ours < 0.01 and ours < 1.5 * igd(ref.F, kind), (ours, igd(ref.F, kind))
+    assert r.pareto_f[:, 0].min() < 0.01 and r.pareto_f[:, 0].max() > 0.99  # the whole front
+    assert np.all(np.diff(r.pareto_f[:, 0]) >= 0) and r.history["front_size"][-1] == len(r.pareto_f)
+    assert r.n_evaluations == 100 * 251
+
+
+def test_nsga2_threads_islands_and_resume(tmp_path):
+    kw = dict(population_size=40, islands=2, migration_interval=5, seed=3)
+    runs = [NSGA2(lambda X: zdt(X, 1), [[0, 1]] * 10, 2, n_threads=n, **kw).run(30) for n in (1, 2)]
+    np.testing.assert_array_equal(runs[0].population, runs[1].population)
+    np.testing.assert_array_equal(runs[0].objectives, runs[1].objectives)
+
+    calls = {"n": 0}
+
+    def f(X):
+        calls["n"] += 1
+        if calls["n"] == 12:
+            raise KeyboardInterrupt
+        return zdt(X, 1)
+
+    with pytest.raises(KeyboardInterrupt):
+        NSGA2(f, [[0, 1]] * 10, 2, **kw).run(30, checkpoint=tmp_path / "n.npz")
+    calls["n"] = -10**9
+    again = NSGA2.load(tmp_path / "n.npz", f)
+    r = again.resume()
+    np.testing.assert_array_equal(r.population, runs[0].population)
+    np.testing.assert_array_equal(r.history["min"], runs[0].history["min"])
+    import matplotlib
+
+    matplotlib.use("Agg")
+    r.plot(str(tmp_path / "front.png"))
+    assert (tmp_path / "front.png").stat().st_size > 5000
+
+
+def test_nsga2_bad_input():
+    with pytest.raises(TypeError, match="Python function"):
+        NSGA2(P.Sphere(2), [[0, 1]] * 2, 2)
+    with pytest.raises(ValueError, match=r"must return shape \(20, 2\)"):
+        NSGA2(lambda X: X[:, 0], [[0, 1]] * 2, 2, population_size=20).run(1)
+
+    def nan_later(X, calls=[0]):
+        calls[0] += 1
+        F = zdt(X, 1)
+        if calls[0] == 3:
+            F[4, 1] = np.nan
+        return F
+
+    with pytest.raises(ValueError, match="objective 1 is NaN for individual 4 of generation 2"):
+        NSGA2(nan_later, [[0, 1]] * 3, 2, population_size=10).run(5)

@@ -227,6 +227,90 @@ std::vector<int> ranking(const double* f, int n) {
     return order;
 }
 
+// Ring migration: the n_migrants best (lowest key) of island i replace the worst of island i+1;
+// emigrants are chosen before any arrive. `extra` rows of width w (objectives) travel along.
+void migrate(const Config& cfg, double* pop, double* key, double* extra, int w) {
+    const int n = cfg.pop_size, d = cfg.dim, m = cfg.n_migrants;
+    if (m == 0) return;
+    const auto sz = [](std::int64_t v) { return static_cast<std::size_t>(v); };
+    std::vector<double> em_x(sz(std::int64_t{cfg.islands} * m * d)), em_k(sz(std::int64_t{cfg.islands} * m)),
+        em_e(sz(std::int64_t{cfg.islands} * m * w));
+    for (int isl = 0; isl < cfg.islands; ++isl) {
+        const auto order = ranking(key + std::int64_t{isl} * n, n);
+        for (int q = 0; q < m; ++q) {
+            const std::int64_t src = std::int64_t{isl} * n + order[sz(q)], slot = std::int64_t{isl} * m + q;
+            std::copy(pop + src * d, pop + (src + 1) * d, em_x.data() + slot * d);
+            em_k[sz(slot)] = key[src];
+            if (w > 0) std::copy(extra + src * w, extra + (src + 1) * w, em_e.data() + slot * w);
+        }
+    }
+    for (int isl = 0; isl < cfg.islands; ++isl) {
+        const int to = (isl + 1) % cfg.islands;
+        const auto order = ranking(key + std::int64_t{to} * n, n);
+        for (int q = 0; q < m; ++q) {
+            const std::int64_t dst = std::int64_t{to} * n + order[sz(n - 1 - q)], slot = std::int64_t{isl} * m + q;
+            std::copy(em_x.data() + slot * d, em_x.data() + (slot + 1) * d, pop + dst * d);
+            key[dst] = em_k[sz(slot)];
+            if (w > 0) std::copy(em_e.data() + slot * w, em_e.data() + (slot + 1) * w, extra + dst * w);
+        }
+    }
+}
+
+// a Pareto-dominates b (minimisation): no worse in every objective, better in one.
+bool dominates(const double* a, const double* b, int m) {
+    bool strictly = false;
+    for (int k = 0; k < m; ++k) {
+        if (a[k] > b[k]) return false;
+        strictly = strictly || a[k] < b[k];
+    }
+    return strictly;
+}
+
+// Fast non-dominated sorting (Deb et al. 2002): the fronts of the rows of f (count x m), best first.
+std::vector<std::vector<int>> fronts_of(const double* f, int count, int m) {
+    const auto sz = [](int v) { return static_cast<std::size_t>(v); };
+    std::vector<std::vector<int>> dominated(sz(count));
+    std::vector<int> n_dom(sz(count), 0);
+    std::vector<std::vector<int>> fronts(1);
+    for (int p = 0; p < count; ++p) {
+        for (int q = 0; q < count; ++q) {
+            if (p == q) continue;
+            if (dominates(f + std::int64_t{p} * m, f + std::int64_t{q} * m, m))
+                dominated[sz(p)].push_back(q);
+            else if (dominates(f + std::int64_t{q} * m, f + std::int64_t{p} * m, m))
+                ++n_dom[sz(p)];
+        }
+        if (n_dom[sz(p)] == 0) fronts[0].push_back(p);
+    }
+    while (!fronts.back().empty()) {
+        std::vector<int> next;
+        for (int p : fronts.back())
+            for (int q : dominated[sz(p)])
+                if (--n_dom[sz(q)] == 0) next.push_back(q);
+        std::sort(next.begin(), next.end());
+        fronts.push_back(std::move(next));
+    }
+    fronts.pop_back();
+    return fronts;
+}
+
+// Crowding distance of the members of one front (infinite at the extremes of each objective).
+std::vector<double> crowding(const double* f, const std::vector<int>& front, int m) {
+    const std::size_t k = front.size();
+    std::vector<double> dist(k, 0.0);
+    std::vector<std::size_t> order(k);
+    for (int obj = 0; obj < m; ++obj) {
+        std::iota(order.begin(), order.end(), std::size_t{0});
+        const auto val = [&](std::size_t i) { return f[std::int64_t{front[i]} * m + obj]; };
+        std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return val(a) < val(b); });
+        const double lo = val(order.front()), hi = val(order.back());
+        dist[order.front()] = dist[order.back()] = kInf;
+        if (!(hi > lo) || !std::isfinite(hi - lo)) continue;
+        for (std::size_t r = 1; r + 1 < k; ++r) dist[order[r]] += (val(order[r + 1]) - val(order[r - 1])) / (hi - lo);
+    }
+    return dist;
+}
+
 }  // namespace
 
 void check_config(const Config& cfg) {
@@ -351,33 +435,74 @@ void survive(const Config& cfg, const State& st, const double* offspring, const 
         std::copy(new_pop.begin(), new_pop.end(), pop);
         std::copy(new_f.begin(), new_f.end(), f);
     });
-    if (cfg.islands > 1 && cfg.migration_interval > 0 && gen % cfg.migration_interval == 0 && cfg.n_migrants > 0) {
-        // Ring: island i's best replace island i+1's worst; emigrants are chosen before any arrive.
-        const int m = cfg.n_migrants;
-        std::vector<double> emigrants(static_cast<std::size_t>(cfg.islands) * m * d), em_f(static_cast<std::size_t>(cfg.islands) * m);
-        for (int isl = 0; isl < cfg.islands; ++isl) {
-            const auto order = ranking(st.fitness + std::int64_t{isl} * n, n);
-            for (int q = 0; q < m; ++q) {
-                const std::int64_t src = std::int64_t{isl} * n + order[static_cast<std::size_t>(q)];
-                std::copy(st.population + src * d, st.population + (src + 1) * d,
-                          emigrants.data() + (std::int64_t{isl} * m + q) * d);
-                em_f[static_cast<std::size_t>(isl * m + q)] = st.fitness[src];
-            }
-        }
-        for (int isl = 0; isl < cfg.islands; ++isl) {
-            const int to = (isl + 1) % cfg.islands;
-            const auto order = ranking(st.fitness + std::int64_t{to} * n, n);
-            for (int q = 0; q < m; ++q) {
-                const std::int64_t dst = std::int64_t{to} * n + order[static_cast<std::size_t>(n - 1 - q)];
-                std::copy(emigrants.data() + (std::int64_t{isl} * m + q) * d,
-                          emigrants.data() + (std::int64_t{isl} * m + q + 1) * d, st.population + dst * d);
-                st.fitness[dst] = em_f[static_cast<std::size_t>(isl * m + q)];
-            }
-        }
-    }
+    if (cfg.islands > 1 && cfg.migration_interval > 0 && gen % cfg.migration_interval == 0)
+        migrate(cfg, st.population, st.fitness, nullptr, 0);
     st.counters[0] = gen;
     st.counters[1] += total;
     stats_row(cfg, st, hist, gen);
+}
+
+void nsga2_keys(const double* objectives, int n, int m, double* key) {
+    const auto fronts = fronts_of(objectives, n, m);
+    for (std::size_t r = 0; r < fronts.size(); ++r) {
+        const auto dist = crowding(objectives, fronts[r], m);
+        for (std::size_t i = 0; i < fronts[r].size(); ++i) key[fronts[r][i]] = double(r) + 1.0 / (1.0 + dist[i]);
+    }
+}
+
+void nsga2_survive(const Config& cfg, const State& st, double* objectives, int m, const double* offspring,
+                   const double* off_objectives, int n_threads) {
+    check_config(cfg);
+    require(m >= 1, "NSGA2", "n_objectives must be >= 1");
+    const int n = cfg.pop_size, d = cfg.dim;
+    const std::int64_t gen = st.counters[0] + 1;
+    const std::int64_t total = std::int64_t{cfg.islands} * n;
+    for (std::int64_t i = 0; i < total * m; ++i)
+        if (std::isnan(off_objectives[i]))
+            throw InvalidArgument("objective " + std::to_string(i % m) + " is NaN for individual " +
+                                  std::to_string(i / m) + " of generation " + std::to_string(gen) +
+                                  " (return +inf for infeasible individuals)");
+    parallel_for(0, cfg.islands, n_threads, [&](std::int64_t isl) {
+        // Parents and children together (2n candidates), then the best fronts, the last one cut by
+        // crowding distance (larger first; ties to the lower index).
+        std::vector<double> f(2 * static_cast<std::size_t>(n) * static_cast<std::size_t>(m));
+        std::copy(objectives + isl * n * m, objectives + (isl + 1) * n * m, f.begin());
+        std::copy(off_objectives + isl * n * m, off_objectives + (isl + 1) * n * m, f.begin() + std::int64_t{n} * m);
+        std::vector<int> chosen;
+        for (const auto& front : fronts_of(f.data(), 2 * n, m)) {
+            if (chosen.size() + front.size() <= static_cast<std::size_t>(n)) {
+                chosen.insert(chosen.end(), front.begin(), front.end());
+                if (chosen.size() == static_cast<std::size_t>(n)) break;
+                continue;
+            }
+            const auto dist = crowding(f.data(), front, m);
+            std::vector<std::size_t> order(front.size());
+            std::iota(order.begin(), order.end(), std::size_t{0});
+            std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return dist[a] > dist[b]; });
+            for (std::size_t r = 0; chosen.size() < static_cast<std::size_t>(n); ++r) chosen.push_back(front[order[r]]);
+            break;
+        }
+        std::vector<double> new_x(static_cast<std::size_t>(n) * static_cast<std::size_t>(d));
+        std::vector<double> new_f(static_cast<std::size_t>(n) * static_cast<std::size_t>(m));
+        const double* parents = st.population + isl * n * d;
+        const double* kids = offspring + isl * n * d;
+        for (int q = 0; q < n; ++q) {
+            const int c = chosen[static_cast<std::size_t>(q)];
+            const double* src = c < n ? parents + std::int64_t{c} * d : kids + std::int64_t{c - n} * d;
+            std::copy(src, src + d, new_x.begin() + std::int64_t{q} * d);
+            std::copy(f.begin() + std::int64_t{c} * m, f.begin() + std::int64_t{c + 1} * m, new_f.begin() + std::int64_t{q} * m);
+        }
+        std::copy(new_x.begin(), new_x.end(), st.population + isl * n * d);
+        std::copy(new_f.begin(), new_f.end(), objectives + isl * n * m);
+        nsga2_keys(objectives + isl * n * m, n, m, st.fitness + isl * n);
+    });
+    if (cfg.islands > 1 && cfg.migration_interval > 0 && gen % cfg.migration_interval == 0) {
+        migrate(cfg, st.population, st.fitness, objectives, m);
+        for (int isl = 0; isl < cfg.islands; ++isl)
+            nsga2_keys(objectives + std::int64_t{isl} * n * m, n, m, st.fitness + std::int64_t{isl} * n);
+    }
+    st.counters[0] = gen;
+    st.counters[1] += total;
 }
 
 void run(const Config& cfg, const State& st, const History& hist, std::int64_t n_generations, const Problem& problem,

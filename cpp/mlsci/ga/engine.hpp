@@ -82,6 +82,17 @@ void start(const Config& cfg, const State& st, const History& hist);
 void run(const Config& cfg, const State& st, const History& hist, std::int64_t n_generations, const Problem& problem,
          int n_threads);
 
+// NSGA-II (Deb, Pratap, Agarwal & Meyarivan 2002, IEEE TEC 6:182). The selection key of an
+// individual is rank + 1 / (1 + crowding distance): lower is better, so the tournaments of
+// make_offspring compare by Pareto rank and then by crowding, as NSGA-II's do.
+void nsga2_keys(const double* objectives, int n, int m, double* key);
+
+// NSGA-II survival: per island, the best n of parents + children by non-dominated fronts, the
+// last front cut by crowding distance; then migration, keys (in st.fitness) and counters. A NaN
+// objective is an error naming the generation and the child.
+void nsga2_survive(const Config& cfg, const State& st, double* objectives, int m, const double* offspring,
+                   const double* off_objectives, int n_threads);
+
 // Evaluates n points (rows of x) into out, in parallel when worth it.
 void evaluate(const Problem& problem, const double* x, std::int64_t n, double* out, int n_threads);
 

@@ -7,7 +7,6 @@ import numbers
 import os
 import time
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -274,8 +273,7 @@ class GeneticAlgorithm:
         end = self._plan
         self._grow(end + 1)
         if self._fit is None:
-            self._fit = self._evaluate(self._pop)
-            _core.ga.start(*self._state())
+            self._initialize()
         first = self.generation
         per_gen = None
         last_save_t, last_save_g = time.perf_counter(), first
@@ -290,19 +288,14 @@ class GeneticAlgorithm:
                 while self.generation < end:
                     g = self.generation
                     t0 = time.perf_counter()
-                    if self.problem is not None:
-                        n = 1 if per_gen is None else max(1, int(_CHUNK_SECONDS / max(per_gen, 1e-9)))
-                        n = min(n, end - g)
-                        if checkpoint is not None and checkpoint_every is not None:
-                            n = min(n, checkpoint_every - (g - last_save_g) % checkpoint_every)
-                        _core.ga.run(*self._state(), n, self.problem._core_problem, nt)
-                    else:
-                        n = 1
-                        kids = _core.ga.make_offspring(*self._state(), nt)
-                        _core.ga.survive(*self._state(), kids, self._evaluate(kids), nt)
+                    n = 1 if per_gen is None else max(1, int(_CHUNK_SECONDS / max(per_gen, 1e-9)))
+                    n = min(n, end - g)
+                    if checkpoint is not None and checkpoint_every is not None:
+                        n = min(n, checkpoint_every - (g - last_save_g) % checkpoint_every)
+                    n = self._step(n, nt)
                     dt = (time.perf_counter() - t0) / n
                     per_gen = dt if per_gen is None else 0.5 * per_gen + 0.5 * dt
-                    bar.update(self.generation - first, f"best {self._sign(self._best_f[0]):.6g}")
+                    bar.update(self.generation - first, self._progress_text())
                     if checkpoint is not None:
                         now = self.generation
                         due = (now - last_save_g >= checkpoint_every if checkpoint_every is not None
@@ -318,6 +311,22 @@ class GeneticAlgorithm:
 
     def _sign(self, v):
         return -v if self.maximize else v
+
+    def _initialize(self) -> None:
+        self._fit = self._evaluate(self._pop)
+        _core.ga.start(*self._state())
+
+    def _step(self, n: int, nt: int) -> int:
+        """Up to n generations; returns how many were done."""
+        if self.problem is not None:
+            _core.ga.run(*self._state(), n, self.problem._core_problem, nt)
+            return n
+        kids = _core.ga.make_offspring(*self._state(), nt)
+        _core.ga.survive(*self._state(), kids, self._evaluate(kids), nt)
+        return 1
+
+    def _progress_text(self) -> str:
+        return f"best {self._sign(self._best_f[0]):.6g}"
 
     def result(self) -> GAResult:
         """The result so far."""
