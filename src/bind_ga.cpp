@@ -2,6 +2,7 @@
 #include <pybind11/stl.h>
 
 #include "bind_util.hpp"
+#include "mlsci/ga/cluster.hpp"
 #include "mlsci/ga/engine.hpp"
 #include "mlsci/ga/problems.hpp"
 
@@ -181,5 +182,62 @@ void bind_ga(py::module_& m) {
         },
         MLSCI_GA_STATE_ARGS, py::arg("objectives").noconvert(), py::arg("offspring").noconvert(),
         py::arg("off_objectives").noconvert(), py::arg("n_threads"));
+    s.def(
+        "lbfgs",
+        [](const ProblemPtr& problem, CArray<double>& x, double gtol, int max_iter) {
+            if (x.size() != problem->dim()) throw mlsci::InvalidArgument("x has the wrong size");
+            double* xp = x.mutable_data();
+            mlsci::ga::LbfgsResult r;
+            {
+                py::gil_scoped_release nogil;
+                r = mlsci::ga::lbfgs(*problem, xp, gtol, max_iter);
+            }
+            return py::make_tuple(r.f, r.iterations, r.evaluations, r.converged);
+        },
+        py::arg("problem"), py::arg("x").noconvert(), py::arg("gtol"), py::arg("max_iter"));
+
+    using mlsci::ga::ClusterSearchConfig;
+    py::class_<ClusterSearchConfig>(s, "ClusterSearchConfig")
+        .def(py::init<>())
+        .def_readwrite("n_atoms", &ClusterSearchConfig::n_atoms)
+        .def_readwrite("population_size", &ClusterSearchConfig::population_size)
+        .def_readwrite("n_children", &ClusterSearchConfig::n_children)
+        .def_readwrite("mutation_prob", &ClusterSearchConfig::mutation_prob)
+        .def_readwrite("max_relaxations", &ClusterSearchConfig::max_relaxations)
+        .def_readwrite("target", &ClusterSearchConfig::target)
+        .def_readwrite("energy_tol", &ClusterSearchConfig::energy_tol)
+        .def_readwrite("gtol", &ClusterSearchConfig::gtol)
+        .def_readwrite("seed", &ClusterSearchConfig::seed);
+    const auto cluster_state = [](const ClusterSearchConfig& cfg, CArray<double>& positions, CArray<double>& energies,
+                                  CArray<std::int64_t>& counters) {
+        if (positions.size() != py::ssize_t{cfg.population_size} * 3 * cfg.n_atoms ||
+            energies.size() != cfg.population_size || counters.size() != 2)
+            throw mlsci::InvalidArgument("cluster_search: state arrays have the wrong sizes");
+        return mlsci::ga::ClusterState{positions.mutable_data(), energies.mutable_data(), counters.mutable_data()};
+    };
+    s.def(
+        "cluster_init",
+        [cluster_state](const ClusterSearchConfig& cfg, CArray<double>& positions, CArray<double>& energies,
+                        CArray<std::int64_t>& counters, const ProblemPtr& lj, int n_threads) {
+            const auto st = cluster_state(cfg, positions, energies, counters);
+            py::gil_scoped_release nogil;
+            mlsci::ga::cluster_init(cfg, st, *lj, n_threads);
+        },
+        py::arg("cfg"), py::arg("positions").noconvert(), py::arg("energies").noconvert(),
+        py::arg("counters").noconvert(), py::arg("lj"), py::arg("n_threads"));
+    s.def(
+        "cluster_run",
+        [cluster_state](const ClusterSearchConfig& cfg, CArray<double>& positions, CArray<double>& energies,
+                        CArray<std::int64_t>& counters, const ProblemPtr& lj, std::int64_t n_generations,
+                        CArray<double>& best_trace, int n_threads) {
+            const auto st = cluster_state(cfg, positions, energies, counters);
+            double* bt = best_trace.mutable_data();
+            const auto cap = best_trace.size();
+            py::gil_scoped_release nogil;
+            mlsci::ga::cluster_run(cfg, st, *lj, n_generations, bt, cap, n_threads);
+        },
+        py::arg("cfg"), py::arg("positions").noconvert(), py::arg("energies").noconvert(),
+        py::arg("counters").noconvert(), py::arg("lj"), py::arg("n_generations"), py::arg("best_trace").noconvert(),
+        py::arg("n_threads"));
 #undef MLSCI_GA_STATE_ARGS
 }

@@ -288,3 +288,56 @@ def test_nsga2_bad_input():
 
     with pytest.raises(ValueError, match="objective 1 is NaN for individual 4 of generation 2"):
         NSGA2(nan_later, [[0, 1]] * 3, 2, population_size=10).run(5)
+
+
+# -- cluster structure search ----------------------------------------------------------------
+
+from mlsci_fast.ga import cluster_search, relax  # noqa: E402
+
+
+def test_relax_matches_scipy(rng):
+    from scipy.optimize import minimize
+
+    lj = P.LennardJonesCluster(13)
+    x0 = rng.uniform(-1.3, 1.3, (13, 3))
+    ours, e, converged = relax(x0, gtol=1e-7)
+    assert converged
+    assert np.abs(lj.energy_and_gradient(ours.ravel())[1]).max() < 1e-7
+    ref = minimize(lambda v: lj.energy_and_gradient(v), x0.ravel(), jac=True, method="L-BFGS-B",
+                   options={"gtol": 1e-9, "maxiter": 10000})
+    # The same local minimum from the same start (LJ13's basins are wide): same energy.
+    assert abs(e - ref.fun) < 1e-6 or e < ref.fun
+
+
+@pytest.mark.parametrize("n", [7, 13, 19, 26])
+def test_cluster_search_finds_known_minima(n, seed):
+    r = cluster_search(n, seed=seed, max_relaxations=5000)
+    assert r.found and abs(r.energy - P.LJ_MINIMA[n]) < 1e-4
+    assert r.n_relaxations <= 5000 and r.positions.shape == (n, 3)
+    np.testing.assert_allclose(r.positions.mean(0), 0, atol=1e-12)
+    # Every member of the final population is a relaxed structure at its own energy.
+    assert np.all(np.diff(r.energies) >= 0) and r.energies[0] == r.energy
+
+
+def test_cluster_search_same_for_any_thread_count_and_outputs(tmp_path):
+    runs = [cluster_search(19, seed=2, n_threads=n, max_relaxations=300, target=-1e9) for n in (1, 2)]
+    np.testing.assert_array_equal(runs[0].positions, runs[1].positions)
+    np.testing.assert_array_equal(runs[0].energies, runs[1].energies)
+    assert runs[0].n_relaxations == 300 and not runs[0].found
+    runs[0].to_xyz(tmp_path / "c.xyz")
+    lines = (tmp_path / "c.xyz").read_text().splitlines()
+    assert lines[0] == "19" and len(lines) == 21 and lines[2].startswith("Ar ")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    runs[0].plot(str(tmp_path / "c.png"))
+    assert (tmp_path / "c.png").stat().st_size > 10_000
+
+
+def test_cluster_search_bad_input():
+    with pytest.raises(ValueError, match="potential must be 'lj'"):
+        cluster_search(13, potential="morse")
+    with pytest.raises(ValueError, match="max_relaxations must be >= 30"):
+        cluster_search(13, max_relaxations=10)
+    with pytest.raises(ValueError, match=r"shape \(n_atoms >= 2, 3\)"):
+        relax(np.zeros((4, 2)))

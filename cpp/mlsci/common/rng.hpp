@@ -27,9 +27,10 @@ enum class Stream : std::uint8_t {
     User = 10,  // mlsci_fast.random
     IsingHeatBath = 11,
     McmcSplit = 12,  // per-step draws of the ensemble sampler: which move, how the walkers split
+    GaCluster = 13,  // cut-and-splice cluster search
 };
 static_assert(static_cast<int>(Stream::User) == 10 && static_cast<int>(Stream::IsingHeatBath) == 11 &&
-                  static_cast<int>(Stream::McmcSplit) == 12,
+                  static_cast<int>(Stream::McmcSplit) == 12 && static_cast<int>(Stream::GaCluster) == 13,
               "stream ids are part of the file format: append, never renumber");
 
 using Counter = std::array<std::uint32_t, 4>;

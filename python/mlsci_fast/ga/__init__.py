@@ -2,11 +2,22 @@
 
 `GeneticAlgorithm` minimises a built-in problem from `mlsci_fast.ga.problems` (evaluated in C++
 on all threads) or a Python function called once per generation with the whole population.
-`NSGA2` finds the Pareto front of several objectives. Same seed, same run, on any number of threads; a checkpointed run resumes exactly.
+`cluster_search` finds the global minima of Lennard-Jones clusters (cut-and-splice GA with
+every child relaxed by L-BFGS in C++). `NSGA2` finds the Pareto front of several objectives. Same seed, same run, on any number of threads; a checkpointed run resumes exactly.
 """
 
 from . import problems
+from .cluster import ClusterResult, cluster_search, relax
 from .engine import GAResult, GeneticAlgorithm
 from .nsga2 import NSGA2, ParetoResult
 
-__all__ = ["GAResult", "GeneticAlgorithm", "NSGA2", "ParetoResult", "problems"]
+__all__ = [
+    "ClusterResult",
+    "GAResult",
+    "GeneticAlgorithm",
+    "NSGA2",
+    "ParetoResult",
+    "cluster_search",
+    "problems",
+    "relax",
+]
