@@ -94,3 +94,11 @@ def test_ising_coupling_is_recovered_from_snapshots(tmp_path):
         assert abs(res["field_mean"]) < 4 * res["field_sd"] + 0.01
         assert res["n_divergent"] == 0
     assert (tmp_path / "k.png").stat().st_size > 10_000
+
+
+def test_ising_phase_transition_binder_crossing(tmp_path):
+    r = load("ising_phase_transition").run(sizes=(8, 16), temperatures=np.linspace(2.0, 2.6, 7), n_sweeps=3000,
+                                          out=str(tmp_path / "t.png"))
+    assert len(r["binder_crossings"]) == 1
+    assert abs(r["tc_estimate"] - 2.269) < 0.08
+    assert (tmp_path / "t.png").stat().st_size > 10_000

@@ -315,3 +315,37 @@ def test_user_start_lattice_is_used():
     start[::2] = -1
     r = ising.simulate(8, 0.01, 0, n_burnin=0, start=start, seed=1)
     np.testing.assert_array_equal(r.spins, start)
+
+
+def test_temperature_scan_matches_exact_enumeration_and_runs_on_dask(tmp_path):
+    temps = [1.5, 2.5, 4.0]
+    scan = ising.temperature_scan(4, temps, 20000, n_burnin=500, seed=3, keep_results=True)
+    for i, T in enumerate(temps):
+        exact = ising.exact_enumeration(4, T)
+        for key in ("energy", "abs_magnetization"):
+            z = (scan.table[key][i] - exact[key]) / scan.table[key + "_err"][i]
+            assert abs(z) < 5, (T, key, z)
+        # temperature i is the run simulate() gives with the seed derived from (seed, i)
+        alone = ising.simulate(4, T, 20000, n_burnin=500, seed=ising._unit_seed(scan.seed, i))
+        np.testing.assert_array_equal(alone.energy, scan.results[i].energy)
+    assert scan.table["binder"][0] > 0.6 > scan.table["binder"][-1]
+    pytest.importorskip("dask.distributed")
+    there = ising.temperature_scan(4, temps, 20000, n_burnin=500, seed=3, client="local")
+    for key in scan.table:
+        np.testing.assert_array_equal(there.table[key], scan.table[key])
+    import matplotlib
+
+    matplotlib.use("Agg")
+    scan.plot(str(tmp_path / "scan.png"))
+    assert (tmp_path / "scan.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("temps", [[], [1.0, -2.0], [np.nan]])
+def test_temperature_scan_bad_temperatures(temps):
+    with pytest.raises(ValueError, match="temperatures must be"):
+        ising.temperature_scan(8, temps, 10)
+
+
+def test_temperature_scan_bad_arguments_fail_fast():
+    with pytest.raises(ValueError, match="L must be even"):
+        ising.temperature_scan(7, [2.0, 3.0], 10)

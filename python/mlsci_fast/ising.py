@@ -16,6 +16,7 @@ with periodic boundaries.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import numbers
@@ -36,6 +37,7 @@ from ._validation import check_scalar
 
 __all__ = [
     "IsingResult",
+    "ScanResult",
     "critical_temperature",
     "exact_enumeration",
     "load",
@@ -44,6 +46,7 @@ __all__ = [
     "onsager_specific_heat",
     "resume",
     "simulate",
+    "temperature_scan",
 ]
 
 ALGORITHMS = ("metropolis", "heatbath", "wolff", "swendsen-wang")
@@ -522,3 +525,117 @@ def _progress(r: IsingResult, total: int, seconds: float) -> None:
         file=sys.stderr,
         flush=True,
     )
+
+
+# -- temperature scans ------------------------------------------------------------------------
+
+_SCAN_KEYS = ("energy", "abs_magnetization", "specific_heat", "susceptibility", "binder")
+
+
+@dataclasses.dataclass(eq=False)
+class ScanResult:
+    """Observables against temperature: `table[name]` and `table[name + "_err"]` for name in
+    energy, abs_magnetization, specific_heat, susceptibility, binder (per spin, jackknife errors),
+    plus tau_energy and tau_abs_magnetization; `results` holds each run's IsingResult when kept."""
+
+    L: int
+    dim: int
+    J: float
+    h: float
+    algorithm: str
+    seed: int
+    temperatures: np.ndarray
+    table: dict[str, np.ndarray]
+    results: list[IsingResult] | None
+    elapsed: float
+
+    def plot(self, path: str | None = None):
+        """E, |M|, C, chi and the Binder cumulant against T, with Onsager's curves in 2-D."""
+        import matplotlib
+
+        if path is not None:
+            matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        T = self.temperatures
+        fig, axes = plt.subplots(1, 5, figsize=(18, 3.6))
+        labels = ("energy per spin", "|magnetisation| per spin", "specific heat", "susceptibility", "Binder cumulant")
+        exact = self.dim == 2 and self.J == 1.0 and self.h == 0.0
+        Tf = np.linspace(T.min(), T.max(), 400)
+        for ax, key, label in zip(axes, _SCAN_KEYS, labels):
+            ax.errorbar(T, self.table[key], yerr=self.table[key + "_err"], fmt="o", ms=3, label=f"L = {self.L}")
+            ax.set_xlabel("T")
+            ax.set_title(label, fontsize=9)
+            if exact and key in ("energy", "abs_magnetization", "specific_heat"):
+                f = {"energy": onsager_energy, "abs_magnetization": onsager_magnetization,
+                     "specific_heat": onsager_specific_heat}[key]
+                ax.plot(Tf, f(Tf), "k--", lw=1, label="Onsager, L = inf")
+            if self.dim == 2:
+                ax.axvline(critical_temperature(self.J), color="0.7", lw=0.8)
+        axes[0].legend(fontsize=8)
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(path, dpi=110)
+        return fig
+
+
+def _unit_seed(seed: int, i: int) -> int:
+    return int(np.random.SeedSequence([seed, i]).generate_state(1, np.uint64)[0])
+
+
+def _scan_unit(kwargs: dict, unit: tuple[int, float], n_threads: int | None = None):
+    i, T = unit
+    r = simulate(T=T, seed=_unit_seed(kwargs["seed"], i), n_threads=n_threads,
+                 **{k: v for k, v in kwargs.items() if k not in ("seed", "keep")})
+    return r.summary(), (r if kwargs["keep"] else None)
+
+
+def temperature_scan(
+    L: int,
+    temperatures: ArrayLike,
+    n_sweeps: int,
+    *,
+    dim: int = 2,
+    algorithm: str = "metropolis",
+    J: float = 1.0,
+    h: float = 0.0,
+    n_burnin: int = 0,
+    measure_every: int = 1,
+    start="random",
+    seed: int | None = None,
+    keep_results: bool = False,
+    progress: bool = False,
+    client: Any = None,
+) -> ScanResult:
+    """One simulation per temperature (as `simulate`), here or on a Dask cluster; a table of
+    observables against T.
+
+    Temperature i runs with a seed derived from (seed, i), so the table is the same whether
+    the temperatures run here, one after another, or as Dask tasks (``client="local"``, a
+    scheduler address or a `dask.distributed.Client`: see `mlsci_fast.distributed`).
+    """
+    from .distributed import map_units
+
+    temps = np.asarray(temperatures, dtype=np.float64).reshape(-1)
+    if temps.size == 0 or not np.all(np.isfinite(temps)) or np.any(temps <= 0):
+        raise ValueError("temperatures must be a non-empty array of finite values > 0")
+    seed = _seed.resolve(seed)
+    kwargs = dict(L=L, n_sweeps=n_sweeps, dim=dim, algorithm=algorithm, J=J, h=h, n_burnin=n_burnin,
+                  measure_every=measure_every, start=start, seed=seed, keep=bool(keep_results))
+    # Bad arguments fail here, at once, rather than in every task.
+    simulate(L, float(temps[0]), 0, dim=dim, algorithm=algorithm, J=J, h=h, measure_every=measure_every,
+             start=start, seed=seed, n_threads=1)
+    if int(check_scalar(n_sweeps, "n_sweeps", numbers.Integral, min_val=1)) < measure_every:
+        raise ValueError(f"n_sweeps={n_sweeps} gives no measurement with measure_every={measure_every}")
+    started = time.perf_counter()
+    out = map_units(functools.partial(_scan_unit, kwargs), list(enumerate(temps.tolist())), client=client,
+                    progress=progress, label=f"ising L={L} scan")
+    table: dict[str, np.ndarray] = {}
+    for key in _SCAN_KEYS:
+        table[key] = np.array([s[key][0] for s, _ in out])
+        table[key + "_err"] = np.array([s[key][1] for s, _ in out])
+    for key in ("tau_energy", "tau_abs_magnetization"):
+        table[key] = np.array([s[key] for s, _ in out])
+    return ScanResult(L=int(L), dim=int(dim), J=float(J), h=float(h), algorithm=algorithm, seed=seed,
+                      temperatures=temps, table=table, results=[r for _, r in out] if keep_results else None,
+                      elapsed=time.perf_counter() - started)
