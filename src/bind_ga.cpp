@@ -77,6 +77,9 @@ void bind_ga(py::module_& m) {
         .def_readwrite("dim", &Config::dim)
         .def_readwrite("islands", &Config::islands)
         .def_property(
+            "genome", [](const Config& c) { return static_cast<int>(c.genome); },
+            [](Config& c, int v) { c.genome = static_cast<mlsci::ga::Genome>(v); })
+        .def_property(
             "selection", [](const Config& c) { return static_cast<int>(c.selection); },
             [](Config& c, int v) { c.selection = static_cast<mlsci::ga::Selection>(v); })
         .def_readwrite("tournament_size", &Config::tournament_size)

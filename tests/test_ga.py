@@ -341,3 +341,56 @@ def test_cluster_search_bad_input():
         cluster_search(13, max_relaxations=10)
     with pytest.raises(ValueError, match=r"shape \(n_atoms >= 2, 3\)"):
         relax(np.zeros((4, 2)))
+
+
+# -- integer and permutation genomes ------------------------------------------------------------
+
+
+def _circle_tour(n, seed=0):
+    """Cities on a unit circle in shuffled order: the best tour is the circle, length 2n sin(pi/n)."""
+    ang = np.random.default_rng(seed).permutation(n) * 2 * np.pi / n
+    xy = np.column_stack([np.cos(ang), np.sin(ang)])
+
+    def length(P):
+        pts = xy[P.astype(int)]
+        return np.linalg.norm(pts - np.roll(pts, -1, axis=1), axis=2).sum(1)
+
+    return length, 2 * n * np.sin(np.pi / n)
+
+
+@pytest.mark.parametrize("mutation", ["inversion", "swap"])
+def test_permutation_genome_solves_a_tour_with_known_optimum(seed, mutation, tmp_path):
+    length, best = _circle_tour(16)
+    ga = GeneticAlgorithm(length, genome="permutation", n_genes=16, population_size=100, survival="mu+lambda",
+                          mutation=mutation, mutation_prob=0.5, seed=seed)
+    r = ga.run(400)
+    assert np.all(np.sort(r.population, axis=1) == np.arange(16))  # every individual stays a permutation
+    assert r.best_fitness == pytest.approx(best, abs=1e-9)
+    ga.save(tmp_path / "p.npz")
+    assert GeneticAlgorithm.load(tmp_path / "p.npz", length).result().best_fitness == r.best_fitness
+
+
+def test_integer_genome_finds_the_exact_optimum():
+    r = GeneticAlgorithm(lambda X: ((X - 3) ** 2).sum(1) + (X[:, 0] == 3) * 2.0, [[-10, 10]] * 6,
+                         genome="integer", survival="mu+lambda", seed=1).run(150)
+    assert np.all(r.population == np.round(r.population)) and np.all(np.abs(r.population) <= 10)
+    assert r.best_x[0] in (2.0, 4.0)  # the penalty at x0 = 3 makes its integer neighbours best
+    np.testing.assert_array_equal(r.best_x[1:], 3.0)
+    assert r.best_fitness == 1.0
+
+
+def test_genome_bad_input():
+    length, _ = _circle_tour(5)
+    with pytest.raises(ValueError, match="genome must be one of"):
+        GeneticAlgorithm(length, [[0, 1]], genome="binary")
+    with pytest.raises(ValueError, match="no bounds: give n_genes"):
+        GeneticAlgorithm(length, [[0, 4]] * 5, genome="permutation")
+    with pytest.raises(ValueError, match="n_genes must be"):
+        GeneticAlgorithm(length, genome="permutation")
+    with pytest.raises(ValueError, match="permutation genomes need crossover 'order'"):
+        GeneticAlgorithm(length, genome="permutation", n_genes=5, crossover="sbx")
+    with pytest.raises(ValueError, match="real and integer genomes need"):
+        GeneticAlgorithm(length, [[0, 1]] * 5, mutation="swap")
+    with pytest.raises(ValueError, match="rows must be permutations"):
+        GeneticAlgorithm(length, genome="permutation", n_genes=5, population_size=2,
+                         initial_population=[[0, 1, 2, 3, 3], [0, 1, 2, 3, 4]])

@@ -164,11 +164,55 @@ void mutate(const Config& cfg, double* x, Philox& rng) {
     }
 }
 
+// Order crossover (OX) of two permutations: each child keeps a slice of one parent and takes the
+// other genes in the other parent's order, starting after the slice.
+void order_crossover(const double* p1, const double* p2, int d, double* c1, double* c2, Philox& rng) {
+    auto i = static_cast<int>(uniform_index(rng, static_cast<std::uint32_t>(d)));
+    auto j = static_cast<int>(uniform_index(rng, static_cast<std::uint32_t>(d)));
+    if (i > j) std::swap(i, j);
+    ++j;  // the slice [i, j) is never empty
+    std::vector<char> used(static_cast<std::size_t>(d));
+    const auto one = [&](const double* keep, const double* fill, double* child) {
+        std::fill(used.begin(), used.end(), 0);
+        for (int k = i; k < j; ++k) {
+            child[k] = keep[k];
+            used[static_cast<std::size_t>(keep[k])] = 1;
+        }
+        int pos = j % d;
+        for (int t = 0; t < d; ++t) {
+            const double g = fill[(j + t) % d];
+            if (used[static_cast<std::size_t>(g)]) continue;
+            child[pos] = g;
+            pos = (pos + 1) % d;
+        }
+    };
+    one(p1, p2, c1);
+    one(p2, p1, c2);
+}
+
+void permutation_mutate(const Config& cfg, double* x, Philox& rng) {
+    const double pm = cfg.mutation_prob < 0.0 ? 0.2 : cfg.mutation_prob;
+    const int d = cfg.dim;
+    if (d < 2 || u32(rng) >= pm) return;
+    auto i = static_cast<int>(uniform_index(rng, static_cast<std::uint32_t>(d)));
+    auto j = static_cast<int>(uniform_index(rng, static_cast<std::uint32_t>(d)));
+    if (cfg.mutation == Mutation::Swap) {
+        std::swap(x[i], x[j]);
+        return;
+    }
+    if (i > j) std::swap(i, j);
+    std::reverse(x + i, x + j + 1);  // inversion: a 2-opt move for tours
+}
+
 void crossover(const Config& cfg, const double* p1, const double* p2, double* c1, double* c2, Philox& rng) {
     const int d = cfg.dim;
     std::copy(p1, p1 + d, c1);
     std::copy(p2, p2 + d, c2);
     if (u32(rng) >= cfg.crossover_prob) return;
+    if (cfg.crossover == Crossover::Order) {
+        order_crossover(p1, p2, d, c1, c2, rng);
+        return;
+    }
     if (cfg.crossover == Crossover::Sbx) {
         sbx(cfg, p1, p2, c1, c2, rng);
         return;
@@ -177,7 +221,8 @@ void crossover(const Config& cfg, const double* p1, const double* p2, double* c1
         const auto ui = static_cast<std::size_t>(i);
         const double lo = cfg.lower[ui], hi = cfg.upper[ui];
         switch (cfg.crossover) {
-            case Crossover::Sbx: break;  // handled above
+            case Crossover::Sbx:
+            case Crossover::Order: break;  // handled above
             case Crossover::Blend: {
                 const double a = cfg.blend_alpha, gap = p2[i] - p1[i];
                 c1[i] = std::clamp(p1[i] + (rng.uniform() * (1.0 + 2.0 * a) - a) * gap, lo, hi);
@@ -323,6 +368,15 @@ void check_config(const Config& cfg) {
     require(cfg.mutation_prob <= 1.0, where, "mutation_prob must be <= 1");
     require(cfg.eta_c >= 0.0 && cfg.eta_m >= 0.0, where, "eta_c and eta_m must be >= 0");
     require(cfg.sigma > 0.0, where, "sigma must be > 0");
+    const bool perm = cfg.genome == Genome::Permutation;
+    const bool perm_ops = cfg.crossover == Crossover::Order &&
+                          (cfg.mutation == Mutation::Inversion || cfg.mutation == Mutation::Swap);
+    const bool real_ops = cfg.crossover != Crossover::Order &&
+                          (cfg.mutation == Mutation::Polynomial || cfg.mutation == Mutation::Gaussian);
+    require(perm ? perm_ops : real_ops, where,
+            perm ? "permutation genomes need crossover 'order' and mutation 'inversion' or 'swap'"
+                 : "real and integer genomes need crossover 'sbx', 'blend' or 'uniform' and mutation "
+                   "'polynomial' or 'gaussian'");
     require(cfg.elitism >= 0 && cfg.elitism <= cfg.pop_size, where, "elitism must be in [0, population_size]");
     require(cfg.migration_interval >= 0, where, "migration_interval must be >= 0");
     require(cfg.n_migrants >= 0 && cfg.n_migrants < cfg.pop_size, where, "n_migrants must be in [0, population_size)");
@@ -365,11 +419,19 @@ void make_offspring(const Config& cfg, const State& st, double* offspring, int n
         double* child2 = c2 < n ? out + c2 * d : spare.data();
         Philox cx{cfg.seed, Stream::GaCrossover, gen, j, replica};
         crossover(cfg, pop + std::int64_t{a} * d, pop + std::int64_t{b} * d, out + c1 * d, child2, cx);
-        Philox m1{cfg.seed, Stream::GaMutate, gen, static_cast<std::uint32_t>(c1), replica};
-        mutate(cfg, out + c1 * d, m1);
-        if (c2 < n) {
-            Philox m2{cfg.seed, Stream::GaMutate, gen, static_cast<std::uint32_t>(c2), replica};
-            mutate(cfg, child2, m2);
+        for (const std::int64_t c : {c1, c2}) {
+            if (c >= n) break;
+            double* child = c == c1 ? out + c1 * d : child2;
+            Philox m{cfg.seed, Stream::GaMutate, gen, static_cast<std::uint32_t>(c), replica};
+            if (cfg.genome == Genome::Permutation) {
+                permutation_mutate(cfg, child, m);
+                continue;
+            }
+            mutate(cfg, child, m);
+            if (cfg.genome == Genome::Integer)
+                for (int i = 0; i < d; ++i)
+                    child[i] = std::clamp(std::nearbyint(child[i]), std::ceil(cfg.lower[static_cast<std::size_t>(i)]),
+                                          std::floor(cfg.upper[static_cast<std::size_t>(i)]));
         }
     });
 }

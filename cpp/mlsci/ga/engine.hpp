@@ -21,14 +21,18 @@
 namespace mlsci::ga {
 
 enum class Selection : int { Tournament = 0, Rank = 1, Roulette = 2 };
-enum class Crossover : int { Sbx = 0, Blend = 1, Uniform = 2 };
-enum class Mutation : int { Polynomial = 0, Gaussian = 1 };
+enum class Crossover : int { Sbx = 0, Blend = 1, Uniform = 2, Order = 3 };
+enum class Mutation : int { Polynomial = 0, Gaussian = 1, Inversion = 2, Swap = 3 };
+// Real genes; integers (real operators, then rounded into the bounds); or permutations of
+// 0..dim-1 (order crossover, Davis 1985; inversion or swap mutation).
+enum class Genome : int { Real = 0, Integer = 1, Permutation = 2 };
 enum class Survival : int { Elitist = 0, MuPlusLambda = 1 };
 
 struct Config {
     int pop_size = 100;  // per island
     int dim = 0;
     int islands = 1;
+    Genome genome = Genome::Real;
     Selection selection = Selection::Tournament;
     int tournament_size = 2;
     Crossover crossover = Crossover::Sbx;
@@ -36,7 +40,7 @@ struct Config {
     double eta_c = 15.0;          // SBX distribution index
     double blend_alpha = 0.5;     // BLX-alpha
     Mutation mutation = Mutation::Polynomial;
-    double mutation_prob = -1.0;  // per gene; < 0 means 1 / dim
+    double mutation_prob = -1.0;  // per gene; < 0 means 1 / dim (permutations: per child, < 0 means 0.2)
     double eta_m = 20.0;          // polynomial mutation distribution index
     double sigma = 0.1;           // Gaussian mutation, as a fraction of each gene's range
     Survival survival = Survival::Elitist;

@@ -21,8 +21,9 @@ __all__ = ["GAResult", "GeneticAlgorithm"]
 
 _FORMAT = "mlsci_fast.ga/1"
 _SELECTION = {"tournament": 0, "rank": 1, "roulette": 2}
-_CROSSOVER = {"sbx": 0, "blend": 1, "uniform": 2}
-_MUTATION = {"polynomial": 0, "gaussian": 1}
+_CROSSOVER = {"sbx": 0, "blend": 1, "uniform": 2, "order": 3}
+_MUTATION = {"polynomial": 0, "gaussian": 1, "inversion": 2, "swap": 3}
+_GENOME = {"real": 0, "integer": 1, "permutation": 2}
 _SURVIVAL = {"elitist": 0, "mu+lambda": 1}
 _CHUNK_SECONDS = 0.2
 
@@ -85,12 +86,17 @@ class GeneticAlgorithm:
         Individuals per island.
     selection : {"tournament", "rank", "roulette"}
         Tournament of `tournament_size`; linear ranking; fitness-proportional (on worst - f).
-    crossover : {"sbx", "blend", "uniform"}
+    crossover : {"sbx", "blend", "uniform"} (or "order" for permutations)
         With probability `crossover_prob` per pair: simulated binary (`eta_c`), BLX-alpha
         (`blend_alpha`) or uniform.
     mutation : {"polynomial", "gaussian"}
         Per gene with probability `mutation_prob` (default 1/dim): bounded polynomial (`eta_m`) or
         Gaussian with standard deviation `sigma` times the gene's range.
+    genome : {"real", "integer", "permutation"}
+        Integer genes use the real operators, then round into the bounds (the fitness sees whole
+        numbers as floats). A permutation genome (give `n_genes`, no bounds) is an ordering of
+        0..n_genes-1, e.g. a tour: crossover "order" (OX) and mutation "inversion" (a 2-opt move,
+        the default) or "swap", applied to a child with probability `mutation_prob` (default 0.2).
     survival : {"elitist", "mu+lambda"}
         Generational, the `elitism` best parents replacing the worst children; or the best
         population_size of parents and children together.
@@ -114,11 +120,11 @@ class GeneticAlgorithm:
         population_size: int = 100,
         selection: str = "tournament",
         tournament_size: int = 2,
-        crossover: str = "sbx",
+        crossover: str | None = None,
         crossover_prob: float = 0.9,
         eta_c: float = 15.0,
         blend_alpha: float = 0.5,
-        mutation: str = "polynomial",
+        mutation: str | None = None,
         mutation_prob: float | None = None,
         eta_m: float = 20.0,
         sigma: float = 0.1,
@@ -129,9 +135,25 @@ class GeneticAlgorithm:
         n_migrants: int = 1,
         initial_population: ArrayLike | None = None,
         maximize: bool = False,
+        genome: str = "real",
+        n_genes: int | None = None,
         seed: int | None = None,
         n_threads: int | None = None,
     ):
+        if genome not in _GENOME:
+            raise ValueError(f"genome must be one of {sorted(_GENOME)}, got {genome!r}")
+        perm = genome == "permutation"
+        crossover = crossover if crossover is not None else ("order" if perm else "sbx")
+        mutation = mutation if mutation is not None else ("inversion" if perm else "polynomial")
+        if perm:
+            if bounds is not None:
+                raise ValueError("a permutation genome has no bounds: give n_genes (it permutes 0..n_genes-1)")
+            if n_genes is None:
+                raise ValueError("n_genes must be given for a permutation genome (it permutes 0..n_genes-1)")
+            n_genes = int(check_scalar(n_genes, "n_genes", numbers.Integral, min_val=2))
+            bounds = np.tile([0.0, n_genes - 1.0], (n_genes, 1))
+        elif n_genes is not None:
+            raise ValueError("n_genes is for permutation genomes; give bounds for real and integer genomes")
         if isinstance(problem_or_fitness, Problem):
             self.problem, self.fitness_fn = problem_or_fitness, None
             if maximize:
@@ -158,6 +180,8 @@ class GeneticAlgorithm:
         cfg.dim = b.shape[0]
         cfg.pop_size = int(check_scalar(population_size, "population_size", numbers.Integral, min_val=2))
         cfg.islands = int(check_scalar(islands, "islands", numbers.Integral, min_val=1))
+        cfg.genome = _GENOME[genome]
+        self.genome = genome
         cfg.selection = _choice(selection, _SELECTION, "selection")
         cfg.tournament_size = int(check_scalar(tournament_size, "tournament_size", numbers.Integral, min_val=1))
         cfg.crossover = _choice(crossover, _CROSSOVER, "crossover")
@@ -185,18 +209,27 @@ class GeneticAlgorithm:
             crossover_prob=cfg.crossover_prob, eta_c=cfg.eta_c, blend_alpha=cfg.blend_alpha, mutation=mutation,
             mutation_prob=mutation_prob, eta_m=cfg.eta_m, sigma=cfg.sigma, survival=survival, elitism=cfg.elitism,
             islands=cfg.islands, migration_interval=cfg.migration_interval, n_migrants=cfg.n_migrants,
-            maximize=self.maximize,
+            maximize=self.maximize, genome=genome, n_genes=n_genes,
         )
         n = cfg.islands * cfg.pop_size
+        init_rng = np.random.default_rng([self.seed % 2**63, 0x6A])
         if initial_population is None:
-            u = np.random.default_rng([self.seed % 2**63, 0x6A]).random((n, cfg.dim))
-            pop = b[:, 0] + u * (b[:, 1] - b[:, 0])
+            if perm:
+                pop = init_rng.permuted(np.tile(np.arange(cfg.dim, dtype=np.float64), (n, 1)), axis=1)
+            elif genome == "integer":
+                pop = init_rng.integers(np.ceil(b[:, 0]), np.floor(b[:, 1]) + 1, size=(n, cfg.dim)).astype(np.float64)
+            else:
+                pop = b[:, 0] + init_rng.random((n, cfg.dim)) * (b[:, 1] - b[:, 0])
         else:
             pop = as_float_array(initial_population, "initial_population", ndim=2).copy()
             if pop.shape != (n, cfg.dim):
                 raise ValueError(f"initial_population must have shape (islands * population_size, dim) = {(n, cfg.dim)}, "
                                  f"got {pop.shape}")
             pop = np.clip(pop, b[:, 0], b[:, 1])
+            if perm and not np.all(np.sort(pop, axis=1) == np.arange(cfg.dim)):
+                raise ValueError(f"initial_population rows must be permutations of 0..{cfg.dim - 1}")
+            if genome == "integer" and not np.all(pop == np.round(pop)):
+                raise ValueError("initial_population must hold whole numbers for an integer genome")
         self._pop = np.ascontiguousarray(pop)
         self._fit: np.ndarray | None = None
         self._best_x = np.zeros(cfg.dim)
@@ -365,7 +398,8 @@ class GeneticAlgorithm:
             if meta["problem"] is None:
                 raise ValueError(f"{path} was written with a Python fitness function: pass it again")
             fitness = _rebuild(meta["problem"]["name"], meta["problem"]["params"])
-        ga = cls(fitness, a["bounds"], seed=int(meta["seed"]), n_threads=n_threads, **meta["settings"])
+        bounds = None if meta["settings"].get("genome") == "permutation" else a["bounds"]
+        ga = cls(fitness, bounds, seed=int(meta["seed"]), n_threads=n_threads, **meta["settings"])
         try:
             if a["population"].shape != ga._pop.shape:
                 raise ValueError(f"population has shape {a['population'].shape}, expected {ga._pop.shape}")
