@@ -394,3 +394,26 @@ def test_genome_bad_input():
     with pytest.raises(ValueError, match="rows must be permutations"):
         GeneticAlgorithm(length, genome="permutation", n_genes=5, population_size=2,
                          initial_population=[[0, 1, 2, 3, 3], [0, 1, 2, 3, 4]])
+
+
+def test_cluster_search_ctrl_c_returns_the_best_so_far(monkeypatch):
+    from mlsci_fast import _core as core
+    from mlsci_fast.ga import cluster as cluster_module
+
+    real = core.ga.cluster_run
+    calls = {"n": 0}
+
+    class FakeGa:
+        def __getattr__(self, name):
+            return getattr(core.ga, name)
+
+        def cluster_run(self, *args):
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise KeyboardInterrupt
+            return real(*args)
+
+    monkeypatch.setattr(cluster_module, "_core", type("C", (), {"ga": FakeGa()})())
+    with pytest.warns(RuntimeWarning, match="interrupted after"):
+        r = cluster_search(38, seed=1, max_relaxations=5000)
+    assert not r.found and r.n_relaxations == 30 + 2 * 5 * 16 and np.isfinite(r.energy)

@@ -11,6 +11,7 @@ import dataclasses
 import numbers
 import os
 import time
+import warnings
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -126,6 +127,9 @@ def cluster_search(
         Database's global minimum where known (LJ2-15, 19, 26, 38, 55), else the whole budget.
     seed : int or None
         Same seed, same search, on any number of threads.
+
+    Ctrl-C stops the search between generations and returns the best structure found so far
+    (with a RuntimeWarning).
     """
     if potential != "lj":
         raise ValueError(f"potential must be 'lj' (Lennard-Jones), got {potential!r}")
@@ -156,9 +160,14 @@ def cluster_search(
         return counters[1] >= cfg.max_relaxations or energies.min() <= cfg.target + cfg.energy_tol
 
     with Progress(cfg.max_relaxations, f"LJ{n_atoms} search", "relaxations", enabled=progress) as bar:
-        while not done():
-            _core.ga.cluster_run(cfg, pos, energies, counters, lj._core_problem, 5, trace, nt)
-            bar.update(int(counters[1]), f"best {energies.min():.6f}")
+        try:
+            while not done():
+                _core.ga.cluster_run(cfg, pos, energies, counters, lj._core_problem, 5, trace, nt)
+                bar.update(int(counters[1]), f"best {energies.min():.6f}")
+        except KeyboardInterrupt:
+            # Generations are committed whole, so the population is consistent: return it.
+            warnings.warn(f"interrupted after {int(counters[1])} relaxations; returning the best structure so far",
+                          RuntimeWarning, stacklevel=2)
     best = int(np.argmin(energies))
     xyz = pos[best].reshape(-1, 3)
     return ClusterResult(
