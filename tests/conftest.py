@@ -20,3 +20,13 @@ def seed(request):
 @pytest.fixture
 def rng(seed):
     return np.random.default_rng(seed)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close the figures a test drew: matplotlib warns (an error here) past 20 open figures."""
+    yield
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")

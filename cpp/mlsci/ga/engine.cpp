@@ -508,7 +508,7 @@ void nsga2_keys(const double* objectives, int n, int m, double* key) {
     const auto fronts = fronts_of(objectives, n, m);
     for (std::size_t r = 0; r < fronts.size(); ++r) {
         const auto dist = crowding(objectives, fronts[r], m);
-        for (std::size_t i = 0; i < fronts[r].size(); ++i) key[fronts[r][i]] = double(r) + 1.0 / (1.0 + dist[i]);
+        for (std::size_t i = 0; i < fronts[r].size(); ++i) key[fronts[r][i]] = double(r) + 1.0 / (2.0 + dist[i]);
     }
 }
 

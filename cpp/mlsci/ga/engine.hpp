@@ -87,7 +87,7 @@ void run(const Config& cfg, const State& st, const History& hist, std::int64_t n
          int n_threads);
 
 // NSGA-II (Deb, Pratap, Agarwal & Meyarivan 2002, IEEE TEC 6:182). The selection key of an
-// individual is rank + 1 / (1 + crowding distance): lower is better, so the tournaments of
+// individual is rank + 1 / (2 + crowding distance), in (rank, rank + 1/2]: lower is better, so the tournaments of
 // make_offspring compare by Pareto rank and then by crowding, as NSGA-II's do.
 void nsga2_keys(const double* objectives, int n, int m, double* key);
 

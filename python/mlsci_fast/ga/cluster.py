@@ -81,7 +81,9 @@ def relax(positions: ArrayLike, *, gtol: float = 1e-6, max_iter: int = 10000) ->
     """Relax a Lennard-Jones cluster to its local minimum with L-BFGS in C++.
 
     positions : (n_atoms, 3). Returns (relaxed positions, energy, converged), converged meaning
-    that every force component is below `gtol`.
+    that every force component is below `gtol`. Start from a physical geometry: atoms almost on
+    top of each other (closer than about 0.1) can trap the quench in the repulsive wall
+    (converged is then False).
     """
     x = as_float_array(positions, "positions", ndim=2)
     if x.shape[1] != 3 or x.shape[0] < 2:
