@@ -21,7 +21,6 @@ import json
 import math
 import numbers
 import os
-import sys
 import time
 import warnings
 import zipfile
@@ -33,6 +32,8 @@ from numpy.typing import ArrayLike
 from . import _core, _seed, _threads
 from . import random as _random
 from ._io import atomic_savez
+from ._progress import Progress
+from .mcmc import diagnostics as _diagnostics
 from ._validation import check_scalar
 
 __all__ = [
@@ -149,16 +150,10 @@ def exact_enumeration(L: int, T: float, J: float = 1.0, h: float = 0.0) -> dict[
 def _autocorr_time(x: np.ndarray, c: float = 5.0) -> float:
     """Integrated autocorrelation time with Sokal's automatic window (as emcee estimates it)."""
     x = np.asarray(x, dtype=np.float64)
-    n = len(x)
-    if n < 4 or np.var(x) == 0:
+    if len(x) < 4 or np.var(x) == 0:
         return 1.0
-    f = np.fft.rfft(x - x.mean(), n=2 * n)
-    acf = np.fft.irfft(f * np.conj(f))[:n]
-    acf /= acf[0]
-    taus = 2.0 * np.cumsum(acf) - 1.0
-    window = np.arange(n) >= c * taus
-    m = int(np.argmax(window)) if window.any() else n - 1
-    return float(max(1.0, taus[m]))
+    taus = 2.0 * np.cumsum(_diagnostics.autocorr_function(x)) - 1.0
+    return float(max(1.0, taus[_diagnostics._auto_window(taus, c)]))
 
 
 def _jackknife(series: list[np.ndarray], stat, n_blocks: int = 32) -> tuple[float, float]:
@@ -479,52 +474,38 @@ def _run(r: IsingResult, *, progress, checkpoint, checkpoint_every, n_threads) -
         if checkpoint is not None:
             r.save(checkpoint)
 
-    try:
-        while r.sweeps_done < total:
-            n = min(chunk, total - r.sweeps_done)
-            if checkpoint_every is not None:
-                n = min(n, checkpoint_every - (r.sweeps_done - last_checkpoint) % checkpoint_every)
-            sweeps, measured, stopped = _core.ising.run_sweeps(
-                r.spins, r.dim, r.J, r.h, beta, update, r.seed, 0, r.sweeps_done, n, r.measure_every,
-                r.n_burnin, energy[done_meas:], magnetization[done_meas:], nt,
+    first = r.sweeps_done
+    with Progress(total - first, f"ising L={r.L} T={r.T:g}", "sweeps", enabled=progress) as bar:
+        try:
+            while r.sweeps_done < total:
+                n = min(chunk, total - r.sweeps_done)
+                if checkpoint_every is not None:
+                    n = min(n, checkpoint_every - (r.sweeps_done - last_checkpoint) % checkpoint_every)
+                sweeps, measured, stopped = _core.ising.run_sweeps(
+                    r.spins, r.dim, r.J, r.h, beta, update, r.seed, 0, r.sweeps_done, n, r.measure_every,
+                    r.n_burnin, energy[done_meas:], magnetization[done_meas:], nt,
+                )
+                r.sweeps_done += sweeps
+                done_meas += measured
+                if stopped:
+                    raise KeyboardInterrupt
+                flips = (r.sweeps_done - first) * r.n_spins / max(time.perf_counter() - started, 1e-9)
+                bar.update(r.sweeps_done - first, f"{flips / 1e9:.2f} flips/ns")
+                if checkpoint is not None and r.sweeps_done - last_checkpoint >= checkpoint_every:
+                    save_state()
+                    last_checkpoint = r.sweeps_done
+        except KeyboardInterrupt:
+            r.interrupted = True
+            save_state()
+            warnings.warn(
+                f"interrupted after {r.sweeps_done} of {total} sweeps; returning what was done"
+                + (f" (resume with mlsci_fast.ising.resume({os.fspath(checkpoint)!r}))" if checkpoint else ""),
+                RuntimeWarning,
+                stacklevel=3,
             )
-            r.sweeps_done += sweeps
-            done_meas += measured
-            if stopped:
-                raise KeyboardInterrupt
-            if progress:
-                _progress(r, total, time.perf_counter() - started)
-            if checkpoint is not None and r.sweeps_done - last_checkpoint >= checkpoint_every:
-                save_state()
-                last_checkpoint = r.sweeps_done
-    except KeyboardInterrupt:
-        r.interrupted = True
-        save_state()
-        if progress:
-            print(file=sys.stderr)
-        warnings.warn(
-            f"interrupted after {r.sweeps_done} of {total} sweeps; returning what was done"
-            + (f" (resume with mlsci_fast.ising.resume({os.fspath(checkpoint)!r}))" if checkpoint else ""),
-            RuntimeWarning,
-            stacklevel=3,
-        )
-        return r
+            return r
     save_state()
-    if progress:
-        print(file=sys.stderr)
     return r
-
-
-def _progress(r: IsingResult, total: int, seconds: float) -> None:
-    frac = r.sweeps_done / max(total, 1)
-    rate = r.sweeps_done * r.n_spins / max(seconds, 1e-9)
-    bar = "#" * int(30 * frac)
-    print(
-        f"\rising L={r.L} T={r.T:g} [{bar:<30}] {r.sweeps_done}/{total} sweeps, {rate / 1e9:.2f} flips/ns",
-        end="",
-        file=sys.stderr,
-        flush=True,
-    )
 
 
 # -- temperature scans ------------------------------------------------------------------------
