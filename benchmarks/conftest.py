@@ -11,7 +11,7 @@ import pytest
 
 import mlsci_fast
 
-from report import format_table, ratio_rows
+from report import format_rates, format_table, ratio_rows
 
 
 @pytest.fixture
@@ -37,3 +37,8 @@ def pytest_terminal_summary(terminalreporter, config):
     ]
     terminalreporter.write_sep("=", "mlsci_fast vs peers (median speed-up)")
     terminalreporter.write_line(format_table(ratio_rows(results)))
+    rates = [(b.group, b.extra_info["impl"], b.extra_info["gflops"], b.extra_info["peak_fraction"],
+              b.extra_info["busy_cores"]) for b in session.benchmarks if b and "gflops" in b.extra_info]
+    if rates:
+        terminalreporter.write_sep("-", "throughput (other processes' CPU use during each run, in cores)")
+        terminalreporter.write_line(format_rates(rates))

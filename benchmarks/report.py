@@ -47,6 +47,16 @@ def ratio_rows(results: Iterable[tuple]) -> list[tuple[str, str, float, float, f
     return rows
 
 
+def format_rates(rows: list[tuple[str, str, float, float, float]]) -> str:
+    """(group, impl, GFLOP/s, fraction of peak, busy cores) as a table."""
+    head = ("group", "impl", "GFLOP/s", "of peak", "busy [cores]")
+    body = [(g, i, f"{r:.1f}", f"{p:.0%}", f"{b:.2f}") for g, i, r, p, b in rows]
+    widths = [max(len(str(c)) for c in col) for col in zip(head, *body)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(line, widths)) for line in (head, *body)]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
 def format_table(rows: list[tuple[str, str, float, float, float, str]]) -> str:
     if not rows:
         return "no ours-vs-peer pairs found"
@@ -73,6 +83,12 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     print(format_table(ratio_rows(from_json(argv[1]))))
+    with open(argv[1]) as f:
+        rates = [(b["group"], b["extra_info"].get("impl"), b["extra_info"]["gflops"], b["extra_info"]["peak_fraction"],
+                  b["extra_info"]["busy_cores"]) for b in json.load(f)["benchmarks"] if "gflops" in b["extra_info"]]
+    if rates:
+        print()
+        print(format_rates(rates))
     return 0
 
 

@@ -102,3 +102,20 @@ def test_ising_phase_transition_binder_crossing(tmp_path):
     assert len(r["binder_crossings"]) == 1
     assert abs(r["tc_estimate"] - 2.269) < 0.08
     assert (tmp_path / "t.png").stat().st_size > 10_000
+
+
+def test_cnn_digits_reaches_97_percent_and_draws_filters(tmp_path):
+    r = load("cnn_digits").run(seed=0, out=str(tmp_path / "cnn.png"))
+    assert r["cnn_test_accuracy"] >= 0.97  # the bar for the CNN on the 8x8 digits
+    assert r["mlp_test_accuracy"] >= 0.93
+    assert r["cnn_test_accuracy"] > r["mlp_test_accuracy"]
+    assert "Conv2d" in r["summary"] and "Total params" in r["summary"]
+    assert (tmp_path / "cnn.png").stat().st_size > 30_000
+
+
+def test_mnist_example_trains_both_models(capsys):
+    load("mnist_mlp_cnn").main(["--epochs", "3", "--quiet"])
+    out = capsys.readouterr().out
+    assert "4000 training / 1000 test images" in out
+    accuracies = [float(line.split("test accuracy ")[1].split()[0]) for line in out.splitlines() if "accuracy" in line]
+    assert len(accuracies) == 2 and min(accuracies) > 0.85

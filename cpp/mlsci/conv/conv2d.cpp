@@ -204,6 +204,8 @@ inline __attribute__((always_inline)) void gather(const Shape& s, const T* plane
     const T* __restrict row = plane + sp.iy * s.w + sp.ix0;
     if (s.stride_w == 1) {
         for (idx t = sp.lo; t < sp.hi; ++t) dst[t] = row[t];
+    } else if (s.stride_w == 2) {  // a compile-time stride vectorises (loads and a permute)
+        for (idx t = sp.lo; t < sp.hi; ++t) dst[t] = row[2 * t];
     } else {
         for (idx t = sp.lo; t < sp.hi; ++t) dst[t] = row[t * s.stride_w];
     }
@@ -443,6 +445,34 @@ void backward_data(const Shape& s, const T* gy, const T* w, T* gx, int n_threads
     validate(s, "conv2d_backward_data");
     const Geometry g(s);
     if (s.n == 0) return;
+    // With stride 1 the input gradient is itself a convolution: of gy with the kernel flipped in
+    // space and transposed in channels, padded by dil * (k - 1) - pad. It then runs on the forward
+    // path, which needs no scatter. (Larger padding than that would make this padding negative.)
+    const idx eh = s.dil_h * (s.kh - 1), ew = s.dil_w * (s.kw - 1);
+    if (s.stride_h == 1 && s.stride_w == 1 && s.pad_top <= eh && s.pad_bottom <= eh && s.pad_left <= ew &&
+        s.pad_right <= ew) {
+        Shape t = s;
+        t.c_in = s.c_out;
+        t.c_out = s.c_in;
+        t.h = g.ho;
+        t.w = g.wo;
+        t.pad_top = eh - s.pad_top;
+        t.pad_bottom = eh - s.pad_bottom;
+        t.pad_left = ew - s.pad_left;
+        t.pad_right = ew - s.pad_right;
+        std::vector<T> wt(static_cast<std::size_t>(s.weight_size()));
+        for (idx grp = 0; grp < s.groups; ++grp)
+            for (idx co = 0; co < g.cg_out; ++co)
+                for (idx ci = 0; ci < g.cg_in; ++ci)
+                    for (idx ky = 0; ky < s.kh; ++ky)
+                        for (idx kx = 0; kx < s.kw; ++kx)
+                            wt[static_cast<std::size_t>((((grp * g.cg_in + ci) * g.cg_out + co) * s.kh + s.kh - 1 - ky) *
+                                                            s.kw +
+                                                        s.kw - 1 - kx)] =
+                                w[(((grp * g.cg_out + co) * g.cg_in + ci) * s.kh + ky) * s.kw + kx];
+        forward<T>(t, gy, wt.data(), nullptr, gx, n_threads);
+        return;
+    }
     parallel_for(0, s.n * s.c_in, n_threads, [&](idx i) { std::fill(gx + i * g.hw_in, gx + (i + 1) * g.hw_in, T(0)); });
     std::vector<std::vector<T>> wpacked;
     for (idx grp = 0; grp < s.groups; ++grp) wpacked.push_back(pack_weights_backward(g, w + grp * g.cg_out * g.kdim));
@@ -471,7 +501,8 @@ namespace {
 template <class T, int MR, int NV>
 struct WeightsKernel {
     static constexpr idx nr = NV * kLanes<T>;
-    static constexpr idx rows_per_item = 4 * MR;
+    // Many rows per item: each item transposes its gy block once and reuses it for all its rows.
+    static constexpr idx rows_per_item = 16 * MR;
 
     // Accumulates gW^T[grp][r0 .. r0 + nrows, :] over the flattened (image, pixel) range [f0, f1)
     // into cbuf (rows_per_item x round_up(cg_out, nr), zeroed by the caller).

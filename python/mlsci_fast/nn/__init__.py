@@ -8,10 +8,10 @@ with Keras' ``compile`` / ``fit`` / ``evaluate`` / ``predict`` / ``summary``; `m
 
 from __future__ import annotations
 
-try:
-    import torch  # noqa: F401
-except ImportError as exc:  # pragma: no cover - exercised only without torch
-    raise ImportError('mlsci_fast.nn needs PyTorch: pip install "mlsci_fast[deep]"') from exc
+import importlib.util
+
+if importlib.util.find_spec("torch") is None:  # pragma: no cover - exercised only without torch
+    raise ImportError('mlsci_fast.nn needs PyTorch: pip install "mlsci_fast[deep]"')
 
 from .builders import mlp, small_cnn
 from .callbacks import Callback, EarlyStopping, LearningRateScheduler, ModelCheckpoint
