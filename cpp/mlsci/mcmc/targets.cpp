@@ -100,12 +100,34 @@ public:
         return lp;
     }
     void log_prob_batch(const double* x, std::int64_t n, double* out) const override {
-        // (x - mean) Linv^T for the whole batch: one small matrix product instead of n solves.
-        const Eigen::Map<const RowMatrix> X(x, n, d_);
-        thread_local RowMatrix D, Z;
-        D = X.rowwise() - n_.mean.transpose();
-        Z.noalias() = D * n_.linv.transpose();
-        for (std::int64_t i = 0; i < n; ++i) out[i] = n_.log_norm - 0.5 * Z.row(i).squaredNorm();
+        // Linv (x - mean) for 16 rows at a time, one row per SIMD lane: the differences are
+        // stored transposed (eight lanes per dimension) and the triangular product runs in the
+        // same order as eval, so each result equals log_prob(x) bit for bit. (At the sizes of an
+        // ensemble half, 16 x 10 x 10, a GEMM call costs more than this whole loop.)
+        constexpr std::int64_t L = 16;
+        const auto ud = static_cast<std::size_t>(d_);
+        double* dt = scratch(ud * L, 0);
+        for (std::int64_t r0 = 0; r0 < n; r0 += L) {
+            const std::int64_t m = std::min(L, n - r0);
+            for (std::size_t j = 0; j < ud; ++j)
+                for (std::int64_t r = 0; r < L; ++r)
+                    dt[j * L + static_cast<std::size_t>(r)] =
+                        r < m ? x[static_cast<std::size_t>(r0 + r) * ud + j] - n_.mean[static_cast<Index>(j)] : 0.0;
+            double q[L] = {};
+            for (std::size_t i = 0; i < ud; ++i) {
+                const double* row = n_.linv.data() + i * ud;
+                double z[L] = {};
+                for (std::size_t j = 0; j <= i; ++j) {
+                    const double w = row[j];
+                    const double* col = dt + j * L;
+#pragma GCC unroll 16
+                    for (std::int64_t r = 0; r < L; ++r) z[r] += w * col[r];
+                }
+#pragma GCC unroll 16
+                for (std::int64_t r = 0; r < L; ++r) q[r] += z[r] * z[r];
+            }
+            for (std::int64_t r = 0; r < m; ++r) out[r0 + r] = n_.log_norm - 0.5 * q[r];
+        }
     }
     double cost() const override { return double(d_) * d_; }
     std::string name() const override { return "Gaussian"; }
