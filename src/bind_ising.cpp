@@ -1,6 +1,7 @@
 // Bindings for the Ising family: sweeps and observables.
 #include "bind_util.hpp"
 #include "mlsci/ising/lattice.hpp"
+#include "mlsci/ising/tempering.hpp"
 
 namespace py = pybind11;
 using mlsci::bind::CArray;
@@ -75,4 +76,41 @@ void bind_ising(py::module_& m) {
         },
         py::arg("spins").noconvert(), py::arg("dim"), py::arg("J"), py::arg("h"), py::arg("n_threads"),
         "internal; see mlsci_fast.ising");
+
+    s.def(
+        "parallel_tempering",
+        [](CArray<std::int8_t>& spins, CArray<std::int32_t>& lattice_at, CArray<std::int64_t>& attempts,
+           CArray<std::int64_t>& accepted, int dim, double J, double h, const CArray<double>& betas,
+           mlsci::ising::Update update, std::uint64_t seed, std::uint64_t first_round, std::int64_t n_rounds,
+           std::int64_t sweeps_per_round, CArray<double>& energy, CArray<double>& magnetization, int n_threads) {
+            const py::ssize_t R = betas.ndim() == 1 ? betas.shape(0) : 0;
+            if (spins.ndim() != dim + 1 || spins.shape(0) != R)
+                throw mlsci::InvalidArgument("spins must have shape (R, L, L[, L]) with R = len(betas)");
+            mlsci::ising::Model model{dim, spins.shape(1), J, h, 1.0};
+            for (py::ssize_t a = 1; a < spins.ndim(); ++a)
+                if (spins.shape(a) != model.L) throw mlsci::InvalidArgument("each lattice must be cubic (L, L[, L])");
+            if (lattice_at.size() != R || attempts.size() != R - 1 || accepted.size() != R - 1)
+                throw mlsci::InvalidArgument("lattice_at needs R entries, attempts and accepted R - 1");
+            if (energy.ndim() != 2 || magnetization.ndim() != 2 || energy.shape(1) != R ||
+                magnetization.shape(1) != R || energy.shape(0) < n_rounds || magnetization.shape(0) < n_rounds)
+                throw mlsci::InvalidArgument("energy and magnetization need shape (>= n_rounds, R)");
+            const mlsci::ising::TemperingState st{spins.mutable_data(), lattice_at.mutable_data(),
+                                                  attempts.mutable_data(), accepted.mutable_data()};
+            const double* b = betas.data();
+            double* e = energy.mutable_data();
+            double* mg = magnetization.mutable_data();
+            mlsci::ising::TemperingResult r;
+            {
+                py::gil_scoped_release nogil;
+                r = mlsci::ising::parallel_tempering(st, model, b, static_cast<int>(R), update, seed, first_round,
+                                                     n_rounds, sweeps_per_round, e, mg, n_threads,
+                                                     mlsci::bind::python_signals_cleared());
+            }
+            return py::make_tuple(r.rounds, r.stopped);
+        },
+        py::arg("spins").noconvert(), py::arg("lattice_at").noconvert(), py::arg("attempts").noconvert(),
+        py::arg("accepted").noconvert(), py::arg("dim"), py::arg("J"), py::arg("h"), py::arg("betas").noconvert(),
+        py::arg("update"), py::arg("seed"), py::arg("first_round"), py::arg("n_rounds"), py::arg("sweeps_per_round"),
+        py::arg("energy").noconvert(), py::arg("magnetization").noconvert(), py::arg("n_threads"),
+        "internal; see mlsci_fast.ising.parallel_tempering");
 }

@@ -349,3 +349,101 @@ def test_temperature_scan_bad_temperatures(temps):
 def test_temperature_scan_bad_arguments_fail_fast():
     with pytest.raises(ValueError, match="L must be even"):
         ising.temperature_scan(7, [2.0, 3.0], 10)
+
+
+# -- parallel tempering -----------------------------------------------------------------------
+
+LADDER = [1.5, 1.9, 2.27, 2.7, 3.2]
+
+
+@pytest.mark.parametrize("algorithm", ["metropolis", "wolff"])
+def test_tempering_4x4_matches_exact_enumeration_at_every_temperature(algorithm, seed):
+    r = ising.parallel_tempering(4, LADDER, 40_000, n_burnin=500, algorithm=algorithm, seed=seed)
+    table = r.summary().table
+    for t, T in enumerate(LADDER):
+        exact = ising.exact_enumeration(4, T)
+        assert abs(table["energy"][t] - exact["energy"]) < 4.5 * table["energy_err"][t]
+        assert abs(table["abs_magnetization"][t] - exact["abs_magnetization"]) < 4.5 * table["abs_magnetization_err"][t]
+        assert abs(table["specific_heat"][t] - exact["specific_heat"]) < 4.5 * table["specific_heat_err"][t]
+    assert np.all(r.swap_acceptance > 0.3)  # a 4x4 lattice swaps easily on this ladder
+    assert sorted(r.lattice_at) == list(range(len(LADDER)))
+    assert r.energy.shape == r.magnetization.shape == (40_000, len(LADDER))
+
+
+def test_tempering_crosses_the_barrier_that_traps_metropolis():
+    """At T = 1.6 a 16 x 16 lattice keeps the sign of its magnetisation under Metropolis for far
+    longer than this run; with replicas up to T = 3.2 the lowest temperature flips it often."""
+    temps = np.geomspace(1.6, 3.2, 10)
+    r = ising.parallel_tempering(16, temps, 4000, seed=3, start="cold")
+    m_low = r.magnetization[:, 0]
+    assert np.mean(np.abs(m_low)) > 0.9  # still ordered: the flips are whole-lattice reversals
+    assert np.sum(np.diff(np.sign(m_low)) != 0) >= 4
+    plain = ising.simulate(16, 1.6, 4000 * 10, start="cold", seed=3)  # the same number of sweeps
+    assert np.all(plain.magnetization > 0)
+
+
+def test_tempering_is_thread_independent_and_chunkable():
+    for L in (8, 128):  # small lattices run one per thread, large ones each on all threads
+        temps = np.array([2.0, 2.3, 2.6])
+        a = ising.parallel_tempering(L, temps, 6, sweeps_per_round=2, seed=7, n_threads=1)
+        b = ising.parallel_tempering(L, temps, 6, sweeps_per_round=2, seed=7, n_threads=2)
+        np.testing.assert_array_equal(a.energy, b.energy)
+        np.testing.assert_array_equal(a.spins, b.spins)
+        np.testing.assert_array_equal(a.lattice_at, b.lattice_at)
+    # the kernel called in two pieces equals one call
+    R, L = 4, 8
+    betas = 1.0 / np.array([1.8, 2.1, 2.4, 2.8])
+
+    def state():
+        spins = np.where(np.random.default_rng(0).random((R, L, L)) < 0.5, 1, -1).astype(np.int8)
+        return spins, np.arange(R, dtype=np.int32), np.zeros(R - 1, np.int64), np.zeros(R - 1, np.int64)
+
+    up = _core.ising.Update.metropolis
+    one, two = state(), state()
+    e1, m1 = np.empty((10, R)), np.empty((10, R))
+    e2, m2 = np.empty((10, R)), np.empty((10, R))
+    _core.ising.parallel_tempering(*one, 2, 1.0, 0.0, betas, up, 5, 0, 10, 3, e1, m1, 2)
+    _core.ising.parallel_tempering(*two, 2, 1.0, 0.0, betas, up, 5, 0, 4, 3, e2, m2, 2)
+    _core.ising.parallel_tempering(*two, 2, 1.0, 0.0, betas, up, 5, 4, 6, 3, e2[4:], m2[4:], 2)
+    for x, y in zip(one, two):
+        np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(e1, e2)
+
+
+def test_tempering_swaps_at_equal_temperatures_always():
+    R, L = 3, 8
+    spins = np.where(np.random.default_rng(1).random((R, L, L)) < 0.5, 1, -1).astype(np.int8)
+    at, att, acc = np.arange(R, dtype=np.int32), np.zeros(R - 1, np.int64), np.zeros(R - 1, np.int64)
+    e, m = np.empty((20, R)), np.empty((20, R))
+    _core.ising.parallel_tempering(spins, at, att, acc, 2, 1.0, 0.0, np.full(R, 0.5), _core.ising.Update.metropolis,
+                                   1, 0, 20, 1, e, m, 1)
+    np.testing.assert_array_equal(att, [10, 10])
+    np.testing.assert_array_equal(acc, att)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(temperatures=[2.0]), "at least 2"),
+        (dict(temperatures=[2.0, 1.5]), "strictly increasing"),
+        (dict(temperatures=[-1.0, 2.0]), "finite, > 0"),
+        (dict(temperatures=[1.0, np.nan]), "finite, > 0"),
+        (dict(L=7), "L must be even"),
+        (dict(algorithm="glauber"), "algorithm must be one of"),
+        (dict(algorithm="wolff", h=0.1), "needs h = 0"),
+        (dict(start=np.ones((8, 8))), "start must be 'random' or 'cold'"),
+        (dict(sweeps_per_round=0), "sweeps_per_round"),
+    ],
+)
+def test_tempering_bad_input(kwargs, match):
+    args = dict(L=8, temperatures=[2.0, 2.5], n_rounds=5) | kwargs
+    with pytest.raises(ValueError, match=match):
+        ising.parallel_tempering(**args)
+
+
+def test_tempering_plot_and_summary(tmp_path):
+    r = ising.parallel_tempering(8, [2.0, 2.3, 2.6, 3.0], 2000, seed=2)
+    fig = r.plot(str(tmp_path / "pt.png"))
+    assert (tmp_path / "pt.png").stat().st_size > 10_000 and len(fig.axes) == 6
+    with pytest.raises(ValueError, match="no measurements"):
+        ising.parallel_tempering(8, [2.0, 2.3], 0, seed=2).summary()

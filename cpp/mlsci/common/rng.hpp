@@ -28,9 +28,11 @@ enum class Stream : std::uint8_t {
     IsingHeatBath = 11,
     McmcSplit = 12,  // per-step draws of the ensemble sampler: which move, how the walkers split
     GaCluster = 13,  // cut-and-splice cluster search
+    IsingTempering = 14,  // replica-exchange decisions
 };
 static_assert(static_cast<int>(Stream::User) == 10 && static_cast<int>(Stream::IsingHeatBath) == 11 &&
-                  static_cast<int>(Stream::McmcSplit) == 12 && static_cast<int>(Stream::GaCluster) == 13,
+                  static_cast<int>(Stream::McmcSplit) == 12 && static_cast<int>(Stream::GaCluster) == 13 &&
+                  static_cast<int>(Stream::IsingTempering) == 14,
               "stream ids are part of the file format: append, never renumber");
 
 using Counter = std::array<std::uint32_t, 4>;
