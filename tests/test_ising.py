@@ -447,3 +447,41 @@ def test_tempering_plot_and_summary(tmp_path):
     assert (tmp_path / "pt.png").stat().st_size > 10_000 and len(fig.axes) == 6
     with pytest.raises(ValueError, match="no measurements"):
         ising.parallel_tempering(8, [2.0, 2.3], 0, seed=2).summary()
+
+
+def test_tempering_resume_equals_uninterrupted(tmp_path, monkeypatch):
+    kw = dict(L=16, temperatures=[1.8, 2.1, 2.4, 2.8], n_rounds=9000, n_burnin=13, sweeps_per_round=2, seed=21)
+    full = ising.parallel_tempering(**kw)
+    path = tmp_path / "pt.npz"
+    real = _core.ising.parallel_tempering
+    calls = {"n": 0}
+
+    def fake(*args):  # Ctrl-C at the third call (calls of 1,000 rounds: checkpoint_every)
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(_core.ising, "parallel_tempering", fake)
+    with pytest.warns(RuntimeWarning, match="interrupted after .*resume with"):
+        part = ising.parallel_tempering(**kw, checkpoint=path, checkpoint_every=1000)
+    monkeypatch.undo()
+    assert part.interrupted and 0 < part.rounds_done < kw["n_rounds"]
+    loaded = ising.load(path)
+    assert isinstance(loaded, ising.TemperingResult) and loaded.rounds_done == part.rounds_done
+    resumed = ising.resume(path)
+    assert not resumed.interrupted and resumed.rounds_done == kw["n_rounds"] + kw["n_burnin"]
+    for name in ("energy", "magnetization", "spins", "lattice_at", "attempts", "accepted"):
+        np.testing.assert_array_equal(getattr(resumed, name), getattr(full, name))
+    np.testing.assert_array_equal(ising.load(path).energy, full.energy)
+
+
+def test_tempering_corrupt_checkpoint(tmp_path):
+    good = tmp_path / "pt.npz"
+    ising.parallel_tempering(8, [2.0, 2.5], 10, seed=1).save(good)
+    with np.load(good) as data:
+        arrays = dict(data)
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **{**arrays, "lattice_at": np.array([0, 0], np.int32)})
+    with pytest.raises(ValueError, match="is corrupt: the replica bookkeeping"):
+        ising.load(bad)

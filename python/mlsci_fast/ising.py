@@ -295,15 +295,19 @@ _META_FIELDS = (
 )
 
 
-def load(path: str | os.PathLike) -> IsingResult:
-    """Read a result or checkpoint written by `IsingResult.save` or `simulate(checkpoint=...)`."""
+def load(path: str | os.PathLike) -> IsingResult | TemperingResult:
+    """Read a result or checkpoint written by `IsingResult.save` or `simulate(checkpoint=...)`,
+    or by `TemperingResult.save` or `parallel_tempering(checkpoint=...)`."""
     path = os.fspath(path)
     try:
         with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
             meta = json.loads(bytes(data["meta"]).decode())
-            arrays = {k: data[k] for k in ("energy", "magnetization", "spins")}
+            keys = _TEMPERING_ARRAYS if meta.get("format") == _TEMPERING_FORMAT else ("energy", "magnetization", "spins")
+            arrays = {k: data[k] for k in keys}
     except (OSError, ValueError, KeyError, json.JSONDecodeError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{path} is not an mlsci_fast Ising result or checkpoint: {exc}") from None
+    if meta.get("format") == _TEMPERING_FORMAT:
+        return _tempering_from(meta, arrays, path)
     if meta.get("format") != _FORMAT:
         raise ValueError(f"{path} is not an mlsci_fast Ising result or checkpoint (format {meta.get('format')!r})")
     meta.pop("format")
@@ -443,15 +447,17 @@ def simulate(
 
 
 def resume(checkpoint: str | os.PathLike, *, progress: bool = False, checkpoint_every: int | None = None,
-           n_threads: int | None = None) -> IsingResult:
-    """Continue a run from its checkpoint; the result equals the uninterrupted run's, bit for bit.
+           n_threads: int | None = None) -> IsingResult | TemperingResult:
+    """Continue a run (`simulate` or `parallel_tempering`) from its checkpoint; the result equals
+    the uninterrupted run's, bit for bit.
 
     The checkpoint file keeps being updated as the run goes on.
     """
     result = load(checkpoint)
     result.interrupted = False
-    return _run(result, progress=progress, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-                n_threads=n_threads)
+    run = _run_tempering if isinstance(result, TemperingResult) else _run
+    return run(result, progress=progress, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+               n_threads=n_threads)
 
 
 def _run(r: IsingResult, *, progress, checkpoint, checkpoint_every, n_threads) -> IsingResult:
@@ -698,6 +704,42 @@ class TemperingResult:
             fig.savefig(path, dpi=110, bbox_inches="tight")
         return fig
 
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the result (and everything needed to resume it) to one .npz file, atomically."""
+        meta = {k: getattr(self, k) for k in _TEMPERING_META}
+        meta["format"] = _TEMPERING_FORMAT
+        meta["seed"] = str(self.seed)
+        atomic_savez(path, meta, **{k: getattr(self, k) for k in _TEMPERING_ARRAYS})
+
+
+_TEMPERING_FORMAT = "mlsci_fast.ising.TemperingResult/1"
+_TEMPERING_META = ("L", "dim", "J", "h", "algorithm", "seed", "n_rounds", "n_burnin", "sweeps_per_round",
+                   "rounds_done", "elapsed", "interrupted")
+_TEMPERING_ARRAYS = ("temperatures", "energy", "magnetization", "spins", "lattice_at", "attempts", "accepted")
+
+
+def _tempering_from(meta: dict, arrays: dict, path: str) -> TemperingResult:
+    meta.pop("format")
+    meta["seed"] = int(meta["seed"])
+    try:
+        r = TemperingResult(**meta, **arrays)
+    except TypeError as exc:
+        raise ValueError(f"{path} is corrupt: {exc}") from None
+    R = len(r.temperatures)
+    rows = max(0, r.rounds_done - r.n_burnin)
+    problems = []
+    if r.spins.shape != (R,) + (r.L,) * r.dim or r.spins.dtype != np.int8 or not np.all(np.abs(r.spins) == 1):
+        problems.append("spins must be int8 +-1 of shape (R, L, ...)")
+    if sorted(r.lattice_at.tolist()) != list(range(R)) or r.attempts.shape != (R - 1,) or r.accepted.shape != (R - 1,):
+        problems.append("the replica bookkeeping is inconsistent")
+    if r.energy.shape != (rows, R) or r.magnetization.shape != (rows, R):
+        problems.append(f"expected {rows} rows of measurements after {r.rounds_done} rounds")
+    if r.algorithm not in ALGORITHMS:
+        problems.append(f"unknown algorithm {r.algorithm!r}")
+    if problems:
+        raise ValueError(f"{path} is corrupt: " + "; ".join(problems))
+    return r
+
 
 def parallel_tempering(
     L: int,
@@ -713,6 +755,8 @@ def parallel_tempering(
     start="random",
     seed: int | None = None,
     progress: bool = False,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int | None = None,
     n_threads: int | None = None,
 ) -> TemperingResult:
     """Parallel tempering (replica exchange): one lattice per temperature, swapped between
@@ -736,6 +780,8 @@ def parallel_tempering(
     start : 'random' or 'cold'
         Initial lattices (random ones differ per replica).
     seed, progress, n_threads : as in `simulate`.
+    checkpoint, checkpoint_every : as in `simulate`, counted in rounds; `resume(path)` continues
+        the run bit for bit.
 
     Returns
     -------
@@ -774,33 +820,66 @@ def parallel_tempering(
         spins=spins, lattice_at=np.arange(R, dtype=np.int32), attempts=np.zeros(R - 1, dtype=np.int64),
         accepted=np.zeros(R - 1, dtype=np.int64),
     )
+    return _run_tempering(result, progress=progress, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                          n_threads=n_threads)
+
+
+def _run_tempering(r: TemperingResult, *, progress, checkpoint, checkpoint_every, n_threads) -> TemperingResult:
     nt = _threads.resolve(n_threads)
-    update = getattr(_core.ising.Update, algorithm.replace("-", "_"))
-    betas = 1.0 / temps
-    total = n_burnin + n_rounds
+    update = getattr(_core.ising.Update, r.algorithm.replace("-", "_"))
+    betas = 1.0 / r.temperatures
+    R = len(r.temperatures)
+    total = r.n_burnin + r.n_rounds
     energy = np.empty((total, R))
     magnetization = np.empty((total, R))
-    chunk = max(1, int(2e7 // (R * spr * L**dim)))  # about 2e7 spin updates: progress and Ctrl-C
+    kept = len(r.energy)
+    energy[r.n_burnin:r.n_burnin + kept], magnetization[r.n_burnin:r.n_burnin + kept] = r.energy, r.magnetization
+    # The kernel keeps lattices by id; results list them by temperature slot.
+    lattices = np.empty_like(r.spins)
+    lattices[r.lattice_at] = r.spins
+    chunk = max(1, int(2e7 // (R * r.sweeps_per_round * r.n_spins)))  # about 2e7 spin updates
+    if checkpoint is not None and checkpoint_every is None:
+        checkpoint_every = max(chunk, int(3e9 // (R * r.sweeps_per_round * r.n_spins)))  # about a minute
+    if checkpoint_every is not None:
+        checkpoint_every = int(check_scalar(checkpoint_every, "checkpoint_every", numbers.Integral, min_val=1))
     started = time.perf_counter()
-    with Progress(total, f"tempering L={L} R={R}", "rounds", enabled=progress) as bar:
+    elapsed0 = r.elapsed
+    first = last_checkpoint = r.rounds_done
+
+    def save_state():
+        r.energy = energy[r.n_burnin:max(r.n_burnin, r.rounds_done)].copy()
+        r.magnetization = magnetization[r.n_burnin:max(r.n_burnin, r.rounds_done)].copy()
+        r.spins = lattices[r.lattice_at]
+        r.elapsed = elapsed0 + time.perf_counter() - started
+        if checkpoint is not None:
+            r.save(checkpoint)
+
+    with Progress(total - first, f"tempering L={r.L} R={R}", "rounds", enabled=progress) as bar:
         try:
-            while result.rounds_done < total:
-                n = min(chunk, total - result.rounds_done)
+            while r.rounds_done < total:
+                n = min(chunk, total - r.rounds_done)
+                if checkpoint_every is not None:
+                    n = min(n, checkpoint_every - (r.rounds_done - last_checkpoint) % checkpoint_every)
                 done, stopped = _core.ising.parallel_tempering(
-                    result.spins, result.lattice_at, result.attempts, result.accepted, result.dim, J, h, betas,
-                    update, seed, result.rounds_done, n, spr, energy[result.rounds_done:],
-                    magnetization[result.rounds_done:], nt,
+                    lattices, r.lattice_at, r.attempts, r.accepted, r.dim, r.J, r.h, betas, update, r.seed,
+                    r.rounds_done, n, r.sweeps_per_round, energy[r.rounds_done:], magnetization[r.rounds_done:], nt,
                 )
-                result.rounds_done += done
+                r.rounds_done += done
                 if stopped:
                     raise KeyboardInterrupt
-                bar.update(result.rounds_done, f"swaps {np.mean(result.swap_acceptance):.2f}")
+                bar.update(r.rounds_done - first, f"swaps {np.mean(r.swap_acceptance):.2f}")
+                if checkpoint is not None and r.rounds_done - last_checkpoint >= checkpoint_every:
+                    save_state()
+                    last_checkpoint = r.rounds_done
         except KeyboardInterrupt:
-            result.interrupted = True
-            warnings.warn(f"interrupted after {result.rounds_done} of {total} rounds; returning what was done",
-                          RuntimeWarning, stacklevel=2)
-    result.energy = energy[n_burnin:result.rounds_done].copy()
-    result.magnetization = magnetization[n_burnin:result.rounds_done].copy()
-    result.spins = result.spins[result.lattice_at]  # by temperature, as documented
-    result.elapsed = time.perf_counter() - started
-    return result
+            r.interrupted = True
+            save_state()
+            warnings.warn(
+                f"interrupted after {r.rounds_done} of {total} rounds; returning what was done"
+                + (f" (resume with mlsci_fast.ising.resume({os.fspath(checkpoint)!r}))" if checkpoint else ""),
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return r
+    save_state()
+    return r
