@@ -62,6 +62,9 @@ void bind_ising(py::module_& m) {
         py::arg("first_measured"), py::arg("energy").noconvert(), py::arg("magnetization").noconvert(),
         py::arg("n_threads"), "internal; see mlsci_fast.ising.simulate");
 
+    s.def("_set_scalar_sweeps", &mlsci::ising::set_scalar_sweeps, py::arg("scalar"),
+          "tests only: use the scalar reference loop for checkerboard sweeps");
+
     s.def(
         "observables",
         [](const CArray<std::int8_t>& spins, int dim, double J, double h, int n_threads) {

@@ -64,6 +64,10 @@ void swendsen_wang_sweep(std::int8_t* spins, const Model& m, std::uint64_t seed,
                          std::uint64_t sweep, std::vector<Index>& parent, std::vector<std::uint8_t>& bonds,
                          int n_threads);
 
+// Tests only: true makes the checkerboard sweeps use the scalar reference loop instead of the
+// vectorised one (the two give identical lattices).
+void set_scalar_sweeps(bool scalar);
+
 // Energy and magnetisation per spin of a configuration.
 void observables(const std::int8_t* spins, const Model& m, double& energy, double& magnetization, int n_threads);
 

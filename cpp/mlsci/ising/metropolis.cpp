@@ -1,6 +1,8 @@
 // Checkerboard Metropolis and heat-bath sweeps; see lattice.hpp.
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <cstring>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -14,6 +16,13 @@
 namespace mlsci::ising {
 
 Index n_sites(const Model& m) { return m.dim == 3 ? m.L * m.L * m.L : m.L * m.L; }
+
+namespace {
+// Tests switch the vectorised row update off to compare it with the scalar reference.
+std::atomic<bool> g_scalar_sweeps{false};
+}  // namespace
+
+void set_scalar_sweeps(bool scalar) { g_scalar_sweeps.store(scalar); }
 
 void check_model(const Model& m, const char* where) {
     require(m.dim == 2 || m.dim == 3, where, "dim must be 2 or 3, got " + std::to_string(m.dim));
@@ -48,6 +57,82 @@ Table make_table(const Model& m) {
     return t;
 }
 
+#if defined(__GNUC__) && !defined(__clang__)
+#define MLSCI_ISING_SIMD 1
+// One colour of a row, 16 positions per vector (8 sites of the colour, every other lane): the
+// same arithmetic as the scalar loop below, lane by lane, so the result is identical bit for bit.
+// The thresholds are looked up with a permute from a 16-entry table (index: (S + z) / 2, plus 7
+// for a down spin), a threshold of 2^32 being an "always" flag beside the 32-bit value.
+typedef signed char V16s8 __attribute__((vector_size(16)));
+typedef int V16i __attribute__((vector_size(64)));
+typedef unsigned V16u __attribute__((vector_size(64)));
+
+struct SimdTable {
+    V16i thr;     // low 32 bits of the threshold (Metropolis: flip; heat-bath: up)
+    V16i always;  // -1 where the threshold is 2^32
+};
+
+SimdTable simd_table(const Table& t, Update update, int z) {
+    SimdTable st{};
+    for (int k = 0; k <= z; ++k) {
+        const auto uk = static_cast<std::size_t>(k);
+        const std::uint64_t a = update == Update::Metropolis ? t.flip_from_up[uk] : t.up[uk];
+        const std::uint64_t b = update == Update::Metropolis ? t.flip_from_down[uk] : t.up[uk];
+        st.thr[k] = static_cast<int>(static_cast<std::uint32_t>(a));
+        st.always[k] = a >> 32 ? -1 : 0;
+        st.thr[k + 7] = static_cast<int>(static_cast<std::uint32_t>(b));
+        st.always[k + 7] = b >> 32 ? -1 : 0;
+    }
+    return st;
+}
+
+// Sign-extends 16 bytes, the first 16 of a 64-byte load, into 16 int32 lanes (vpermb + vpsrad;
+// GCC's own int8 -> int32 conversion goes through the stack).
+inline V16i widen(const std::int8_t* p) {
+    typedef signed char V64s8 __attribute__((vector_size(64)));
+    V64s8 raw;
+    std::memcpy(&raw, p, 64);
+    const V64s8 spread = __builtin_shufflevector(raw, raw, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5,
+                                                 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7, 8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10,
+                                                 11, 11, 11, 11, 12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15,
+                                                 15, 15);
+    return reinterpret_cast<V16i>(spread) >> 24;
+}
+
+// rows[0..] are copies of the neighbour rows with 64 bytes of slack after each (widen reads 64
+// bytes): rows[0] the row itself with its periodic ends (rows[0][x + 1] = cur[x]), then north,
+// south (and front, back in 3-D).
+template <int D>
+void half_row_simd(std::int8_t* cur, const std::int8_t* const* rows, const std::uint32_t* words, Index L, Index parity,
+                   Update update, const SimdTable& st) {
+    constexpr int z = 2 * D;
+    V16i lane_parity, expand;
+    for (int j = 0; j < 16; ++j) {
+        lane_parity[j] = j & 1;
+        expand[j] = j >> 1;
+    }
+    const V16i active = lane_parity == static_cast<int>(parity);
+    for (Index x0 = 0; x0 < L; x0 += 16) {
+        const V16i sv = widen(rows[0] + x0 + 1);
+        V16i S = widen(rows[0] + x0) + widen(rows[0] + x0 + 2) + widen(rows[1] + x0) + widen(rows[2] + x0);
+        if constexpr (D == 3) S += widen(rows[3] + x0) + widen(rows[4] + x0);
+        V16i idx = (S + z) >> 1;
+        if (update == Update::Metropolis) idx += (sv < 0) & 7;
+        V16u u;
+        std::memcpy(&u, words + x0 / 2, sizeof u);  // ranks of this block's 8 sites (+ 8 unused)
+        u = __builtin_shuffle(u, reinterpret_cast<const V16u&>(expand));
+        const V16u thr = reinterpret_cast<V16u>(__builtin_shuffle(st.thr, idx));
+        const V16i always = __builtin_shuffle(st.always, idx);
+        const V16i yes = always | reinterpret_cast<V16i>(u < thr);
+        V16i out;
+        if (update == Update::Metropolis) out = (active & yes) ? -sv : sv;
+        else out = active ? (yes ? V16i{} + 1 : V16i{} - 1) : sv;
+        const V16s8 ob = __builtin_convertvector(out, V16s8);
+        std::memcpy(cur + x0, &ob, 16);
+    }
+}
+#endif
+
 // Updates every site of one colour. Site i has rank i / 2 among its colour (L is even), and the
 // uniforms of ranks 4b..4b+3 are the four words of Philox block b.
 template <int D>
@@ -61,6 +146,10 @@ void half_sweep(std::int8_t* s, const Model& m, Update update, const Table& t, s
     const std::uint32_t tag = (static_cast<std::uint32_t>(stream) << 24) | (replica & 0xFFFFFFu);
     const int z = 2 * D;
     const int nt = n_sites(m) < 16384 ? 1 : n_threads;  // tiny lattices: forking costs more than it saves
+#ifdef MLSCI_ISING_SIMD
+    const bool simd = L % 16 == 0 && !g_scalar_sweeps.load(std::memory_order_relaxed);
+    const SimdTable st = simd_table(t, update, z);
+#endif
     parallel_for(0, rows, nt, [&](std::int64_t row) {
         const Index y = row % L, zc = D == 3 ? row / L : 0;
         const Index ym = (y + L - 1) % L, yp = (y + 1) % L;
@@ -74,9 +163,31 @@ void half_sweep(std::int8_t* s, const Model& m, Update update, const Table& t, s
         // The row's random words, all Philox blocks at once (vectorised), then the updates.
         const Index b0 = rank0 >> 2, nb = ((rank0 + half - 1) >> 2) - b0 + 1;
         thread_local std::vector<std::uint32_t> buf;
-        buf.resize(static_cast<std::size_t>(4 * nb));
+        buf.resize(static_cast<std::size_t>(4 * nb + 16));  // + 16: the vector loop reads a block past
         philox4x32_blocks(key, 0u, static_cast<std::uint32_t>(b0), step, tag, nb, buf.data());
         const std::uint32_t* words = buf.data() - 4 * b0;  // words[r] is the uniform of rank r
+#ifdef MLSCI_ISING_SIMD
+        if (simd) {
+            // Copies of the rows the update reads, each with 64 bytes of slack (see widen); the
+            // row itself with its periodic ends: row[x + 1] = cur[x], row[0] = cur[L - 1].
+            thread_local std::vector<std::int8_t> copies;
+            const auto stride = static_cast<std::size_t>(L + 2 + 64);
+            copies.resize(stride * (D == 3 ? 5 : 3));
+            std::int8_t* own = copies.data();
+            own[0] = cur[L - 1];
+            std::memcpy(own + 1, cur, static_cast<std::size_t>(L));
+            own[L + 1] = cur[0];
+            const std::int8_t* src[4] = {north, south, front, back};
+            const std::int8_t* near[5] = {own, nullptr, nullptr, nullptr, nullptr};
+            for (int r = 0; r < (D == 3 ? 4 : 2); ++r) {
+                std::int8_t* dst = copies.data() + stride * static_cast<std::size_t>(r + 1);
+                std::memcpy(dst, src[r], static_cast<std::size_t>(L));
+                near[r + 1] = dst;
+            }
+            half_row_simd<D>(cur, near, words + rank0, L, parity, update, st);
+            return;
+        }
+#endif
         for (Index k = 0; k < half; ++k) {
             const Index x = 2 * k + parity;
             const Index xl = x == 0 ? L - 1 : x - 1, xr = x == L - 1 ? 0 : x + 1;
