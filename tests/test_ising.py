@@ -491,8 +491,8 @@ def test_tempering_corrupt_checkpoint(tmp_path):
 @pytest.mark.parametrize("algorithm", LOCAL)
 @pytest.mark.parametrize("h", [0.0, 0.4])
 def test_vectorised_sweeps_equal_the_scalar_reference(dim, L, algorithm, h):
-    """Rows whose length is a multiple of 16 are updated by the SIMD loop; it must reproduce the
-    scalar loop bit for bit (L = 10 runs the scalar loop both times)."""
+    """Rows whose length is a multiple of 16 are updated by the SIMD loop (on AVX-512 builds); it
+    must reproduce the scalar loop bit for bit (L = 10 runs the scalar loop both times)."""
     try:
         _core.ising._set_scalar_sweeps(True)
         ref = ising.simulate(L, 2.3, 30, dim=dim, algorithm=algorithm, h=h, seed=9)

@@ -69,59 +69,78 @@ inline Counter philox4x32(Counter ctr, Key key) {
     return ctr;
 }
 
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+#define MLSCI_PHILOX_SIMD 1
+namespace detail {
+// 16 Philox blocks in SIMD lanes: each counter word held as 16 32-bit lanes viewed as 8 64-bit
+// ones, so that the 32 x 32 -> 64-bit products of the even and the odd lanes are each one
+// widening multiply (vpmuludq) instead of a 64-bit multiply and permutes.
+typedef std::uint64_t PhiloxV8 __attribute__((vector_size(64)));
+typedef std::uint32_t PhiloxV16 __attribute__((vector_size(64)));
+
+struct PhiloxLanes {
+    PhiloxV8 c0, c1, c2, c3;
+
+    PhiloxLanes(std::uint32_t draw, std::uint32_t first, std::uint32_t step, std::uint32_t tag) {
+        const PhiloxV16 iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+        c0 = reinterpret_cast<PhiloxV8>(PhiloxV16{} + draw);
+        c1 = reinterpret_cast<PhiloxV8>(iota + first);
+        c2 = reinterpret_cast<PhiloxV8>(PhiloxV16{} + step);
+        c3 = reinterpret_cast<PhiloxV8>(PhiloxV16{} + tag);
+    }
+
+    void round(std::uint64_t kk0, std::uint64_t kk1) {
+        constexpr std::uint64_t lo = 0xFFFFFFFFull;
+        const PhiloxV8 pe0 = (c0 & lo) * kPhiloxM0, po0 = (c0 >> 32) * kPhiloxM0;
+        const PhiloxV8 pe1 = (c2 & lo) * kPhiloxM1, po1 = (c2 >> 32) * kPhiloxM1;
+        const PhiloxV8 hi0 = (pe0 >> 32) | (po0 & ~lo), lo0 = (pe0 & lo) | (po0 << 32);
+        const PhiloxV8 hi1 = (pe1 >> 32) | (po1 & ~lo), lo1 = (pe1 & lo) | (po1 << 32);
+        c0 = hi1 ^ c1 ^ kk0;
+        c1 = lo1;
+        c2 = hi0 ^ c3 ^ kk1;
+        c3 = lo0;
+    }
+
+    // The first m blocks in block-major order (out[4 b + q] = word q of block b), by permutes.
+    void store(std::uint32_t* out, std::int64_t m) const {
+        const auto a0 = reinterpret_cast<PhiloxV16>(c0), a1 = reinterpret_cast<PhiloxV16>(c1);
+        const auto a2 = reinterpret_cast<PhiloxV16>(c2), a3 = reinterpret_cast<PhiloxV16>(c3);
+        const PhiloxV16 p01l = __builtin_shufflevector(a0, a1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        const PhiloxV16 p01h =
+            __builtin_shufflevector(a0, a1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        const PhiloxV16 p23l = __builtin_shufflevector(a2, a3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        const PhiloxV16 p23h =
+            __builtin_shufflevector(a2, a3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        PhiloxV16 o[4];
+        o[0] = __builtin_shufflevector(p01l, p23l, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+        o[1] = __builtin_shufflevector(p01l, p23l, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+        o[2] = __builtin_shufflevector(p01h, p23h, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+        o[3] = __builtin_shufflevector(p01h, p23h, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+        std::memcpy(out, o, static_cast<std::size_t>(4 * m) * sizeof(std::uint32_t));
+    }
+};
+}  // namespace detail
+#endif
+
 // out[4k .. 4k+3] = Philox4x32-10 of counter {draw, first + k, step, tag} under `key`, for
-// k < n: many blocks at once, laid out so the compiler can run 16 blocks per SIMD lane group.
+// k < n: many blocks at once, 16 per SIMD pass (see PhiloxLanes).
 inline void philox4x32_blocks(Key key, std::uint32_t draw, std::uint32_t first, std::uint32_t step,
                               std::uint32_t tag, std::int64_t n, std::uint32_t* out) {
-#if defined(__GNUC__)
-    // 16 blocks at a time, each counter word held as 16 32-bit lanes viewed as 8 64-bit ones, so
-    // that the 32 x 32 -> 64-bit products of the even and the odd lanes are each one widening
-    // multiply (vpmuludq) instead of a 64-bit multiply and permutes: 5x faster, the same bits.
-    typedef std::uint64_t V8 __attribute__((vector_size(64)));
-    constexpr std::uint64_t kLo = 0xFFFFFFFFull;
-    constexpr int kLanes = 16;
-    for (std::int64_t start = 0; start < n; start += kLanes) {
-        std::uint32_t w[4][kLanes];
-        for (int j = 0; j < kLanes; ++j) {
-            w[0][j] = draw;
-            w[1][j] = first + static_cast<std::uint32_t>(start + j);
-            w[2][j] = step;
-            w[3][j] = tag;
-        }
-        V8 c0, c1, c2, c3;
-        std::memcpy(&c0, w[0], 64);
-        std::memcpy(&c1, w[1], 64);
-        std::memcpy(&c2, w[2], 64);
-        std::memcpy(&c3, w[3], 64);
+#ifdef MLSCI_PHILOX_SIMD
+    // 16 blocks per pass: about 7.5 cycles per block, 6x the scalar bijection, the same bits.
+    // (Interleaving two passes to hide the multiplies' latency gained nothing: the rounds are
+    // throughput-bound.)
+    for (std::int64_t start = 0; start < n; start += 16) {
+        detail::PhiloxLanes a(draw, first + static_cast<std::uint32_t>(start), step, tag);
         std::uint32_t k0 = key[0], k1 = key[1];
         for (int r = 0; r < 10; ++r) {
             if (r > 0) {
                 k0 += detail::kPhiloxW0;
                 k1 += detail::kPhiloxW1;
             }
-            const std::uint64_t kk0 = (static_cast<std::uint64_t>(k0) << 32) | k0;
-            const std::uint64_t kk1 = (static_cast<std::uint64_t>(k1) << 32) | k1;
-            const V8 pe0 = (c0 & kLo) * detail::kPhiloxM0, po0 = (c0 >> 32) * detail::kPhiloxM0;
-            const V8 pe1 = (c2 & kLo) * detail::kPhiloxM1, po1 = (c2 >> 32) * detail::kPhiloxM1;
-            const V8 hi0 = (pe0 >> 32) | (po0 & ~kLo), lo0 = (pe0 & kLo) | (po0 << 32);
-            const V8 hi1 = (pe1 >> 32) | (po1 & ~kLo), lo1 = (pe1 & kLo) | (po1 << 32);
-            c0 = hi1 ^ c1 ^ kk0;
-            c1 = lo1;
-            c2 = hi0 ^ c3 ^ kk1;
-            c3 = lo0;
+            a.round((static_cast<std::uint64_t>(k0) << 32) | k0, (static_cast<std::uint64_t>(k1) << 32) | k1);
         }
-        std::memcpy(w[0], &c0, 64);
-        std::memcpy(w[1], &c1, 64);
-        std::memcpy(w[2], &c2, 64);
-        std::memcpy(w[3], &c3, 64);
-        const std::int64_t m = std::min<std::int64_t>(kLanes, n - start);
-        for (std::int64_t j = 0; j < m; ++j) {
-            std::uint32_t* o = out + 4 * (start + j);
-            o[0] = w[0][j];
-            o[1] = w[1][j];
-            o[2] = w[2][j];
-            o[3] = w[3][j];
-        }
+        a.store(out + 4 * start, std::min<std::int64_t>(16, n - start));
     }
 #else
     for (std::int64_t b = 0; b < n; ++b) {
