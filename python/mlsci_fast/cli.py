@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib.util
-import os
 import sys
 from pathlib import Path
 
