@@ -204,3 +204,9 @@ def test_builders_validate():
     with pytest.raises(ValueError, match="too small"):
         small_cnn(1, 10, (3, 3))
     assert isinstance(mlp(4, 2, (8, 8), dropout=0.2)[3], torch.nn.Dropout)
+
+
+def test_numpy_integers_are_accepted(digits):
+    X, y = digits
+    h = compiled_mlp().fit(X[:64], y[:64], epochs=np.int64(2), batch_size=np.int32(32), verbose=0, seed=0)
+    assert h.epoch == [0, 1]

@@ -9,6 +9,7 @@ as tensors and read once per epoch, so the wrapper costs little over a hand-writ
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import tempfile
 import time
@@ -237,12 +238,13 @@ class Model:
         """
         self._require_compiled("fit")
         for name, v in (("epochs", epochs), ("batch_size", batch_size)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
                 raise ValueError(f"{name} must be a positive int, got {v!r}")
         if not 0.0 <= validation_split < 1.0:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
         if validation_split and validation_data is not None:
             raise ValueError("give validation_split or validation_data, not both")
+        epochs, batch_size, initial_epoch = int(epochs), int(batch_size), int(initial_epoch)
         X = self._inputs(x)
         Y = self._targets(y, X.shape[0])
         Xv = Yv = None
