@@ -92,17 +92,10 @@ def scipy_correlate(x, w, stride, pad):
     return np.stack(out, axis=1)
 
 
-def _settle():
-    """Idle long enough for the thread pools of the previous benchmark to go to sleep: OpenBLAS
-    workers spin for ~0.1 s after each call and libgomp's (ours, and torch's own copy) for a while
-    too; spinning, they would take a core from whatever is timed next."""
-    time.sleep(0.3)
-
-
 def _timed(benchmark, fn, rounds=3):
-    """Settle, warm up, then time `rounds` rounds of enough calls to last >= 50 ms each, so that
-    waking the cores and the thread pools is not what gets measured."""
-    _settle()
+    """Warm up, then time `rounds` rounds of enough calls to last >= 50 ms each, so that waking
+    the cores and the thread pools is not what gets measured (conftest's _settle has let the
+    previous benchmark's spinning thread pools go to sleep)."""
     fn()
     t = time.perf_counter()
     fn()

@@ -14,6 +14,19 @@ import mlsci_fast
 from report import format_rates, format_table, ratio_rows
 
 
+@pytest.fixture(autouse=True)
+def _settle(request):
+    """Before each timed benchmark, idle for 0.3 s: OpenBLAS workers and libgomp threads (ours,
+    and the copy torch ships) spin for up to ~0.1 s after a call, and would take a core from
+    whatever is timed next. Not in smoke-test mode."""
+    session = getattr(request.config, "_benchmarksession", None)
+    if session is not None and not session.disabled:
+        import time
+
+        time.sleep(0.3)
+    yield
+
+
 @pytest.fixture
 def record(benchmark):
     """Tag a benchmark with its implementation and thread count."""
