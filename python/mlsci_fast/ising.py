@@ -460,26 +460,67 @@ def resume(checkpoint: str | os.PathLike, *, progress: bool = False, checkpoint_
                n_threads=n_threads)
 
 
+def _chunked(r, *, done_attr: str, total: int, cost: int, label: str, unit: str, progress, checkpoint,
+             checkpoint_every, advance, save_state, status):
+    """The loop simulate and parallel_tempering share. Runs `advance(n)` (n more steps; it updates
+    r's `done_attr` and returns True when the kernel saw Ctrl-C) in chunks of about 2e7 spin updates
+    (`cost` per step): the unit of progress reports, checkpoints and Ctrl-C. `save_state()` copies
+    the results onto r (and writes the checkpoint) every `checkpoint_every` steps (default: about
+    a minute), on Ctrl-C and at the end."""
+    chunk = max(1, int(2e7 // cost))
+    if checkpoint is not None and checkpoint_every is None:
+        checkpoint_every = max(chunk, int(3e9 // cost))  # about a minute
+    if checkpoint_every is not None:
+        checkpoint_every = int(check_scalar(checkpoint_every, "checkpoint_every", numbers.Integral, min_val=1))
+    first = last_checkpoint = getattr(r, done_attr)
+    with Progress(total - first, label, unit, enabled=progress) as bar:
+        try:
+            while (done := getattr(r, done_attr)) < total:
+                n = min(chunk, total - done)
+                if checkpoint_every is not None:
+                    n = min(n, checkpoint_every - (done - last_checkpoint) % checkpoint_every)
+                if advance(n):
+                    raise KeyboardInterrupt
+                done = getattr(r, done_attr)
+                bar.update(done - first, status(done - first))
+                if checkpoint is not None and done - last_checkpoint >= checkpoint_every:
+                    save_state()
+                    last_checkpoint = done
+        except KeyboardInterrupt:
+            r.interrupted = True
+            save_state()
+            warnings.warn(
+                f"interrupted after {getattr(r, done_attr)} of {total} {unit}; returning what was done"
+                + (f" (resume with mlsci_fast.ising.resume({os.fspath(checkpoint)!r}))" if checkpoint else ""),
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            return r
+    save_state()
+    return r
+
+
 def _run(r: IsingResult, *, progress, checkpoint, checkpoint_every, n_threads) -> IsingResult:
     nt = _threads.resolve(n_threads)
-    total = r.n_burnin + r.n_sweeps
     n_meas = r.n_sweeps // r.measure_every
     energy = np.empty(n_meas)
     magnetization = np.empty(n_meas)
     done_meas = len(r.energy)
     energy[:done_meas], magnetization[:done_meas] = r.energy, r.magnetization
-    # Chunks of about 2e7 spin updates (a fraction of a second): the unit of progress reports,
-    # checkpoints and Ctrl-C.
-    chunk = max(1, int(2e7 // r.n_spins))
-    if checkpoint is not None and checkpoint_every is None:
-        checkpoint_every = max(chunk, int(3e9 // r.n_spins))  # about a minute
-    if checkpoint_every is not None:
-        checkpoint_every = int(check_scalar(checkpoint_every, "checkpoint_every", numbers.Integral, min_val=1))
     update = getattr(_core.ising.Update, r.algorithm.replace("-", "_"))
     beta = 1.0 / r.T
     started = time.perf_counter()
     elapsed0 = r.elapsed
-    last_checkpoint = r.sweeps_done
+
+    def advance(n: int) -> bool:
+        nonlocal done_meas
+        sweeps, measured, stopped = _core.ising.run_sweeps(
+            r.spins, r.dim, r.J, r.h, beta, update, r.seed, 0, r.sweeps_done, n, r.measure_every,
+            r.n_burnin, energy[done_meas:], magnetization[done_meas:], nt,
+        )
+        r.sweeps_done += sweeps
+        done_meas += measured
+        return stopped
 
     def save_state():
         r.energy, r.magnetization = energy[:done_meas].copy(), magnetization[:done_meas].copy()
@@ -487,38 +528,12 @@ def _run(r: IsingResult, *, progress, checkpoint, checkpoint_every, n_threads) -
         if checkpoint is not None:
             r.save(checkpoint)
 
-    first = r.sweeps_done
-    with Progress(total - first, f"ising L={r.L} T={r.T:g}", "sweeps", enabled=progress) as bar:
-        try:
-            while r.sweeps_done < total:
-                n = min(chunk, total - r.sweeps_done)
-                if checkpoint_every is not None:
-                    n = min(n, checkpoint_every - (r.sweeps_done - last_checkpoint) % checkpoint_every)
-                sweeps, measured, stopped = _core.ising.run_sweeps(
-                    r.spins, r.dim, r.J, r.h, beta, update, r.seed, 0, r.sweeps_done, n, r.measure_every,
-                    r.n_burnin, energy[done_meas:], magnetization[done_meas:], nt,
-                )
-                r.sweeps_done += sweeps
-                done_meas += measured
-                if stopped:
-                    raise KeyboardInterrupt
-                flips = (r.sweeps_done - first) * r.n_spins / max(time.perf_counter() - started, 1e-9)
-                bar.update(r.sweeps_done - first, f"{flips / 1e9:.2f} flips/ns")
-                if checkpoint is not None and r.sweeps_done - last_checkpoint >= checkpoint_every:
-                    save_state()
-                    last_checkpoint = r.sweeps_done
-        except KeyboardInterrupt:
-            r.interrupted = True
-            save_state()
-            warnings.warn(
-                f"interrupted after {r.sweeps_done} of {total} sweeps; returning what was done"
-                + (f" (resume with mlsci_fast.ising.resume({os.fspath(checkpoint)!r}))" if checkpoint else ""),
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            return r
-    save_state()
-    return r
+    def status(done: int) -> str:
+        return f"{done * r.n_spins / max(time.perf_counter() - started, 1e-9) / 1e9:.2f} flips/ns"
+
+    return _chunked(r, done_attr="sweeps_done", total=r.n_burnin + r.n_sweeps, cost=r.n_spins,
+                    label=f"ising L={r.L} T={r.T:g}", unit="sweeps", progress=progress, checkpoint=checkpoint,
+                    checkpoint_every=checkpoint_every, advance=advance, save_state=save_state, status=status)
 
 
 # -- temperature scans ------------------------------------------------------------------------
@@ -837,14 +852,16 @@ def _run_tempering(r: TemperingResult, *, progress, checkpoint, checkpoint_every
     # The kernel keeps lattices by id; results list them by temperature slot.
     lattices = np.empty_like(r.spins)
     lattices[r.lattice_at] = r.spins
-    chunk = max(1, int(2e7 // (R * r.sweeps_per_round * r.n_spins)))  # about 2e7 spin updates
-    if checkpoint is not None and checkpoint_every is None:
-        checkpoint_every = max(chunk, int(3e9 // (R * r.sweeps_per_round * r.n_spins)))  # about a minute
-    if checkpoint_every is not None:
-        checkpoint_every = int(check_scalar(checkpoint_every, "checkpoint_every", numbers.Integral, min_val=1))
     started = time.perf_counter()
     elapsed0 = r.elapsed
-    first = last_checkpoint = r.rounds_done
+
+    def advance(n: int) -> bool:
+        done, stopped = _core.ising.parallel_tempering(
+            lattices, r.lattice_at, r.attempts, r.accepted, r.dim, r.J, r.h, betas, update, r.seed,
+            r.rounds_done, n, r.sweeps_per_round, energy[r.rounds_done:], magnetization[r.rounds_done:], nt,
+        )
+        r.rounds_done += done
+        return stopped
 
     def save_state():
         r.energy = energy[r.n_burnin:max(r.n_burnin, r.rounds_done)].copy()
@@ -854,32 +871,7 @@ def _run_tempering(r: TemperingResult, *, progress, checkpoint, checkpoint_every
         if checkpoint is not None:
             r.save(checkpoint)
 
-    with Progress(total - first, f"tempering L={r.L} R={R}", "rounds", enabled=progress) as bar:
-        try:
-            while r.rounds_done < total:
-                n = min(chunk, total - r.rounds_done)
-                if checkpoint_every is not None:
-                    n = min(n, checkpoint_every - (r.rounds_done - last_checkpoint) % checkpoint_every)
-                done, stopped = _core.ising.parallel_tempering(
-                    lattices, r.lattice_at, r.attempts, r.accepted, r.dim, r.J, r.h, betas, update, r.seed,
-                    r.rounds_done, n, r.sweeps_per_round, energy[r.rounds_done:], magnetization[r.rounds_done:], nt,
-                )
-                r.rounds_done += done
-                if stopped:
-                    raise KeyboardInterrupt
-                bar.update(r.rounds_done - first, f"swaps {np.mean(r.swap_acceptance):.2f}")
-                if checkpoint is not None and r.rounds_done - last_checkpoint >= checkpoint_every:
-                    save_state()
-                    last_checkpoint = r.rounds_done
-        except KeyboardInterrupt:
-            r.interrupted = True
-            save_state()
-            warnings.warn(
-                f"interrupted after {r.rounds_done} of {total} rounds; returning what was done"
-                + (f" (resume with mlsci_fast.ising.resume({os.fspath(checkpoint)!r}))" if checkpoint else ""),
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            return r
-    save_state()
-    return r
+    return _chunked(r, done_attr="rounds_done", total=total, cost=R * r.sweeps_per_round * r.n_spins,
+                    label=f"tempering L={r.L} R={R}", unit="rounds", progress=progress, checkpoint=checkpoint,
+                    checkpoint_every=checkpoint_every, advance=advance, save_state=save_state,
+                    status=lambda done: f"swaps {np.mean(r.swap_acceptance):.2f}")

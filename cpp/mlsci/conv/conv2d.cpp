@@ -561,8 +561,9 @@ struct WeightsKernel {
         parallel_for(0, chunks * s.groups * nrb, n_threads, [&](idx item) {
             const idx rb = item % nrb, grp = (item / nrb) % s.groups, ch = item / (nrb * s.groups);
             const idx r0 = rb * rows_per_item, nrows = std::min(rows_per_item, g.kdim - r0);
-            std::vector<T> cbuf(static_cast<std::size_t>(rows_per_item * mpad), T(0));
-            chunk(s, g, x, gy, grp, r0, nrows, total * ch / chunks, total * (ch + 1) / chunks, cbuf.data());
+            T* cbuf = scratch<T>(2, rows_per_item * mpad);  // the item's sums, kept between calls
+            std::fill_n(cbuf, rows_per_item * mpad, T(0));
+            chunk(s, g, x, gy, grp, r0, nrows, total * ch / chunks, total * (ch + 1) / chunks, cbuf);
             T* dest = dest0 + ch * wsize + grp * g.cg_out * g.kdim;
             for (idx co = 0; co < g.cg_out; ++co)
                 for (idx r = 0; r < nrows; ++r) dest[co * g.kdim + r0 + r] = cbuf[r * mpad + co];
