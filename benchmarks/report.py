@@ -34,16 +34,18 @@ def ratio_rows(results: Iterable[tuple]) -> list[tuple[str, str, float, float, f
     rows = []
     for group in sorted(by_group):
         impls = by_group[group]
-        if OURS not in impls:
-            continue
-        ours, ours_ess = impls[OURS]
-        for peer, (median, ess) in sorted(impls.items()):
-            if peer == OURS:
-                continue
-            if ess and ours_ess:
-                rows.append((group, peer, ours, median, (ours_ess / ours) / (ess / median), "ESS/s"))
-            else:
-                rows.append((group, peer, ours, median, median / ours, "time"))
+        # ours may run in variants, "mlsci_fast-hist" etc.: each is compared with every peer
+        variants = sorted(k for k in impls if k == OURS or k.startswith(OURS + "-"))
+        for variant in variants:
+            ours, ours_ess = impls[variant]
+            label = group if variant == OURS else f"{group} [{variant[len(OURS) + 1:]}]"
+            for peer, (median, ess) in sorted(impls.items()):
+                if peer in variants:
+                    continue
+                if ess and ours_ess:
+                    rows.append((label, peer, ours, median, (ours_ess / ours) / (ess / median), "ESS/s"))
+                else:
+                    rows.append((label, peer, ours, median, median / ours, "time"))
     return rows
 
 

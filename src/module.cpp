@@ -9,4 +9,5 @@ PYBIND11_MODULE(_core, m) {
     bind_ising(m);
     bind_mcmc(m);
     bind_svm(m);
+    bind_tree(m);
 }
