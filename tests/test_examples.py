@@ -119,3 +119,15 @@ def test_mnist_example_trains_both_models(capsys):
     assert "4000 training / 1000 test images" in out
     accuracies = [float(line.split("test accuracy ")[1].split()[0]) for line in out.splitlines() if "accuracy" in line]
     assert len(accuracies) == 2 and min(accuracies) > 0.85
+
+
+def test_cocktail_party_unmixes_and_writes_wavs(tmp_path, capsys):
+    r = load("cocktail_party").run(out=str(tmp_path), duration=2.0)
+    assert min(r["correlation"].values()) > 0.98
+    assert min(r["microphone_correlation"].values()) < 0.9
+    for name in ("voice", "music", "noise"):
+        assert (tmp_path / f"recovered_{name}.wav").stat().st_size > 30_000
+    assert (tmp_path / "microphone_1.wav").exists()
+    assert (tmp_path / "cocktail_party.png").stat().st_size > 20_000
+    load("cocktail_party").main(["--out", str(tmp_path / "cli"), "--duration", "1"])
+    assert "recovered" in capsys.readouterr().out
