@@ -66,5 +66,6 @@ void bind_conv(pybind11::module_& m);
 void bind_ga(pybind11::module_& m);
 void bind_ising(pybind11::module_& m);
 void bind_mcmc(pybind11::module_& m);
+void bind_rbm(pybind11::module_& m);
 void bind_svm(pybind11::module_& m);
 void bind_tree(pybind11::module_& m);

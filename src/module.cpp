@@ -8,6 +8,7 @@ PYBIND11_MODULE(_core, m) {
     bind_ga(m);
     bind_ising(m);
     bind_mcmc(m);
+    bind_rbm(m);
     bind_svm(m);
     bind_tree(m);
 }

@@ -131,3 +131,11 @@ def test_cocktail_party_unmixes_and_writes_wavs(tmp_path, capsys):
     assert (tmp_path / "cocktail_party.png").stat().st_size > 20_000
     load("cocktail_party").main(["--out", str(tmp_path / "cli"), "--duration", "1"])
     assert "recovered" in capsys.readouterr().out
+
+
+def test_rbm_reproduces_ising_observables(tmp_path, capsys):
+    r = load("rbm_ising").run(out=str(tmp_path / "rbm.png"), L=8)
+    for temp, obs in r.items():
+        assert abs(obs["energy_rbm"] - obs["energy_data"]) < 0.25, (temp, obs)
+    assert r[1.5]["abs_m_rbm"] > 0.9 and r[3.5]["abs_m_rbm"] < 0.4
+    assert (tmp_path / "rbm.png").stat().st_size > 20_000

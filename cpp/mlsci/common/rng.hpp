@@ -31,10 +31,13 @@ enum class Stream : std::uint8_t {
     GaCluster = 13,  // cut-and-splice cluster search
     IsingTempering = 14,  // replica-exchange decisions
     TreeFeatures = 15,  // which features a tree node examines (max_features)
+    Rbm = 16,           // RBM training: the negative chain's draws per (epoch, minibatch)
+    RbmGibbs = 17,      // RBM block Gibbs sampling per (step, chain)
 };
 static_assert(static_cast<int>(Stream::User) == 10 && static_cast<int>(Stream::IsingHeatBath) == 11 &&
                   static_cast<int>(Stream::McmcSplit) == 12 && static_cast<int>(Stream::GaCluster) == 13 &&
-                  static_cast<int>(Stream::IsingTempering) == 14 && static_cast<int>(Stream::TreeFeatures) == 15,
+                  static_cast<int>(Stream::IsingTempering) == 14 && static_cast<int>(Stream::TreeFeatures) == 15 &&
+                  static_cast<int>(Stream::RbmGibbs) == 17,
               "stream ids are part of the file format: append, never renumber");
 
 using Counter = std::array<std::uint32_t, 4>;
