@@ -155,12 +155,15 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self._draws = 0  # sample() calls without a seed, each a fresh stream
         self.history_ = {"pseudo_likelihood": [], "seconds": []}
 
-    def _epoch(self, X: np.ndarray, order: np.ndarray) -> None:
-        if self.h_samples_.shape[0] != self.batch_size:  # batch_size changed between partial fits
-            self.h_samples_ = np.zeros((self.batch_size, self.n_components))
+    def _epoch(self, X: np.ndarray, order: np.ndarray, batch_size: int) -> None:
+        if self.h_samples_.shape[0] != batch_size:  # persistent chains: one per minibatch row
+            chain = np.zeros((batch_size, self.n_components))
+            m = min(batch_size, self.h_samples_.shape[0])
+            chain[:m] = self.h_samples_[:m]
+            self.h_samples_ = chain
         _core.rbm.train_epoch(
             self.components_, self.intercept_hidden_, self.intercept_visible_, self.h_samples_, *self._vel,
-            X, order, float(self.learning_rate), int(self.batch_size), int(self.k), self.method == "pcd",
+            X, order, float(self.learning_rate), int(batch_size), int(self.k), self.method == "pcd",
             float(self.momentum), float(self.weight_decay), self._seed, self._epochs % 2**32,
         )
         self._epochs += 1
@@ -181,7 +184,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                     order = np.argsort(_random.uniform(n, self._seed, step=1 + self._epochs % (2**32 - 1)))
                 else:
                     order = np.arange(n)
-                self._epoch(X, order.astype(np.int64))
+                self._epoch(X, order.astype(np.int64), int(self.batch_size))
                 self.history_["seconds"].append(time.perf_counter() - t0)
                 if self.verbose:
                     pl = float(self.score_samples(X).mean())
@@ -199,12 +202,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self._check_unit_interval(X)
         if first:
             self._init(X.shape[1])
-        saved = self.batch_size
-        try:
-            self.batch_size = len(X)
-            self._epoch(X, np.arange(len(X), dtype=np.int64))
-        finally:
-            self.batch_size = saved
+        self._epoch(X, np.arange(len(X), dtype=np.int64), len(X))
         return self
 
     # -- inference --------------------------------------------------------------------------
