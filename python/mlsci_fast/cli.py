@@ -1,6 +1,7 @@
 """The `mlsci-fast` command: build information and long runs from the shell.
 
     mlsci-fast info
+    mlsci-fast tour --quick --out tour
     mlsci-fast ising 64 2.269 100000 --algorithm wolff --out ising_run
     mlsci-fast ising 32 2.0 2.2 2.4 2.6 5000 --tempering --out pt
     mlsci-fast mcmc rosenbrock --steps 20000 --out banana
@@ -33,6 +34,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mlsci-fast {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("info", help="print how mlsci_fast was built and how many threads it will use")
+    tour = sub.add_parser("tour", help="the main job: one demonstration per lecture, one HTML report")
+    tour.add_argument("--out", default="tour", help="folder for tour.html and its files (default: tour)")
+    tour.add_argument("--quick", action="store_true", help="smaller problems: about a minute on 2 cores")
+    tour.add_argument("--parts", default=None, help="comma-separated parts to run (default: all); see --list")
+    tour.add_argument("--list", action="store_true", help="list the parts and exit")
+    tour.add_argument("--seed", type=int, default=0, help="seed of every part (default 0)")
+    tour.add_argument("--threads", type=int, default=None, help="OpenMP threads (default: all)")
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--seed", type=int, default=None, help="random seed (default: fresh entropy, printed)")
@@ -291,6 +299,26 @@ def _chains_report(result, args) -> int:
     return 1 if not result.complete else 0
 
 
+def _tour(args) -> int:
+    from . import set_num_threads
+    from .tour import PART_KEYS, run_tour
+    from .tour.parts import PARTS
+
+    if args.list:
+        for p in PARTS:
+            print(f"{p.key:<15} {p.title}  ({p.lecture})")
+        return 0
+    if args.threads is not None:
+        set_num_threads(args.threads)
+    parts = None if args.parts is None else [p.strip() for p in args.parts.split(",") if p.strip()]
+    if parts is not None and any(p not in PART_KEYS for p in parts):
+        bad = [p for p in parts if p not in PART_KEYS]
+        print(f"mlsci-fast tour: unknown parts {bad}; choose from {', '.join(PART_KEYS)}", file=sys.stderr)
+        return 2
+    _, results = run_tour(args.out, quick=args.quick, parts=parts, seed=args.seed)
+    return 1 if any(r.status == "failed" for r in results) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -299,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if getattr(args, "threads", None) is not None and args.threads < 1:
         parser.error("--threads must be >= 1")
+    if args.command == "tour":
+        return _tour(args)
     if args.command == "ising":
         return _ising(args)
     if args.command == "mcmc":
