@@ -138,3 +138,60 @@ def test_images_in_and_bad_input(tmp_path):
             style_transfer("coffee", "brick", progress=False, **kw)
     with pytest.raises(ValueError, match="octaves"):
         deep_dream("coffee", octaves=0, progress=False)
+
+
+# ---- pix2pix ----------------------------------------------------------------------------------------
+def _blobs(n, size, seed):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    out = np.zeros((n, size, size, 1), np.float32)
+    for i in range(n):
+        for _ in range(3):
+            cy, cx, r = rng.uniform(0.2, 0.8, 2).tolist() + [rng.uniform(0.08, 0.2)]
+            out[i, :, :, 0] += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r * r))
+    return np.clip(out, 0, 1)
+
+
+def test_pix2pix_learns_a_translation_and_resumes_from_disk(tmp_path):
+    from mlsci_fast.art import Pix2Pix
+
+    A, At = _blobs(96, 32, 0), _blobs(16, 32, 1)
+    B, Bt = 1.0 - A, 1.0 - At  # a translation a U-Net can learn quickly: invert the image
+    m = Pix2Pix(1, 1, base_filters=16, seed=3).fit(A, B, epochs=6, batch_size=8, validation=(At, Bt),
+                                                     progress=False)
+    baseline = np.abs(Bt - B.mean()).mean()  # predicting the mean output everywhere
+    assert m.history_["val_l1"][-1] < 0.5 * baseline, (m.history_["val_l1"], baseline)
+    assert m.history_["g_l1"][-1] < m.history_["g_l1"][0]
+    P = m.predict(At)
+    assert P.shape == (16, 32, 32, 1) and 0 <= P.min() and P.max() <= 1
+    same = Pix2Pix(1, 1, base_filters=16, seed=3).fit(A, B, epochs=6, batch_size=8, progress=False)
+    np.testing.assert_allclose(same.history_["g_l1"], m.history_["g_l1"], rtol=1e-5)
+    m.save(tmp_path / "p2p.pt")
+    again = Pix2Pix.load(tmp_path / "p2p.pt")
+    np.testing.assert_allclose(again.predict(At), P, atol=1e-6)
+    again.fit(A, B, epochs=1, progress=False)
+    assert len(again.history_["g_l1"]) == 7
+
+
+def test_pix2pix_data_and_bad_input():
+    from mlsci_fast.art import Pix2Pix, paired_data
+
+    A, B = paired_data("stereo2disparity", n=4, size=32)
+    assert A.shape == (4, 32, 32, 3) and B.shape == (4, 32, 32, 1) and 0 <= B.min() and B.max() <= 1
+    A, B = paired_data("edges2photo", n=5, size=32, split="test")
+    assert A.shape == (5, 32, 32, 1) and B.shape == (5, 32, 32, 3)
+    g, c = paired_data("grey2colour", n=2, size=32)
+    np.testing.assert_allclose(g[..., 0], c @ np.array([0.299, 0.587, 0.114], np.float32), atol=1e-6)
+    with pytest.raises(ValueError, match="task must be"):
+        paired_data("day2night")
+    m = Pix2Pix(1, 3, depth=5)
+    with pytest.raises(RuntimeError, match="not trained"):
+        m.predict(np.zeros((1, 32, 32, 1)))
+    with pytest.raises(ValueError, match="multiples of 32"):
+        m.fit(np.zeros((2, 48, 48, 1)), np.zeros((2, 48, 48, 3)), progress=False)
+    with pytest.raises(ValueError, match="channels"):
+        m.fit(np.zeros((2, 32, 32, 3)), np.zeros((2, 32, 32, 3)), progress=False)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        m.fit(np.full((2, 32, 32, 1), 3.0), np.zeros((2, 32, 32, 3)), progress=False)
+    with pytest.raises(ValueError, match="same number of images"):
+        m.fit(np.zeros((2, 32, 32, 1)), np.zeros((3, 32, 32, 3)), progress=False)
