@@ -162,8 +162,10 @@ def test_pix2pix_learns_a_translation_and_resumes_from_disk(tmp_path):
     baseline = np.abs(Bt - B.mean()).mean()  # predicting the mean output everywhere
     assert m.history_["val_l1"][-1] < 0.5 * baseline, (m.history_["val_l1"], baseline)
     assert m.history_["g_l1"][-1] < m.history_["g_l1"][0]
+    before = {k: v.clone() for k, v in m.generator.state_dict().items()}
     P = m.predict(At)
     assert P.shape == (16, 32, 32, 1) and 0 <= P.min() and P.max() <= 1
+    assert all(torch.equal(before[k], v) for k, v in m.generator.state_dict().items())  # no side effects
     same = Pix2Pix(1, 1, base_filters=16, seed=3).fit(A, B, epochs=6, batch_size=8, progress=False)
     np.testing.assert_allclose(same.history_["g_l1"], m.history_["g_l1"], rtol=1e-5)
     m.save(tmp_path / "p2p.pt")

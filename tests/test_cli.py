@@ -104,3 +104,40 @@ def test_missing_function_and_ndim(tmp_path):
         cli.main(["mcmc", "--python", str(model), "--ndim", "1"])
     with pytest.raises(SystemExit, match="needs --ndim"):
         cli.main(["mcmc", "--python", str(model), "--function", "other"])
+
+
+def test_ga_builtin_problem_writes_results(tmp_path, capsys):
+    from mlsci_fast.ga import GeneticAlgorithm, problems
+
+    out = str(tmp_path / "ga")
+    assert cli.main(["ga", "rastrigin", "--dim", "6", "--generations", "80", "--seed", "2", "--quiet",
+                     "--out", out]) == 0
+    text = capsys.readouterr().out
+    ref = GeneticAlgorithm(problems.Rastrigin(6), seed=2).run(80)
+    assert f"best fitness {ref.best_fitness:.10g}" in text and "seed 2" in text
+    table = rows(out + ".csv")
+    assert table[0] == ["generation", "best", "mean", "std"] and len(table) == 82
+    assert float(table[-1][1]) == pytest.approx(ref.best_fitness)
+    assert GeneticAlgorithm.load(out + ".npz").run  # a loadable run
+    assert (tmp_path / "ga.png").stat().st_size > 10_000
+
+
+def test_ga_python_fitness_checkpoint_resume_and_errors(tmp_path, capsys):
+    from mlsci_fast.ga import GeneticAlgorithm
+
+    src = tmp_path / "fit.py"
+    src.write_text("import numpy as np\ndef fitness(X):\n    return np.sum((X - 0.5) ** 2, axis=1)\n")
+    ck = str(tmp_path / "ga.npz")
+    assert cli.main(["ga", "--python", str(src), "--bounds", "-2", "2", "--dim", "4", "--generations", "60",
+                     "--seed", "5", "--quiet", "--checkpoint", ck, "--checkpoint-every", "20"]) == 0
+    first = capsys.readouterr().out
+    assert cli.main(["ga", "--python", str(src), "--resume", ck, "--quiet"]) == 0
+    assert capsys.readouterr().out == first  # the finished run resumes to itself
+    ref = GeneticAlgorithm(lambda X: np.sum((X - 0.5) ** 2, axis=1), [[-2, 2]] * 4, seed=5).run(60)
+    assert f"best fitness {ref.best_fitness:.10g}" in first
+    with pytest.raises(SystemExit, match="--bounds"):
+        cli.main(["ga", "--python", str(src), "--dim", "4"])
+    with pytest.raises(SystemExit, match="built-in problem or --python"):
+        cli.main(["ga", "--quiet"])
+    with pytest.raises(SystemExit, match="no function 'nope'"):
+        cli.main(["ga", "--python", str(src), "--function", "nope", "--bounds", "0", "1"])

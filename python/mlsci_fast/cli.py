@@ -6,6 +6,8 @@
     mlsci-fast ising 32 2.0 2.2 2.4 2.6 5000 --tempering --out pt
     mlsci-fast mcmc rosenbrock --steps 20000 --out banana
     mlsci-fast mcmc --python model.py --ndim 3 --sampler ensemble --steps 5000 --checkpoint run.npz
+    mlsci-fast ga rastrigin --dim 30 --generations 500 --out rastrigin
+    mlsci-fast ga --python fit.py --function fitness --bounds -5 5 --dim 8 --checkpoint ga.npz
 
 Every run prints a summary, writes PREFIX.npz (the full result, loadable with the package's
 `load` functions), PREFIX.csv (a table) and PREFIX.png (a figure, when matplotlib is
@@ -90,6 +92,26 @@ def _parser() -> argparse.ArgumentParser:
     mc.add_argument("--scheduler", default=None, help="chains on Dask: 'local' or a scheduler address")
     mc.add_argument("--resume", default=None, metavar="FILE",
                     help="finish the run checkpointed in FILE (give the same --sampler, and --python if used)")
+    ga = sub.add_parser("ga", parents=[common], help="genetic algorithm: a built-in problem or your fitness",
+                        description="Real-coded genetic algorithm (mlsci_fast.ga) on a built-in C++ problem or on "
+                                    "fitness(X) from your Python file, called once per generation with the whole "
+                                    "population (n, dim) -> (n,).")
+    ga.add_argument("problem", nargs="?", choices=("sphere", "rastrigin", "ackley", "rosenbrock", "lj"),
+                    help="a built-in problem (minimised), or use --python")
+    ga.add_argument("--dim", type=int, default=10, help="genes (default 10)")
+    ga.add_argument("--atoms", type=int, default=13, help="atoms, for the Lennard-Jones cluster 'lj'")
+    ga.add_argument("--python", default=None, metavar="FILE", help="a Python file defining the fitness")
+    ga.add_argument("--function", default="fitness", help="its name in FILE")
+    ga.add_argument("--bounds", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
+                    help="the same bounds for every gene (required with --python)")
+    ga.add_argument("--maximize", action="store_true", help="maximise your fitness instead")
+    ga.add_argument("--population", type=int, default=100)
+    ga.add_argument("--generations", type=int, default=200)
+    ga.add_argument("--selection", default="tournament", choices=("tournament", "rank", "roulette"))
+    ga.add_argument("--survival", default="elitist", choices=("elitist", "mu+lambda"))
+    ga.add_argument("--islands", type=int, default=1)
+    ga.add_argument("--resume", default=None, metavar="FILE",
+                    help="finish the run checkpointed in FILE (give --python again if used)")
     return parser
 
 
@@ -197,10 +219,10 @@ def _ising(args) -> int:
 # -- mcmc -------------------------------------------------------------------------------------
 
 
-def _user_function(path: str, name: str):
+def _user_function(path: str, name: str, command: str = "mcmc"):
     file = Path(path)
     if not file.is_file():
-        raise SystemExit(f"mlsci-fast mcmc: no such file: {path}")
+        raise SystemExit(f"mlsci-fast {command}: no such file: {path}")
     spec = importlib.util.spec_from_file_location(file.stem, file)
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(file.resolve().parent))
@@ -210,7 +232,7 @@ def _user_function(path: str, name: str):
         sys.path.pop(0)
     fn = getattr(module, name, None)
     if not callable(fn):
-        raise SystemExit(f"mlsci-fast mcmc: {path} defines no function {name!r}")
+        raise SystemExit(f"mlsci-fast {command}: {path} defines no function {name!r}")
     return fn
 
 
@@ -299,6 +321,49 @@ def _chains_report(result, args) -> int:
     return 1 if not result.complete else 0
 
 
+# -- ga ---------------------------------------------------------------------------------------
+
+
+def _ga(args) -> int:
+    from .ga import GeneticAlgorithm, problems
+
+    fitness = _user_function(args.python, args.function, "ga") if args.python else None
+    progress = not args.quiet
+    if args.resume:
+        ga = GeneticAlgorithm.load(args.resume, fitness, n_threads=args.threads)
+        result = ga.resume(progress=progress, checkpoint_every=args.checkpoint_every)
+    else:
+        if fitness is None and args.problem is None:
+            raise SystemExit("mlsci-fast ga: give a built-in problem or --python FILE")
+        if fitness is not None:
+            if args.bounds is None:
+                raise SystemExit("mlsci-fast ga: --bounds LOW HIGH is required with --python")
+            target, bounds = fitness, [list(args.bounds)] * args.dim
+        else:
+            target = (problems.LennardJonesCluster(args.atoms) if args.problem == "lj" else
+                      {"sphere": problems.Sphere, "rastrigin": problems.Rastrigin, "ackley": problems.Ackley,
+                       "rosenbrock": problems.Rosenbrock}[args.problem](args.dim))
+            bounds = None if args.bounds is None else [list(args.bounds)] * target.dim
+        ga = GeneticAlgorithm(target, bounds, population_size=args.population, selection=args.selection,
+                              survival=args.survival, islands=args.islands, maximize=args.maximize,
+                              seed=args.seed, n_threads=args.threads)
+        result = ga.run(args.generations, progress=progress, checkpoint=args.checkpoint,
+                        checkpoint_every=args.checkpoint_every)
+    x = np.asarray(result.best_x)
+    shown = ", ".join(f"{v:.6g}" for v in x[:8]) + (", ..." if len(x) > 8 else "")
+    print(f"best fitness {result.best_fitness:.10g} after {result.n_evaluations:,} evaluations "
+          f"({result.n_generations} generations, {result.elapsed:.2f} s, seed {result.seed})")
+    print(f"best x [{shown}]")
+    if args.out:
+        ga.save(args.out + ".npz")
+        h = result.history
+        _write_csv(args.out + ".csv", ["generation", "best", "mean", "std"],
+                   [[g, h["best"][g], h["mean"][g], h["std"][g]] for g in range(len(h["best"]))])
+        fig = _save_figure(lambda p: result.plot(p), args.out + ".png")
+        _announce([args.out + ".npz", args.out + ".csv", fig])
+    return 0
+
+
 def _tour(args) -> int:
     from . import set_num_threads
     from .tour import PART_KEYS, run_tour
@@ -333,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
         return _ising(args)
     if args.command == "mcmc":
         return _mcmc(args)
+    if args.command == "ga":
+        return _ga(args)
     parser.print_help(sys.stderr)
     return 2
 

@@ -45,15 +45,6 @@ class _SamePad(nn.Module):
         return nn.functional.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
 
 
-class _Conv(nn.Sequential):
-    def __init__(self, cin, cout, k, s=1, groups=1):
-        super().__init__(_SamePad(k, s), nn.Conv2d(cin, cout, k, s, groups=groups, bias=False))
-
-    @property
-    def weight(self):
-        return self[1].weight
-
-
 class _MBConv(nn.Module):
     """Inverted residual: 1x1 expansion, depthwise k x k, 1x1 projection; identity skip when the
     shapes allow."""

@@ -229,10 +229,18 @@ class Pix2Pix:
         self._check_size(a, "A")
         torch.manual_seed(self.seed)
         self.generator.train()
+        norms = [m for m in self.generator.modules() if isinstance(m, nn.BatchNorm2d)]
+        saved = [m.momentum for m in norms]
+        for m in norms:
+            m.momentum = 0.0  # batch statistics, but the running ones stay as trained
         outs = []
-        with torch.no_grad():
-            for s in range(0, a.shape[0], batch_size):
-                outs.append(self.generator(a[s:s + batch_size]))
+        try:
+            with torch.no_grad():
+                for s in range(0, a.shape[0], batch_size):
+                    outs.append(self.generator(a[s:s + batch_size]))
+        finally:
+            for m, mom in zip(norms, saved):
+                m.momentum = mom
         return ((torch.cat(outs) + 1.0) / 2.0).clamp(0, 1).permute(0, 2, 3, 1).numpy()
 
     def save(self, path: str | os.PathLike) -> None:
