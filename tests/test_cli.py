@@ -141,3 +141,17 @@ def test_ga_python_fitness_checkpoint_resume_and_errors(tmp_path, capsys):
         cli.main(["ga", "--quiet"])
     with pytest.raises(SystemExit, match="no function 'nope'"):
         cli.main(["ga", "--python", str(src), "--function", "nope", "--bounds", "0", "1"])
+
+
+def test_bench_runs_selected_benchmarks_and_prints_ratios(tmp_path, capsys, monkeypatch):
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    out = tmp_path / "b.json"
+    assert cli.main(["bench", "--path", str(root / "benchmarks"), "-k", "fastica", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "fastica-480000x3" in text and "sklearn" in text and "x" in text
+    assert out.stat().st_size > 1000
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match="source checkout"):
+        cli.main(["bench"])

@@ -7,6 +7,7 @@
     mlsci-fast mcmc rosenbrock --steps 20000 --out banana
     mlsci-fast mcmc --python model.py --ndim 3 --sampler ensemble --steps 5000 --checkpoint run.npz
     mlsci-fast ga rastrigin --dim 30 --generations 500 --out rastrigin
+    mlsci-fast bench -k "tree or ica" --json bench.json
     mlsci-fast ga --python fit.py --function fitness --bounds -5 5 --dim 8 --checkpoint ga.npz
 
 Every run prints a summary, writes PREFIX.npz (the full result, loadable with the package's
@@ -112,6 +113,13 @@ def _parser() -> argparse.ArgumentParser:
     ga.add_argument("--islands", type=int, default=1)
     ga.add_argument("--resume", default=None, metavar="FILE",
                     help="finish the run checkpointed in FILE (give --python again if used)")
+    bench = sub.add_parser("bench", help="run the benchmarks (ours vs peers) and print the speed-ups",
+                           description="Runs the pytest-benchmark suite of a source checkout (benchmarks/), "
+                                       "timing ours and each peer in the same run, and prints median speed-ups.")
+    bench.add_argument("-k", dest="select", default=None, help="pytest -k expression selecting benchmarks")
+    bench.add_argument("--path", default=None, help="the benchmarks folder (default: ./benchmarks)")
+    bench.add_argument("--json", default=None, help="also keep pytest-benchmark's JSON here")
+    bench.add_argument("--threads", type=int, default=None, help="OpenMP threads (default: all)")
     return parser
 
 
@@ -321,6 +329,41 @@ def _chains_report(result, args) -> int:
     return 1 if not result.complete else 0
 
 
+# -- bench ------------------------------------------------------------------------------------
+
+
+def _bench(args) -> int:
+    import os
+    import subprocess
+    import tempfile
+
+    folder = Path(args.path) if args.path else Path.cwd() / "benchmarks"
+    if not (folder / "report.py").is_file():
+        raise SystemExit(f"mlsci-fast bench: no benchmarks in {folder}: run it in a source checkout of mlsci_fast "
+                         "(the benchmarks are not installed with the package) or give --path")
+    if importlib.util.find_spec("pytest_benchmark") is None:
+        raise SystemExit('mlsci-fast bench: needs pytest-benchmark and the peers: pip install "mlsci_fast[test]"')
+    with tempfile.TemporaryDirectory() as tmp:
+        out = args.json or os.path.join(tmp, "bench.json")
+        cmd = [sys.executable, "-m", "pytest", str(folder), "--benchmark-enable", "--benchmark-only",
+               f"--benchmark-json={out}", "-q", "-p", "no:cacheprovider"]
+        if args.select:
+            cmd += ["-k", args.select]
+        env = dict(os.environ)
+        if args.threads is not None:
+            env["OMP_NUM_THREADS"] = str(args.threads)
+        code = subprocess.call(cmd, env=env)
+        if not os.path.exists(out):
+            return code or 1
+        spec = importlib.util.spec_from_file_location("mlsci_bench_report", folder / "report.py")
+        report = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(report)
+        print()
+        print("mlsci_fast vs peers (median speed-up; higher is better)")
+        print(report.format_table(report.ratio_rows(report.from_json(out))))
+    return code
+
+
 # -- ga ---------------------------------------------------------------------------------------
 
 
@@ -400,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
         return _mcmc(args)
     if args.command == "ga":
         return _ga(args)
+    if args.command == "bench":
+        return _bench(args)
     parser.print_help(sys.stderr)
     return 2
 
