@@ -71,3 +71,32 @@ def bench_metropolis_sweeps(benchmark, record, L, impl):
     reference = numpy_sweeps(start.astype(np.int64), 1 / TC, SWEEPS, np.random.default_rng(2))
     # 10 sweeps from a random start at T_c have not equilibrated: runs differ by a few hundredths.
     assert abs(energy(s) - energy(reference)) < 0.06
+
+
+# ---- cluster updates at T_c: independent samples of |M| per second --------------------------------
+# Sweeps per run: enough for a few hundred autocorrelation times of Wolff and Swendsen-Wang. For
+# Metropolis at L = 256 the run is shorter than its autocorrelation time needs (tau grows as
+# L^2.17), so its tau is underestimated and its rate overestimated: the ratios are lower bounds.
+CLUSTER_SWEEPS = {("metropolis", 64): 20000, ("swendsen-wang", 64): 4000, ("wolff", 64): 20000,
+                  ("metropolis", 256): 20000, ("swendsen-wang", 256): 2000, ("wolff", 256): 20000}
+CLUSTER_IMPL = {"metropolis": "metropolis", "swendsen-wang": "mlsci_fast-swendsen-wang", "wolff": "mlsci_fast"}
+
+
+@pytest.mark.parametrize("algorithm", ["metropolis", "swendsen-wang", "wolff"])
+@pytest.mark.parametrize("L", [64, 256])
+def bench_cluster_independent_samples(benchmark, record, L, algorithm):
+    """Wolff is `mlsci_fast`, Swendsen-Wang the variant, Metropolis (ours too) the reference; the
+    report's ESS/s column is independent samples of |M| per second, relative to Metropolis."""
+    timed = not benchmark.disabled
+    n = CLUSTER_SWEEPS[(algorithm, L)] if timed else 100  # the smoke test only checks that it runs
+    benchmark.group = f"ising-clusters-L{L}-Tc"
+    record(CLUSTER_IMPL[algorithm])
+    r = benchmark.pedantic(lambda: ising.simulate(L, TC, n, algorithm=algorithm, n_burnin=n // 10, start="cold",
+                                                  seed=1), rounds=1, iterations=1)
+    s = r.summary()
+    tau = max(float(s["tau_abs_magnetization"]), 1.0)
+    benchmark.extra_info["tau_abs_magnetization"] = tau
+    benchmark.extra_info["ess"] = s["n_measurements"] / tau  # independent samples of |M|
+    if timed:
+        benchmark.extra_info["independent_per_s"] = benchmark.extra_info["ess"] / benchmark.stats.stats.median
+        assert abs(s["abs_magnetization"][0] - 0.64) < 0.15  # |M| at T_c for these sizes (finite size)
