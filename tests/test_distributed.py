@@ -34,3 +34,35 @@ def test_bad_client():
     pytest.importorskip("dask.distributed")
     with pytest.raises(TypeError, match="client must be None, 'local'"):
         distributed.map_units(_unit, [1], client=3)
+
+
+def _dying_scan_unit(marker, original, kwargs, unit, n_threads=None):
+    # The second temperature's first attempt kills its worker process, mid-scan.
+    if unit[0] == 1 and not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(1)
+    return original(kwargs, unit, n_threads)
+
+
+def test_a_killed_worker_does_not_lose_the_scan(tmp_path, monkeypatch):
+    pytest.importorskip("dask.distributed")
+    import functools
+
+    from dask.distributed import Client, LocalCluster
+
+    from mlsci_fast import ising
+
+    temps = np.linspace(2.0, 2.6, 4)
+    here = ising.temperature_scan(8, temps, 300, seed=5)
+    marker = str(tmp_path / "killed")
+    monkeypatch.setattr(ising, "_scan_unit", functools.partial(_dying_scan_unit, marker, ising._scan_unit))
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = Client(cluster)
+    try:
+        there = ising.temperature_scan(8, temps, 300, seed=5, client=client)
+    finally:
+        client.close()
+        cluster.close()
+    assert os.path.exists(marker)  # a worker really died
+    for key in ("energy", "abs_magnetization", "specific_heat", "binder"):
+        np.testing.assert_array_equal(there.table[key], here.table[key])
