@@ -104,6 +104,7 @@ void bind_ga(py::module_& m) {
         .def_readwrite("lower", &Config::lower)
         .def_readwrite("upper", &Config::upper)
         .def_readwrite("seed", &Config::seed)
+        .def_readwrite("island_offset", &Config::island_offset)
         .def("check", &mlsci::ga::check_config);
 
 #define MLSCI_GA_STATE_ARGS                                                                                    \
@@ -148,6 +149,15 @@ void bind_ga(py::module_& m) {
         },
         MLSCI_GA_STATE_ARGS, py::arg("offspring").noconvert(), py::arg("off_fitness").noconvert(),
         py::arg("n_threads"));
+    s.def(
+        "record",
+        [](const Config& cfg, CArray<double>& population, CArray<double>& fitness, CArray<double>& best_x,
+           CArray<double>& best_f, CArray<std::int64_t>& counters, CArray<double>& h_best, CArray<double>& h_mean,
+           CArray<double>& h_std, std::int64_t gen) {
+            const auto a = arrays_of(cfg, population, fitness, best_x, best_f, counters, h_best, h_mean, h_std);
+            mlsci::ga::record(cfg, a.state, a.history, gen);
+        },
+        MLSCI_GA_STATE_ARGS, py::arg("gen"));
     s.def(
         "run",
         [](const Config& cfg, CArray<double>& population, CArray<double>& fitness, CArray<double>& best_x,

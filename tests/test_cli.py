@@ -155,3 +155,15 @@ def test_bench_runs_selected_benchmarks_and_prints_ratios(tmp_path, capsys, monk
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit, match="source checkout"):
         cli.main(["bench"])
+
+
+def test_ga_islands_on_a_local_scheduler(tmp_path, capsys):
+    pytest.importorskip("dask.distributed")
+    args = ["ga", "sphere", "--dim", "3", "--generations", "12", "--islands", "2", "--migration-interval", "4",
+            "--seed", "9", "--quiet"]
+    assert cli.main(args) == 0
+    here = capsys.readouterr().out
+    assert cli.main(args + ["--scheduler", "local"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == here.splitlines()[1]  # the same best x
+    with pytest.raises(SystemExit, match="--islands 2 or more"):
+        cli.main(["ga", "sphere", "--scheduler", "local", "--quiet"])

@@ -66,3 +66,35 @@ def test_a_killed_worker_does_not_lose_the_scan(tmp_path, monkeypatch):
     assert os.path.exists(marker)  # a worker really died
     for key in ("energy", "abs_magnetization", "specific_heat", "binder"):
         np.testing.assert_array_equal(there.table[key], here.table[key])
+
+
+def _island_fitness(X):
+    return np.sum((X - 0.3) ** 2, axis=1) + np.sin(5 * X).sum(axis=1)
+
+
+def test_ga_islands_on_a_local_cluster_equal_the_local_run(tmp_path):
+    pytest.importorskip("dask.distributed")
+    from dask.distributed import Client, LocalCluster
+
+    from mlsci_fast.ga import GeneticAlgorithm, problems
+
+    kw = dict(population_size=30, islands=2, migration_interval=4, n_migrants=2, seed=11)
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = Client(cluster)
+    try:
+        for target, bounds, extra in ((problems.Rastrigin(6), None, {}),
+                                      (_island_fitness, [[-2, 2]] * 3, {"maximize": True})):
+            here = GeneticAlgorithm(target, bounds, **kw, **extra).run(18)
+            ck = tmp_path / "islands.npz"
+            there = GeneticAlgorithm(target, bounds, **kw, **extra).run(18, client=client, checkpoint=ck)
+            np.testing.assert_array_equal(there.population, here.population)
+            np.testing.assert_array_equal(there.best_x, here.best_x)
+            assert there.best_fitness == here.best_fitness and there.n_evaluations == here.n_evaluations
+            for k in here.history:
+                np.testing.assert_array_equal(there.history[k], here.history[k])
+            assert GeneticAlgorithm.load(ck, None if bounds is None else target).generation == 18
+    finally:
+        client.close()
+        cluster.close()
+    with pytest.raises(ValueError, match="islands >= 2"):
+        GeneticAlgorithm(problems.Sphere(2), seed=1).run(2, client="local")

@@ -111,6 +111,9 @@ def _parser() -> argparse.ArgumentParser:
     ga.add_argument("--selection", default="tournament", choices=("tournament", "rank", "roulette"))
     ga.add_argument("--survival", default="elitist", choices=("elitist", "mu+lambda"))
     ga.add_argument("--islands", type=int, default=1)
+    ga.add_argument("--migration-interval", type=int, default=10, help="generations between ring migrations")
+    ga.add_argument("--scheduler", default=None,
+                    help="islands on Dask: 'local' (a LocalCluster) or a scheduler address (needs --islands >= 2)")
     ga.add_argument("--resume", default=None, metavar="FILE",
                     help="finish the run checkpointed in FILE (give --python again if used)")
     bench = sub.add_parser("bench", help="run the benchmarks (ours vs peers) and print the speed-ups",
@@ -388,10 +391,13 @@ def _ga(args) -> int:
                        "rosenbrock": problems.Rosenbrock}[args.problem](args.dim))
             bounds = None if args.bounds is None else [list(args.bounds)] * target.dim
         ga = GeneticAlgorithm(target, bounds, population_size=args.population, selection=args.selection,
-                              survival=args.survival, islands=args.islands, maximize=args.maximize,
+                              survival=args.survival, islands=args.islands,
+                              migration_interval=args.migration_interval, maximize=args.maximize,
                               seed=args.seed, n_threads=args.threads)
+        if args.scheduler and args.islands < 2:
+            raise SystemExit("mlsci-fast ga: --scheduler spreads islands over Dask: give --islands 2 or more")
         result = ga.run(args.generations, progress=progress, checkpoint=args.checkpoint,
-                        checkpoint_every=args.checkpoint_every)
+                        checkpoint_every=args.checkpoint_every, client=args.scheduler)
     x = np.asarray(result.best_x)
     shown = ", ".join(f"{v:.6g}" for v in x[:8]) + (", ..." if len(x) > 8 else "")
     print(f"best fitness {result.best_fitness:.10g} after {result.n_evaluations:,} evaluations "

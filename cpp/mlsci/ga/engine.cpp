@@ -363,6 +363,7 @@ void check_config(const Config& cfg) {
     require(cfg.dim >= 1, where, "dim must be >= 1");
     require(cfg.pop_size >= 2, where, "population_size must be >= 2");
     require(cfg.islands >= 1, where, "islands must be >= 1");
+    require(cfg.island_offset >= 0, where, "island_offset must be >= 0");
     require(cfg.tournament_size >= 1, where, "tournament_size must be >= 1");
     require(cfg.crossover_prob >= 0.0 && cfg.crossover_prob <= 1.0, where, "crossover_prob must be in [0, 1]");
     require(cfg.mutation_prob <= 1.0, where, "mutation_prob must be <= 1");
@@ -409,7 +410,7 @@ void make_offspring(const Config& cfg, const State& st, double* offspring, int n
         const double* f = st.fitness + std::int64_t{isl} * n;
         const double* pop = st.population + std::int64_t{isl} * n * d;
         double* out = offspring + std::int64_t{isl} * n * d;
-        const auto replica = static_cast<std::uint32_t>(isl);
+        const auto replica = static_cast<std::uint32_t>(cfg.island_offset + isl);
         Philox sel{cfg.seed, Stream::GaSelect, gen, j, replica};
         const int a = select(cfg, f, tables[static_cast<std::size_t>(isl)], sel);
         const int b = select(cfg, f, tables[static_cast<std::size_t>(isl)], sel);
@@ -501,6 +502,16 @@ void survive(const Config& cfg, const State& st, const double* offspring, const 
         migrate(cfg, st.population, st.fitness, nullptr, 0);
     st.counters[0] = gen;
     st.counters[1] += total;
+    stats_row(cfg, st, hist, gen);
+}
+
+void record(const Config& cfg, const State& st, const History& hist, std::int64_t gen) {
+    check_config(cfg);
+    require(gen >= 1 && gen < hist.capacity, "GeneticAlgorithm", "record: generation out of the history's range");
+    if (cfg.islands > 1 && cfg.migration_interval > 0 && gen % cfg.migration_interval == 0)
+        migrate(cfg, st.population, st.fitness, nullptr, 0);
+    st.counters[0] = gen;
+    st.counters[1] += std::int64_t{cfg.islands} * cfg.pop_size;
     stats_row(cfg, st, hist, gen);
 }
 

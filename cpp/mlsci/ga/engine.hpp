@@ -49,6 +49,10 @@ struct Config {
     int n_migrants = 1;
     std::vector<double> lower, upper;
     std::uint64_t seed = 0;
+    // The island index of this state's first island in the random-number keys: a state holding
+    // island i of a run alone (islands = 1, island_offset = i) draws exactly what island i draws
+    // in the whole run, so islands can evolve apart (on Dask workers) and give the same result.
+    int island_offset = 0;
 };
 
 // The run's state: islands x pop_size individuals, updated a whole generation at a time.
@@ -78,6 +82,11 @@ void make_offspring(const Config& cfg, const State& st, double* offspring, int n
 // error naming the generation and the child; +inf is allowed (an infeasible child).
 void survive(const Config& cfg, const State& st, const double* offspring, const double* off_fitness,
              const History& hist, int n_threads);
+
+// For a run whose islands evolved apart: with the whole population of generation `gen` in st
+// (all islands, as survive left them), migrates when generation `gen` is a migration generation,
+// records history row `gen` and best-ever, and sets the counters, exactly as survive would.
+void record(const Config& cfg, const State& st, const History& hist, std::int64_t gen);
 
 // Records the initial population (fitness already evaluated) in history row 0 and best-ever.
 void start(const Config& cfg, const State& st, const History& hist);

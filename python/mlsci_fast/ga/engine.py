@@ -7,6 +7,7 @@ import numbers
 import os
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -278,6 +279,7 @@ class GeneticAlgorithm:
         progress: bool = False,
         checkpoint: str | os.PathLike | None = None,
         checkpoint_every: int | None = None,
+        client: Any = None,
     ) -> GAResult:
         """Evolve `n_generations` more generations (a second call continues) and return the result.
 
@@ -285,10 +287,71 @@ class GeneticAlgorithm:
             Save the run atomically every `checkpoint_every` generations (default: about once a
             minute), at the end and when interrupted; ``GeneticAlgorithm.load(path).resume()``
             finishes it exactly as if it had never stopped.
+        client : None, "local", a scheduler address or a dask.distributed.Client
+            With islands > 1, evolve each island as a Dask task between migrations; the islands
+            migrate through the client. The result is the same as without a client, bit for bit
+            (with a client, checkpoints are written at every migration).
         """
         n_generations = int(check_scalar(n_generations, "n_generations", numbers.Integral, min_val=0))
         self._plan = self.generation + n_generations
+        if client is not None:
+            return self._run_islands_on_dask(client, progress, checkpoint)
         return self._run_plan(progress, checkpoint, checkpoint_every)
+
+    # -- islands on Dask ------------------------------------------------------------------------
+    def _island_spec(self) -> dict:
+        """What a worker needs to rebuild one island of this run."""
+        target = self.problem if self.problem is not None else self.fitness_fn
+        settings = dict(self._settings, islands=1)
+        bounds = None if self.genome == "permutation" else self.bounds
+        return dict(target=target, bounds=bounds, settings=settings, seed=self.seed)
+
+    def _run_islands_on_dask(self, client, progress, checkpoint) -> GAResult:
+        from ..distributed import resolve_client
+
+        cfg = self._cfg
+        if cfg.islands < 2:
+            raise ValueError("client= distributes islands: it needs islands >= 2 (one island runs here)")
+        end = self._plan
+        self._grow(end + 1)
+        if self._fit is None:
+            self._initialize()
+        c, owned, n_threads = resolve_client(client, cfg.islands)
+        spec = self._island_spec()
+        n, d = cfg.pop_size, cfg.dim
+        started, elapsed0 = time.perf_counter(), self._elapsed
+        try:
+            with Progress(end - self.generation, "ga", "generations", enabled=progress) as bar:
+                first = self.generation
+                while self.generation < end:
+                    g0 = self.generation
+                    interval = cfg.migration_interval
+                    stop = end if interval <= 0 else min(end, (g0 // interval + 1) * interval)
+                    futures = [
+                        c.submit(_evolve_island, spec, i, self._pop[i * n:(i + 1) * n].copy(),
+                                 self._fit[i * n:(i + 1) * n].copy(), g0, stop - g0, n_threads, pure=False, retries=2)
+                        for i in range(cfg.islands)
+                    ]
+                    snapshots = c.gather(futures)
+                    for j in range(stop - g0):
+                        for i, (pops, fits) in enumerate(snapshots):
+                            self._pop[i * n:(i + 1) * n] = pops[j].reshape(n, d)
+                            self._fit[i * n:(i + 1) * n] = fits[j]
+                        _core.ga.record(*self._state(), g0 + j + 1)
+                    bar.update(self.generation - first, self._progress_text())
+                    if checkpoint is not None:
+                        self._elapsed = elapsed0 + time.perf_counter() - started
+                        self.save(checkpoint)
+        finally:
+            if owned:
+                cluster = getattr(c, "cluster", None)
+                c.close()
+                if cluster is not None:
+                    cluster.close()
+        self._elapsed = elapsed0 + time.perf_counter() - started
+        if checkpoint is not None:
+            self.save(checkpoint)
+        return self.result()
 
     def resume(self, *, progress: bool = False, checkpoint_every: int | None = None) -> GAResult:
         """Finish the run a checkpoint was written for (see `load`)."""
@@ -415,6 +478,26 @@ class GeneticAlgorithm:
         ga._elapsed = float(meta["elapsed"])
         ga._checkpoint_path = os.fspath(path)
         return ga
+
+
+def _evolve_island(spec: dict, island: int, population: np.ndarray, fitness: np.ndarray, generation: int,
+                   n_generations: int, n_threads: int | None = None) -> tuple[list, list]:
+    """A Dask task: island `island` of a run alone for `n_generations` generations from
+    `generation`, drawing the random numbers it draws in the whole run; returns the population
+    and fitness after every generation (the client migrates and records them)."""
+    ga = GeneticAlgorithm(spec["target"], spec["bounds"], seed=spec["seed"], n_threads=n_threads, **spec["settings"])
+    ga._cfg.island_offset = int(island)
+    ga._pop = np.ascontiguousarray(population, dtype=np.float64)
+    ga._fit = np.ascontiguousarray(fitness, dtype=np.float64)
+    ga._counters[:] = (generation, 0)
+    ga._grow(generation + n_generations + 2)
+    pops, fits = [], []
+    nt = _threads.resolve(n_threads)
+    for _ in range(n_generations):
+        ga._step(1, nt)
+        pops.append(ga._pop.copy())
+        fits.append(ga._fit.copy())
+    return pops, fits
 
 
 def _choice(value: str, options: dict[str, int], name: str) -> int:
