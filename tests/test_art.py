@@ -197,3 +197,43 @@ def test_pix2pix_data_and_bad_input():
         m.fit(np.full((2, 32, 32, 1), 3.0), np.zeros((2, 32, 32, 3)), progress=False)
     with pytest.raises(ValueError, match="same number of images"):
         m.fit(np.zeros((2, 32, 32, 1)), np.zeros((3, 32, 32, 3)), progress=False)
+
+
+def test_same_seed_same_image_and_octave_shapes(fe):
+    a = style_transfer("coffee", "brick", feature_net=fe, size=48, steps=3, init="noise", seed=4, progress=False)
+    b = style_transfer("coffee", "brick", feature_net=fe, size=48, steps=3, init="noise", seed=4, progress=False)
+    np.testing.assert_array_equal(a, b)
+    odd = (np.random.default_rng(0).uniform(size=(97, 131, 3)) * 255).astype(np.uint8)
+    dream = deep_dream(odd, feature_net=fe, size=None, octaves=3, octave_scale=1.7, steps=1, progress=False)
+    assert dream.shape == odd.shape  # the octaves come back to the input's size
+
+
+def test_pix2pix_one_step_translate_and_checkpoints(tmp_path):
+    from mlsci_fast.art import Pix2Pix
+
+    A, B = _blobs(8, 32, 3), 1.0 - _blobs(8, 32, 3)
+    m = Pix2Pix(1, 1, base_filters=8, seed=1)
+    m.fit((A, B), epochs=1, batch_size=8, progress=False)  # builds the model, one step
+    before = np.abs(m.predict(A) - B).mean()
+    m.fit(A, B, epochs=1, batch_size=8, progress=False)  # one more step on the same batch
+    assert np.abs(m.predict(A) - B).mean() < before
+    out = m.translate((A[0] * 255).astype(np.uint8))
+    assert out.shape == (32, 32, 1) and out.dtype == np.uint8
+    ck = tmp_path / "ck.pt"
+    m.fit(A, B, epochs=2, progress=False, checkpoint=ck)
+    assert Pix2Pix.load(ck).history_["g_l1"] == m.history_["g_l1"]
+    with pytest.raises(ValueError, match=r"fit\(\(A, B\)\)"):
+        m.fit(A)
+
+
+def test_image_limits_and_formats(tmp_path):
+    not_image = tmp_path / "notes.png"
+    not_image.write_text("not a picture")
+    with pytest.raises(ValueError, match="not an image file"):
+        load_image(str(not_image))
+    with pytest.raises(ValueError, match="size must be between 16 and 4096"):
+        load_image("coffee", 100_000)
+    with pytest.raises(ValueError, match="size must be between"):
+        deep_dream("coffee", size=10**6, progress=False)
+    grey = load_image(np.full((20, 30), 128, np.uint8))
+    assert grey.shape == (1, 3, 20, 30)  # grey made RGB

