@@ -30,6 +30,25 @@ _STAGES = ((1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3,
 _BN = dict(eps=1e-3, momentum=0.01)
 
 
+# Which convolutions run on our C++ kernel (mlsci_fast.nn.Conv2d) and which on torch's: measured
+# forward + backward on 2 threads (docs/art.md), ours is at least as fast for ordinary
+# convolutions with up to 24 input channels (the stem: 1.0x, 1x1 expansions from 24 channels:
+# 1.15x, the PatchGAN's first layer: 1.2x) and slower for depthwise (0.2-0.5x) and wide ones
+# (a 1x1 from 480 channels: 0.6x, U-Net 16 -> 32: 0.7x), so each layer takes the faster.
+_OURS_MAX_IN_CHANNELS = 24
+
+
+def conv_layer(cin: int, cout: int, kernel: int, stride: int = 1, padding: int = 0, groups: int = 1,
+               bias: bool = True) -> nn.Module:
+    """A Conv2d on our kernel where it is at least as fast as torch's, else torch's (same
+    parameters and state-dict keys either way)."""
+    if groups == 1 and cin <= _OURS_MAX_IN_CHANNELS:
+        from ..nn import Conv2d
+
+        return Conv2d(cin, cout, kernel, stride, padding, groups=groups, bias=bias)
+    return nn.Conv2d(cin, cout, kernel, stride, padding, groups=groups, bias=bias)
+
+
 class _SamePad(nn.Module):
     """TensorFlow's 'SAME' padding (asymmetric for even totals: the extra pixel goes right/bottom),
     which the ported weights were trained with."""
@@ -53,12 +72,12 @@ class _MBConv(nn.Module):
         super().__init__()
         mid = cin * e
         if e != 1:
-            self._expand_conv = nn.Conv2d(cin, mid, 1, bias=False)
+            self._expand_conv = conv_layer(cin, mid, 1, bias=False)
             self._bn0 = nn.BatchNorm2d(mid, **_BN)
         self._pad = _SamePad(k, s)
-        self._depthwise_conv = nn.Conv2d(mid, mid, k, s, groups=mid, bias=False)
+        self._depthwise_conv = conv_layer(mid, mid, k, s, groups=mid, bias=False)
         self._bn1 = nn.BatchNorm2d(mid, **_BN)
-        self._project_conv = nn.Conv2d(mid, cout, 1, bias=False)
+        self._project_conv = conv_layer(mid, cout, 1, bias=False)
         self._bn2 = nn.BatchNorm2d(cout, **_BN)
         self.skip = s == 1 and cin == cout
         self.act = nn.ReLU6(inplace=False)
@@ -85,14 +104,14 @@ class EfficientNetLite0(nn.Module):
     def __init__(self, n_classes: int = 1000):
         super().__init__()
         self._stem_pad = _SamePad(3, 2)
-        self._conv_stem = nn.Conv2d(3, 32, 3, 2, bias=False)
+        self._conv_stem = conv_layer(3, 32, 3, 2, bias=False)
         self._bn0 = nn.BatchNorm2d(32, **_BN)
         blocks = []
         for repeats, k, s, e, cin, cout in _STAGES:
             for r in range(repeats):
                 blocks.append(_MBConv(cin if r == 0 else cout, cout, k, s if r == 0 else 1, e))
         self._blocks = nn.ModuleList(blocks)
-        self._conv_head = nn.Conv2d(320, 1280, 1, bias=False)
+        self._conv_head = conv_layer(320, 1280, 1, bias=False)
         self._bn1 = nn.BatchNorm2d(1280, **_BN)
         self._dropout = nn.Dropout(0.2)
         self._fc = nn.Linear(1280, n_classes)
@@ -190,7 +209,7 @@ def vgg(weights, depth: int | None = None) -> nn.Sequential:
     cin, index, names = 3, 0, []
     for b, (reps, width) in enumerate(zip(_VGG_CFG[depth], _VGG_WIDTH), 1):
         for j in range(1, reps + 1):
-            layers[str(index)] = nn.Conv2d(cin, width, 3, padding=1)
+            layers[str(index)] = conv_layer(cin, width, 3, padding=1)
             names.append(f"conv{b}_{j}")
             layers[str(index + 1)] = nn.ReLU(inplace=False)
             names.append(f"relu{b}_{j}")

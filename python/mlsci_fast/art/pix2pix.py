@@ -20,6 +20,7 @@ from torch import nn
 
 from .._progress import Progress
 from .._validation import check_scalar
+from .features import conv_layer
 from .images import sample_image
 
 __all__ = ["PatchDiscriminator", "Pix2Pix", "UNetGenerator", "paired_data"]
@@ -37,7 +38,7 @@ class UNetGenerator(nn.Module):
         self.down = nn.ModuleList()
         cin = in_channels
         for i, w in enumerate(widths):
-            layers = [nn.Conv2d(cin, w, 4, 2, 1, bias=i == 0)]
+            layers = [conv_layer(cin, w, 4, 2, 1, bias=i == 0)]
             if 0 < i < depth - 1:
                 layers.append(nn.BatchNorm2d(w))
             layers.append(nn.LeakyReLU(0.2))
@@ -70,14 +71,14 @@ class PatchDiscriminator(nn.Module):
 
     def __init__(self, in_channels: int, base: int = 32, n_layers: int = 3):
         super().__init__()
-        layers = [nn.Conv2d(in_channels, base, 4, 2, 1), nn.LeakyReLU(0.2)]
+        layers = [conv_layer(in_channels, base, 4, 2, 1), nn.LeakyReLU(0.2)]
         w = base
         for i in range(1, n_layers + 1):
             w_next = min(base * 2**i, base * 8)
             stride = 2 if i < n_layers else 1
-            layers += [nn.Conv2d(w, w_next, 4, stride, 1, bias=False), nn.BatchNorm2d(w_next), nn.LeakyReLU(0.2)]
+            layers += [conv_layer(w, w_next, 4, stride, 1, bias=False), nn.BatchNorm2d(w_next), nn.LeakyReLU(0.2)]
             w = w_next
-        layers.append(nn.Conv2d(w, 1, 4, 1, 1))
+        layers.append(conv_layer(w, 1, 4, 1, 1))
         self.net = nn.Sequential(*layers)
 
     def forward(self, a, b):
