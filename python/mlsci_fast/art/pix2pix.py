@@ -306,16 +306,11 @@ def _crops(img: np.ndarray, n: int, size: int, rng: np.random.Generator, x_range
 
 
 def _edges(rgb: np.ndarray) -> np.ndarray:
-    """Sobel gradient magnitude of the luminance, scaled to [0, 1] per image (edges are white)."""
-    g = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32) / 255.0
-    gx = np.zeros_like(g)
-    gy = np.zeros_like(g)
-    gx[..., 1:-1, 1:-1] = (g[..., :-2, 2:] + 2 * g[..., 1:-1, 2:] + g[..., 2:, 2:]
-                           - g[..., :-2, :-2] - 2 * g[..., 1:-1, :-2] - g[..., 2:, :-2])
-    gy[..., 1:-1, 1:-1] = (g[..., 2:, :-2] + 2 * g[..., 2:, 1:-1] + g[..., 2:, 2:]
-                           - g[..., :-2, :-2] - 2 * g[..., :-2, 1:-1] - g[..., :-2, 2:])
-    m = np.hypot(gx, gy)
-    return (m / (m.reshape(len(m), -1).max(axis=1)[:, None, None] + 1e-8))[..., None]
+    """Canny edges of each crop's luminance (white on black), as pix2pix's edges -> photo pairs."""
+    from skimage.feature import canny
+
+    grey = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32) / 255.0
+    return np.stack([canny(g, sigma=1.5) for g in grey]).astype(np.float32)[..., None]
 
 
 def paired_data(task: str = "grey2colour", *, n: int = 200, size: int = 64, split: str = "train",
@@ -324,7 +319,7 @@ def paired_data(task: str = "grey2colour", *, n: int = 200, size: int = 64, spli
 
     task:
       "grey2colour": A greyscale (1 channel), B the colour photo (3).
-      "edges2photo": A the Sobel edge magnitude (1 channel), B the photo (3).
+      "edges2photo": A the photo's Canny edges (1 channel, 0/1), B the photo (3).
       "stereo2disparity": A the left view of scikit-image's stereo motorcycle (3 channels), B its
         measured disparity (1 channel, nearer = brighter; unknown pixels 0).
     split: "train" or "test": different photos (the test photo is flower.jpg) or, for the stereo
