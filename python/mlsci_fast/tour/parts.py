@@ -151,12 +151,18 @@ def cleaning(r, ctx: Context) -> None:
     y = (rng.uniform(size=n) < 0.15).astype(int)
     names = ["length [m]", "mass [kg]", "temperature [C]", "gain"]
     report = data_report(X, y, feature_names=names)
+    try:  # a DataFrame lets the cleaner's summary name the columns
+        import pandas as pd
+
+        data = pd.DataFrame(X, columns=names)
+    except ModuleNotFoundError:
+        data = X
     cleaner = Cleaner(outliers="drop")
     log = logging.getLogger("mlsci_fast")
     level = log.level
     log.setLevel(logging.ERROR)  # the drop count goes into the report instead of the terminal
     try:
-        Xc, yc = cleaner.fit_resample(X, y)
+        Xc, yc = cleaner.fit_resample(data, y)
     finally:
         log.setLevel(level)
     r.text = str(report) + "\n\n" + cleaner.summary().split("Cleaner:", 1)[1].strip()
