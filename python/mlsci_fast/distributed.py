@@ -22,7 +22,7 @@ from typing import Any
 
 from ._progress import Progress
 
-__all__ = ["map_units", "resolve_client"]
+__all__ = ["map_units", "release_client", "resolve_client"]
 
 
 def _cores() -> int:
@@ -50,6 +50,15 @@ def resolve_client(client: Any, n_units: int):
     if isinstance(client, str):
         return Client(client), True, 1
     raise TypeError(f"client must be None, 'local', a scheduler address or a dask.distributed.Client, got {client!r}")
+
+
+def release_client(client, owned: bool) -> None:
+    """Close a client that resolve_client started (and its LocalCluster); leave others open."""
+    if owned:
+        cluster = getattr(client, "cluster", None)
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def map_units(
@@ -84,8 +93,4 @@ def map_units(
                 bar.update(done)
         return c.gather(futures)
     finally:
-        if owned:
-            cluster = getattr(c, "cluster", None)
-            c.close()
-            if cluster is not None:
-                cluster.close()
+        release_client(c, owned)

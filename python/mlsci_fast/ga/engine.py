@@ -307,7 +307,7 @@ class GeneticAlgorithm:
         return dict(target=target, bounds=bounds, settings=settings, seed=self.seed)
 
     def _run_islands_on_dask(self, client, progress, checkpoint) -> GAResult:
-        from ..distributed import resolve_client
+        from ..distributed import release_client, resolve_client
 
         cfg = self._cfg
         if cfg.islands < 2:
@@ -343,11 +343,7 @@ class GeneticAlgorithm:
                         self._elapsed = elapsed0 + time.perf_counter() - started
                         self.save(checkpoint)
         finally:
-            if owned:
-                cluster = getattr(c, "cluster", None)
-                c.close()
-                if cluster is not None:
-                    cluster.close()
+            release_client(c, owned)
         self._elapsed = elapsed0 + time.perf_counter() - started
         if checkpoint is not None:
             self.save(checkpoint)
