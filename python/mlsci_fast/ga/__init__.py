@@ -3,10 +3,12 @@
 `GeneticAlgorithm` minimises a built-in problem from `mlsci_fast.ga.problems` (evaluated in C++
 on all threads) or a Python function called once per generation with the whole population.
 `cluster_search` finds the global minima of Lennard-Jones clusters (cut-and-splice GA with
-every child relaxed by L-BFGS in C++). `NSGA2` finds the Pareto front of several objectives. Same seed, same run, on any number of threads; a checkpointed run resumes exactly.
+every child relaxed by L-BFGS in C++). `NSGA2` finds the Pareto front of several objectives.
+`forcefield` fits Tersoff and reduced-ReaxFF parameters to reference energies and forces
+(GARFfield's approach), reading and writing LAMMPS parameter files. Same seed, same run, on any number of threads; a checkpointed run resumes exactly.
 """
 
-from . import problems
+from . import forcefield, problems
 from .cluster import ClusterResult, cluster_search, relax
 from .engine import GAResult, GeneticAlgorithm
 from .nsga2 import NSGA2, ParetoResult
@@ -18,6 +20,7 @@ __all__ = [
     "NSGA2",
     "ParetoResult",
     "cluster_search",
+    "forcefield",
     "problems",
     "relax",
 ]
