@@ -44,7 +44,7 @@ def pytest_terminal_summary(terminalreporter, config):
     if session is None or session.disabled:
         return
     results = [
-        (b.group, b.extra_info.get("impl"), b.stats.median, b.extra_info.get("ess"))
+        (b.group, b.extra_info.get("impl"), b.stats.median, b.extra_info.get("ess"), b.extra_info.get("units"))
         for b in session.benchmarks
         if b and b.extra_info.get("impl")
     ]

@@ -8,6 +8,9 @@ Every benchmark is parametrized by ``impl`` ("mlsci_fast" or a peer) within one 
 problem), so the ratio peer_median / ours_median is the speed-up of mlsci_fast on that problem,
 measured in the same run on the same data. The conftest prints the same table after a run.
 
+A benchmark whose one call does several units of work a peer's call does once (a GA population
+of parameter sets) records ``extra_info["units"]``; its median is divided by it.
+
 Samplers record ``extra_info["ess"]``, the effective sample size their run produced; where both
 sides of a pair have it, the ratio is of effective samples per second instead (marked "ESS/s"),
 since samplers of different efficiency do different amounts of work per effective sample.
@@ -24,13 +27,17 @@ OURS = "mlsci_fast"
 
 
 def ratio_rows(results: Iterable[tuple]) -> list[tuple[str, str, float, float, float, str]]:
-    """(group, impl, median seconds[, ess]) -> (group, peer, ours median, peer median, ratio, kind).
+    """(group, impl, median seconds[, ess[, units]]) -> (group, peer, ours median, peer median, ratio, kind).
 
     kind is "time" (peer median / ours) or "ESS/s" (ours ESS per second / peer's).
     """
     by_group: dict[str, dict[str, tuple[float, float | None]]] = defaultdict(dict)
-    for group, impl, median, *ess in results:
-        by_group[group][impl] = (median, ess[0] if ess else None)
+    for group, impl, median, *extra in results:
+        # extra: ess, then how many units of work one call did (a population of parameter sets
+        # against a peer that evaluates one): medians are compared per unit
+        ess = extra[0] if extra else None
+        units = extra[1] if len(extra) > 1 and extra[1] else 1
+        by_group[group][impl] = (median / units, ess)
     rows = []
     for group in sorted(by_group):
         impls = by_group[group]
@@ -75,7 +82,8 @@ def from_json(path: str) -> list[tuple[str, str, float]]:
     with open(path) as f:
         data = json.load(f)
     return [
-        (b["group"], b["extra_info"].get("impl") or b["params"]["impl"], b["stats"]["median"], b["extra_info"].get("ess"))
+        (b["group"], b["extra_info"].get("impl") or b["params"]["impl"], b["stats"]["median"], b["extra_info"].get("ess"),
+         b["extra_info"].get("units"))
         for b in data["benchmarks"]
     ]
 
