@@ -7,23 +7,22 @@ import json
 import os
 import tempfile
 import zipfile
-from typing import Any
+from typing import IO, Any, Callable
 
 import numpy as np
 
-__all__ = ["atomic_savez", "load_npz"]
+__all__ = ["atomic_savez", "atomic_write", "load_npz"]
 
 
-def atomic_savez(path: str | os.PathLike, meta: dict[str, Any] | None = None, **arrays: np.ndarray) -> None:
-    """Write `arrays` (and `meta`, stored as JSON) to `path` via a temporary file + os.replace."""
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None], suffix: str = "") -> None:
+    """Call `write` on a temporary file beside `path`, flush it to disk, then os.replace it onto
+    `path`; if anything fails, the temporary file is removed and `path` is untouched."""
     path = os.fspath(path)
-    if meta is not None:
-        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=suffix)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -31,6 +30,15 @@ def atomic_savez(path: str | os.PathLike, meta: dict[str, Any] | None = None, **
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_savez(path: str | os.PathLike, meta: dict[str, Any] | None = None, *, compress: bool = False,
+                 **arrays: np.ndarray) -> None:
+    """Write `arrays` (and `meta`, stored as JSON) to `path` via a temporary file + os.replace."""
+    if meta is not None:
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    save = np.savez_compressed if compress else np.savez
+    atomic_write(path, lambda f: save(f, **arrays), ".npz")
 
 
 def load_npz(path: str | os.PathLike, fmt: str, what: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -16,6 +16,7 @@ Units are LAMMPS "metal": Å, eV, eV/Å.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import math
 import numbers
@@ -27,7 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import _core, _threads
-from .._io import load_npz
+from .._io import atomic_savez, atomic_write, load_npz
 from .._validation import as_float_array, check_scalar
 
 __all__ = [
@@ -364,18 +365,7 @@ def _parts(text: str, sep: str, n: int, gene: str) -> list[str]:
 
 
 def _atomic_text(path: str | os.PathLike, text: str) -> None:
-    path = os.fspath(path)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
 # --------------------------------------------------------------------------------------------
@@ -609,7 +599,8 @@ class TrainingSet:
             forces=np.concatenate([s.forces if s.forces is not None else z for s, z in zip(S, nan3)]),
             weights=np.array([s.weight for s in S]),
         )
-        _atomic_savez_compressed(path, meta, **arrays)
+        # compressed: mostly positions and forces, and the reference set ships inside the package
+        atomic_savez(path, meta, compress=True, **arrays)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "TrainingSet":
@@ -687,14 +678,12 @@ class TrainingSet:
             if results:
                 atoms.calc = SinglePointCalculator(atoms, **results)
             frames.append(atoms)
-        tmp = f"{os.fspath(path)}.tmp-{os.getpid()}.extxyz"
-        try:
-            ase.io.write(tmp, frames, format="extxyz")
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        def write(f):
+            text = io.StringIO()
+            ase.io.write(text, frames, format="extxyz")
+            f.write(text.getvalue().encode("utf-8"))
+
+        atomic_write(path, write, ".extxyz")
 
     @classmethod
     def sic_reference(cls) -> "TrainingSet":
@@ -706,25 +695,6 @@ class TrainingSet:
 
         with resources.as_file(resources.files("mlsci_fast.ga") / "data" / "sic_tersoff1994.npz") as p:
             return cls.load(p)
-
-
-def _atomic_savez_compressed(path, meta, **arrays) -> None:
-    # atomic_savez writes uncompressed; the training set is mostly positions and forces, which
-    # compress well, and it ships inside the package.
-    path = os.fspath(path)
-    tmp = f"{path}.tmp-{os.getpid()}.npz"
-    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    try:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
 
 
 # --------------------------------------------------------------------------------------------
