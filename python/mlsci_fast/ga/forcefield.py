@@ -538,7 +538,8 @@ class TrainingSet:
             pos = np.ascontiguousarray(np.concatenate([s.positions for s in self.structures]))
             cells = np.ascontiguousarray(np.stack([s.cell for s in self.structures]))
             pbc = np.array([s.pbc for s in self.structures], dtype=np.uint8)
-            self._cache.clear()
+            if len(self._cache) >= 2:  # a fit alternates two cut-offs: its bounds' and the parameters'
+                self._cache.pop(next(iter(self._cache)))
             self._cache[key] = _core.ga.FFDataset(len(elements), float(cutoff), counts, types, pos, cells, pbc,
                                                   _threads.resolve(n_threads))
         return self._cache[key]
