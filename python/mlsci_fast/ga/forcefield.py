@@ -238,14 +238,13 @@ class TersoffParameters(_Parameters):
             return flat[i, j, k, v].reshape(1)
         if "-" in where:
             a, b = (self._element(s, gene) for s in _parts(where, "-", 2, gene))
-            if name in _TERSOFF_PAIR + ("n", "beta"):
-                idx = [(a, b, b), (b, a, a)] if name in _TERSOFF_PAIR else None
-                if idx is None:
-                    raise ValueError(f"gene {gene!r}: {name} belongs to an element; write {name}:{self.elements[a]}")
+            if name in _TERSOFF_PAIR:
+                idx = [(a, b, b), (b, a, a)]
             elif name in _TERSOFF_CUT:
                 idx = [(a, j, b) for j in range(n)] + [(b, j, a) for j in range(n)]
             else:
-                raise ValueError(f"gene {gene!r}: {name} is a three-body parameter of an element; "
+                kind = "a bond-order" if name in ("n", "beta") else "a three-body"
+                raise ValueError(f"gene {gene!r}: {name} is {kind} parameter of an element; "
                                  f"write {name}:{self.elements[a]}")
             return np.unique([flat[i, j, k, v] for i, j, k in idx])
         if name in _TERSOFF_PAIR + _TERSOFF_CUT:
