@@ -10,7 +10,6 @@
 namespace mlsci::svm {
 
 namespace {
-constexpr Index kRowChunk = 1024;  // rows of X per task when computing one kernel row
 constexpr Index kPad = 64 / static_cast<Index>(sizeof(float));
 }  // namespace
 
@@ -46,13 +45,18 @@ KernelRows::KernelRows(const ConstMatrixView& X, const KernelParams& params, dou
         rows_computed_ = n_;
         return;
     }
+    if (params.type == KernelType::Rbf) {
+        const Eigen::RowVectorXd mean = X.colwise().mean();
+        const RowMatrixXd c = X.rowwise() - mean;
+        centred_ = c.cast<float>();
+        centred_norms_ = c.rowwise().squaredNorm().cast<float>();
+    }
     capacity_ = std::max<Index>(2, static_cast<Index>(cache_bytes / row_bytes));
     allocate(capacity_);
     slot_of_.assign(static_cast<std::size_t>(n_), -1);
     row_of_.assign(static_cast<std::size_t>(capacity_), -1);
     prev_.assign(static_cast<std::size_t>(capacity_), -1);
     next_.assign(static_cast<std::size_t>(capacity_), -1);
-    row_buf_.resize(static_cast<std::size_t>(stride_));
 }
 
 void KernelRows::touch(Index s) {
@@ -77,7 +81,8 @@ const float* KernelRows::row(Index i) {
     Index s = slot_of_[ui];
     if (s == -1) {
         s = take_slot(i);
-        compute_row(i, slot(s));
+        float* dst = slot(s);
+        compute_rows(&i, 1, &dst);
         ++rows_computed_;
     } else {
         touch(s);
@@ -94,23 +99,100 @@ Index KernelRows::prefetch(const Index* rows, Index count) {
     if (full_) return count;
     count = std::min(count, capacity_ - 2);
     std::vector<Index> missing;
-    for (Index k = 0; k < count; ++k)
-        if (slot_of_[static_cast<std::size_t>(rows[k])] == -1) missing.push_back(rows[k]);
+    for (Index k = 0; k < count; ++k) {
+        const Index s = slot_of_[static_cast<std::size_t>(rows[k])];
+        if (s == -1) missing.push_back(rows[k]);
+        else touch(s);
+    }
     std::sort(missing.begin(), missing.end());  // SVR asks for each sample's row twice
     missing.erase(std::unique(missing.begin(), missing.end()), missing.end());
-    if (missing.size() < 2) return count;  // one row: the GEMV path is as good
-    const auto m = static_cast<Index>(missing.size());
-    RowMatrixXd sub(m, X_.cols());
-    for (Index k = 0; k < m; ++k) sub.row(k) = X_.row(missing[static_cast<std::size_t>(k)]);
-    std::vector<float> block(static_cast<std::size_t>(m * stride_));
-    gram_matrix(ConstMatrixView(sub.data(), m, X_.cols()), X_, params_, false, block.data(), stride_, n_threads_);
-    for (Index k = 0; k < m; ++k) {
-        const Index i = missing[static_cast<std::size_t>(k)];
-        const Index s = take_slot(i);
-        std::copy_n(block.data() + k * stride_, n_, slot(s));
-        ++rows_computed_;
-    }
+    std::vector<float*> dst;
+    for (const Index i : missing) dst.push_back(slot(take_slot(i)));
+    compute_rows(missing.data(), static_cast<Index>(missing.size()), dst.data());
+    rows_computed_ += static_cast<std::int64_t>(missing.size());
     return count;
+}
+
+namespace {
+
+// K(A, Y[j0:j0+len]) for a block of rows A, computed as one GEMM in Scalar into per-thread
+// scratch and mapped there; row a is stored (as float) at dst[a] + j0.
+constexpr Index kColBlock = 128;
+
+template <class Scalar>
+using RowMat = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+template <class Scalar, class MatA, class MatY, class Map>
+void block_rows(const MatA& A, const MatY& Y, Index j0, Index len, float* const* dst, Map&& map) {
+    thread_local RowMat<Scalar> T;
+    T.resize(A.rows(), len);
+    T.noalias() = A * Y.middleRows(j0, len).transpose();
+    for (Index a = 0; a < A.rows(); ++a) {
+        auto row = T.row(a).array();
+        map(a, row);
+        Eigen::Map<Eigen::RowVectorXf>(dst[a] + j0, len) = row.matrix().template cast<float>();
+    }
+}
+
+}  // namespace
+
+void KernelRows::compute_rows(const Index* rows, Index m, float* const* dst) {
+    kernel_block(rows, m, nullptr, n_, dst);
+}
+
+void KernelRows::submatrix(const Index* rows, Index m, float* out) const {
+    require(!full_, "KernelRows::submatrix", "the matrix is held whole: read its rows");
+    std::vector<float*> dst(static_cast<std::size_t>(m));
+    for (Index a = 0; a < m; ++a) dst[static_cast<std::size_t>(a)] = out + a * m;
+    kernel_block(rows, m, rows, m, dst.data());
+}
+
+void KernelRows::kernel_block(const Index* rows, Index m, const Index* y_rows, Index n_y, float* const* dst) const {
+    // Blocks of kColBlock columns in parallel; every block computes all m rows with one GEMM.
+    // An element's value depends on the block layout only, which the thread count does not set.
+    const Index blocks = (n_y + kColBlock - 1) / kColBlock;
+    const KernelParams p = params_;
+    const auto gather = [&](const auto& src, const Index* idx, Index count) {
+        std::decay_t<decltype(src.eval())> out(count, src.cols());
+        for (Index a = 0; a < count; ++a) out.row(a) = src.row(idx[a]);
+        return out;
+    };
+    if (p.type == KernelType::Rbf) {
+        // float32: twice the GEMM rate, and exp over 16 lanes. On centred data |x|^2 is of the
+        // order of the distances, so the rounding of d^2 is that of float itself (~1e-7 relative).
+        const RowMat<float> A = gather(centred_, rows, m);
+        const Eigen::VectorXf an = gather(centred_norms_, rows, m);
+        const RowMat<float> Ysub = y_rows ? gather(centred_, y_rows, n_y) : RowMat<float>();
+        const auto& Y = y_rows ? Ysub : centred_;
+        const Eigen::VectorXf yn_all = y_rows ? gather(centred_norms_, y_rows, n_y) : centred_norms_;
+        const auto g = static_cast<float>(p.gamma);
+        parallel_for(0, blocks, n_threads_, [&](std::int64_t b) {
+            const Index j0 = b * kColBlock, len = std::min(kColBlock, n_y - j0);
+            const auto yn = yn_all.segment(j0, len).transpose().array();
+            block_rows<float>(A, Y, j0, len, dst, [&](Index a, auto& row) {
+                row = (-g * (an[a] + yn - 2.0f * row).max(0.0f)).exp();
+            });
+        });
+        return;
+    }
+    const RowMatrixXd A = gather(X_, rows, m);
+    const RowMatrixXd Ysub = y_rows ? gather(X_, y_rows, n_y) : RowMatrixXd();
+    const auto compute = [&](const auto& Y) {
+        parallel_for(0, blocks, n_threads_, [&](std::int64_t b) {
+            const Index j0 = b * kColBlock, len = std::min(kColBlock, n_y - j0);
+            block_rows<double>(A, Y, j0, len, dst, [&](Index, auto& row) {
+                switch (p.type) {
+                    case KernelType::Poly:
+                        for (Index j = 0; j < len; ++j) row[j] = poly_pow(p.gamma * row[j] + p.coef0, p.degree);
+                        break;
+                    case KernelType::Sigmoid: row = (p.gamma * row + p.coef0).tanh(); break;
+                    default: break;  // linear (rbf above, precomputed held whole)
+                }
+            });
+        });
+    };
+    if (y_rows) compute(Ysub);
+    else compute(X_);
 }
 
 Index KernelRows::take_slot(Index i) {
@@ -125,36 +207,6 @@ Index KernelRows::take_slot(Index i) {
     row_of_[static_cast<std::size_t>(s)] = i;
     touch(s);
     return s;
-}
-
-void KernelRows::compute_row(Index i, float* out) {
-    // out = map(X x_i) in fixed chunks, so the result does not depend on the thread count.
-    double* buf = row_buf_.data();
-    const auto xi = X_.row(i).transpose();
-    const double ni = norms_[static_cast<std::size_t>(i)];
-    const KernelParams p = params_;
-    const Index chunks = (n_ + kRowChunk - 1) / kRowChunk;
-    const int nt = n_ >= 4 * kRowChunk ? n_threads_ : 1;
-    parallel_for(0, chunks, nt, [&](std::int64_t c) {
-        const Index j0 = c * kRowChunk, len = std::min(kRowChunk, n_ - j0);
-        Eigen::Map<Eigen::VectorXd, Eigen::Aligned64> v(buf + j0, len);
-        v.noalias() = X_.middleRows(j0, len) * xi;
-        auto a = v.array();
-        switch (p.type) {
-            case KernelType::Linear: break;
-            case KernelType::Rbf: {
-                const Eigen::Map<const Eigen::ArrayXd> nj(norms_.data() + j0, len);
-                a = (-p.gamma * (ni + nj - 2.0 * a).max(0.0)).exp();
-                break;
-            }
-            case KernelType::Poly:
-                for (Index j = 0; j < len; ++j) a[j] = poly_pow(p.gamma * a[j] + p.coef0, p.degree);
-                break;
-            case KernelType::Sigmoid: a = (p.gamma * a + p.coef0).tanh(); break;
-            case KernelType::Precomputed: break;  // never: held whole
-        }
-        Eigen::Map<Eigen::VectorXf>(out + j0, len) = v.cast<float>();
-    });
 }
 
 }  // namespace mlsci::svm

@@ -1,7 +1,10 @@
 // SMO for the SVM duals; see smo.hpp. The dual is, for l variables a with labels y_t = +-1,
 //   min 1/2 a^T Q a + p^T a   s.t.  y^T a = const,  0 <= a_t <= C_t,   Q_ts = y_t y_s K(x_t, x_s).
 // Each iteration picks the maximal violating pair (i, j) by the second-order rule of Fan, Chen &
-// Lin (2005), solves the two-variable subproblem in closed form and updates the gradient.
+// Lin (2005), solves the two-variable subproblem in closed form and updates the gradient. That is
+// the solver used when the whole kernel matrix is in memory (and for the sigmoid kernel);
+// otherwise smo_solve hands the problem to the batched solver (batched_smo.cpp), which meets the
+// same stopping criterion.
 #include "mlsci/svm/smo.hpp"
 
 #include <algorithm>
@@ -11,13 +14,14 @@
 
 #include "mlsci/common/error.hpp"
 #include "mlsci/svm/kernel_cache.hpp"
+#include "mlsci/svm/smo_detail.hpp"
 
 namespace mlsci::svm {
 
 namespace {
 
-constexpr double kTau = 1e-12;  // curvature floor for non-positive-definite kernels
-constexpr double kInf = std::numeric_limits<double>::infinity();
+using detail::kInf;
+using detail::kTau;
 
 class Solver {
 public:
@@ -39,8 +43,7 @@ private:
     }
     const float* krow(Index t) { return K_.row(base_[u(t)]); }
     // Calls fn(t, K row of t) for t in `vars`, in order, computing the rows the cache lacks in
-    // GEMM blocks (one GEMV per row is far slower). The order of `vars` is kept, so sums come out
-    // as they would with rows computed one by one.
+    // blocks (one GEMM each, far faster than row by row).
     template <class Fn>
     void for_each_row(const std::vector<Index>& vars, Fn&& fn) {
         constexpr std::size_t kChunk = 512;
@@ -145,39 +148,9 @@ void Solver::update_pair(Index i, Index j) {
     double quad = kdiag(i) + kdiag(j) - 2.0 * Ki[base_[u(j)]];
     if (quad <= 0.0) quad = kTau;
 
-    if (y_[u(i)] != y_[u(j)]) {
-        // a_i - a_j is conserved.
-        const double delta = (-G_[u(i)] - G_[u(j)]) / quad;
-        const double diff = ai - aj;
-        ai += delta;
-        aj += delta;
-        if (diff > 0.0) {
-            if (aj < 0.0) aj = 0.0, ai = diff;
-        } else if (ai < 0.0) {
-            ai = 0.0, aj = -diff;
-        }
-        if (diff > Ci - Cj) {
-            if (ai > Ci) ai = Ci, aj = Ci - diff;
-        } else if (aj > Cj) {
-            aj = Cj, ai = Cj + diff;
-        }
-    } else {
-        // a_i + a_j is conserved.
-        const double delta = (G_[u(i)] - G_[u(j)]) / quad;
-        const double sum = ai + aj;
-        ai -= delta;
-        aj += delta;
-        if (sum > Ci) {
-            if (ai > Ci) ai = Ci, aj = sum - Ci;
-        } else if (aj < 0.0) {
-            aj = 0.0, ai = sum;
-        }
-        if (sum > Cj) {
-            if (aj > Cj) aj = Cj, ai = sum - Cj;
-        } else if (ai < 0.0) {
-            ai = 0.0, aj = sum;
-        }
-    }
+    const auto step = detail::solve_pair(y_[u(i)], y_[u(j)], G_[u(i)], G_[u(j)], Ci, Cj, ai, aj, quad);
+    ai = step.ai;
+    aj = step.aj;
     a_[u(i)] = ai;
     a_[u(j)] = aj;
 
@@ -258,29 +231,12 @@ void Solver::reconstruct_gradient() {
 }
 
 double Solver::compute_rho() const {
-    // rho = the mean of y G over free variables; without any, the middle of the feasible range.
-    double ub = kInf, lb = -kInf, sum_free = 0.0;
-    Index n_free = 0;
-    for (Index q = 0; q < active_; ++q) {
-        const Index t = order_[u(q)];
-        const double yg = y_[u(t)] * G_[u(t)];
-        if (at_upper(t)) {
-            if (y_[u(t)] < 0) ub = std::min(ub, yg);
-            else lb = std::max(lb, yg);
-        } else if (at_lower(t)) {
-            if (y_[u(t)] > 0) ub = std::min(ub, yg);
-            else lb = std::max(lb, yg);
-        } else {
-            ++n_free;
-            sum_free += yg;
+    return detail::compute_rho([&](auto&& fn) {
+        for (Index q = 0; q < active_; ++q) {
+            const Index t = order_[u(q)];
+            fn(y_[u(t)], G_[u(t)], at_upper(t), at_lower(t));
         }
-    }
-    if (n_free > 0) return sum_free / static_cast<double>(n_free);
-    // Any rho in [lb, ub] is optimal. libsvm takes the midpoint, which is infinite when every
-    // variable sits at one bound (e.g. one-class with nu = 1); take the finite end instead.
-    if (std::isinf(ub)) return lb;
-    if (std::isinf(lb)) return ub;
-    return (ub + lb) / 2.0;
+    });
 }
 
 void Solver::run(const SmoParams& params, SmoResult& result) {
@@ -404,10 +360,20 @@ SmoResult smo_solve(Problem problem, const ConstMatrixView& X, const double* tar
     }
 
     KernelRows K(X, kernel, params.cache_bytes, params.n_threads);
-    Solver solver(K, std::move(base), y, std::move(p), std::move(C), std::move(alpha));
     SmoResult result;
-    solver.run(params, result);
-    const auto& a = solver.alpha();
+    // The whole matrix in memory: one pair per iteration, libsvm's path (the same iterates as
+    // scikit-learn's). Otherwise batched working sets, which compute each row far fewer times;
+    // but not for the sigmoid kernel, which is not positive semi-definite: the dual is then not
+    // convex, different paths end at different stationary points, and libsvm's is the one users
+    // know.
+    if (!K.full_matrix() && kernel.type != KernelType::Sigmoid) {
+        detail::solve_batched(K, base, y, p, C, alpha, params, result);
+    } else {
+        Solver solver(K, base, y, p, C, alpha);
+        solver.run(params, result);
+        alpha = solver.alpha();
+    }
+    const auto& a = alpha;
     result.coef.resize(un);
     for (std::size_t t = 0; t < un; ++t) {
         if (problem == Problem::CSvc) result.coef[t] = y[t] * a[t];

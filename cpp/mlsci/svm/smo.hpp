@@ -1,6 +1,9 @@
 // Sequential minimal optimisation for the SVM dual problems (C-SVC, one-class, epsilon-SVR) with
 // second-order working-set selection and shrinking. Fan, Chen & Lin, "Working set selection
 // using second order information for training SVM", JMLR 6 (2005); Chang & Lin, LIBSVM (2011).
+// When the kernel matrix does not fit in the cache budget, working sets of up to 1,024 variables
+// are solved against blocks of kernel rows instead (Wen et al., ThunderSVM, JMLR 19 (2018));
+// except for the sigmoid kernel (see smo.cpp).
 #pragma once
 
 #include <cstdint>
@@ -17,7 +20,7 @@ enum class Problem : std::uint8_t { CSvc, OneClass, EpsilonSvr };
 struct SmoParams {
     double tol = 1e-3;            // stop when the maximal KKT violation m(a) - M(a) < tol
     std::int64_t max_iter = -1;   // -1: no limit of the caller's (a safety limit still applies)
-    bool shrinking = true;
+    bool shrinking = true;        // one-pair solver only (the batched one moves few variables per row)
     double cache_bytes = 200e6;   // kernel-row cache budget
     int n_threads = 0;            // 0: OpenMP default
     StopCheck stop;               // polled every 1,000 iterations; true stops with Interrupted
