@@ -16,6 +16,14 @@ from mlsci_fast import svm
 IMPLS = {"mlsci_fast": svm, "sklearn": sk}
 
 
+def _impl(name):
+    """The estimators' module: ours, scikit-learn's, or scikit-learn-intelex's (oneDAL; the
+    fastest CPU SVC users can install) where it is installed."""
+    if name == "sklearnex":
+        return pytest.importorskip("sklearnex.svm", reason="scikit-learn-intelex is not installed")
+    return IMPLS[name]
+
+
 def _synthetic(n_train):
     X, y = make_classification(n_train + 10000, 50, n_informative=20, random_state=0)
     return X[:n_train], y[:n_train], X[n_train:], y[n_train:]
@@ -30,6 +38,7 @@ def _scaled(loader):
 DATA = {
     "synth5000": lambda: _synthetic(5000),
     "synth20000": lambda: _synthetic(20000),
+    "synth50000": lambda: _synthetic(50000),
     "digits": lambda: _scaled(load_digits),
     "breast_cancer": lambda: _scaled(load_breast_cancer),
 }
@@ -50,15 +59,22 @@ def reference(key, fit):
     return _cache[key]
 
 
-@pytest.mark.parametrize("impl", ["sklearn", "mlsci_fast"])  # the peer first: its fit is the reference
+# The peers first: scikit-learn's fit is the accuracy reference.
+@pytest.mark.parametrize("impl", ["sklearn", "sklearnex", "mlsci_fast"])
 @pytest.mark.parametrize(("dataset", "C"), [("synth5000", 1.0), ("synth20000", 1.0), ("synth20000", 10.0),
+                                            ("synth50000", 1.0), ("synth50000", 10.0),
                                             ("digits", 1.0), ("breast_cancer", 1.0)])
 def bench_svc_fit(benchmark, record, dataset, C, impl):
+    if dataset == "synth50000" and benchmark.disabled:
+        pytest.skip("scikit-learn takes 40-80 s here: timed only with --benchmark-enable")
+    if impl == "sklearnex" and not dataset.startswith("synth"):
+        pytest.skip("scikit-learn-intelex only as the large-data anchor")
+    module = _impl(impl)
     Xtr, ytr, Xte, yte = data(dataset)
     benchmark.group = f"svc-fit-{dataset}-C{C:g}"
     record(impl)
-    rounds = 3 if len(Xtr) >= 20000 else 5
-    model = benchmark.pedantic(lambda: IMPLS[impl].SVC(C=C).fit(Xtr, ytr), rounds=rounds, iterations=1)
+    rounds = 5 if len(Xtr) < 20000 else 3 if len(Xtr) < 50000 or impl == "mlsci_fast" else 1
+    model = benchmark.pedantic(lambda: module.SVC(C=C).fit(Xtr, ytr), rounds=rounds, iterations=1)
     ref = reference(("svc", dataset, C), lambda: model if impl == "sklearn" else sk.SVC(C=C).fit(Xtr, ytr))
     acc = model.score(Xte, yte)
     benchmark.extra_info["accuracy"] = acc
@@ -68,9 +84,9 @@ def bench_svc_fit(benchmark, record, dataset, C, impl):
 @pytest.mark.parametrize("impl", ["sklearn", "mlsci_fast"])  # the peer first: its fit is the reference
 def bench_svc_decision_function(benchmark, record, impl):
     Xtr, ytr, Xte, _ = data("synth5000")
-    Xq = np.tile(Xte, (4, 1))  # 40,000 query points
+    Xq = np.tile(Xte, (10, 1))  # 100,000 query points
     model = IMPLS[impl].SVC().fit(Xtr, ytr)
-    benchmark.group = "svc-decision-40000x50"
+    benchmark.group = "svc-decision-100000x50"
     record(impl)
     dec = benchmark.pedantic(model.decision_function, args=(Xq,), rounds=3, iterations=1)
     ref = reference(("svc", "synth5000", 1.0), lambda: sk.SVC().fit(Xtr, ytr))
@@ -84,4 +100,7 @@ def bench_one_class_fit(benchmark, record, impl):
     record(impl)
     model = benchmark.pedantic(lambda: IMPLS[impl].OneClassSVM(nu=0.05).fit(X), rounds=3, iterations=1)
     ref = reference("oneclass", lambda: model if impl == "sklearn" else sk.OneClassSVM(nu=0.05).fit(X))
-    assert np.mean(model.predict(X) == ref.predict(X)) >= 0.999
+    # On fresh points: the free support vectors (0.5% of the training set) sit on the boundary,
+    # decision value 0 up to the tolerance, where either sign is right.
+    Xt = np.random.default_rng(1).standard_normal((20000, 20))
+    assert np.mean(model.predict(Xt) == ref.predict(Xt)) >= 0.999

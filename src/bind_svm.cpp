@@ -61,12 +61,22 @@ void bind_svm(py::module_& m) {
         [](mlsci::svm::Problem problem, const CArray<double>& x, const CArray<double>& target,
            const CArray<double>& upper, double nu, double epsilon, mlsci::svm::KernelType kernel, double gamma,
            double coef0, double degree, double tol, std::int64_t max_iter, bool shrinking, double cache_size,
-           int n_threads) {
+           int n_threads, const py::object& progress) {
             const auto X = matrix_view(x, "X");
             if (target.ndim() != 1 || target.shape(0) != X.rows() || upper.ndim() != 1 || upper.shape(0) != X.rows())
                 throw mlsci::InvalidArgument("smo_solve: target and upper must be 1-D with one entry per sample");
-            const mlsci::svm::SmoParams params{tol,        max_iter,  shrinking,
-                                               cache_size * 1e6, n_threads, mlsci::bind::python_signals()};
+            mlsci::svm::SmoParams params;
+            params.tol = tol;
+            params.max_iter = max_iter;
+            params.shrinking = shrinking;
+            params.cache_bytes = cache_size * 1e6;
+            params.n_threads = n_threads;
+            params.stop = mlsci::bind::python_signals();
+            if (!progress.is_none())
+                params.progress = [&progress](double gap, std::int64_t iter) {
+                    py::gil_scoped_acquire gil;
+                    progress(gap, iter);
+                };
             const mlsci::svm::SmoResult r = mlsci::bind::run_interruptible([&] {
                 return mlsci::svm::smo_solve(problem, X, target.data(), upper.data(), nu, epsilon,
                                              {kernel, gamma, coef0, degree}, params);
@@ -84,7 +94,7 @@ void bind_svm(py::module_& m) {
         py::arg("problem"), py::arg("X").noconvert(), py::arg("target").noconvert(), py::arg("upper").noconvert(),
         py::arg("nu"), py::arg("epsilon"), py::arg("kernel"), py::arg("gamma"), py::arg("coef0"), py::arg("degree"),
         py::arg("tol"), py::arg("max_iter"), py::arg("shrinking"), py::arg("cache_size"), py::arg("n_threads"),
-        "internal; see mlsci_fast.svm");
+        py::arg("progress") = py::none(), "internal; see mlsci_fast.svm");
 
     s.def(
         "decision_function",

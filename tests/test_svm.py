@@ -391,8 +391,21 @@ def test_works_in_pipeline_and_grid_search():
 def test_verbose_reports_each_problem(capsys):
     X, y = _scaled(load_iris)
     svm.SVC(verbose=True).fit(X, y)
-    out = capsys.readouterr().out
-    assert out.count("[mlsci_fast.svm]") == 3 and "iterations" in out
+    captured = capsys.readouterr()
+    assert captured.out.count("[mlsci_fast.svm]") == 3 and "iterations" in captured.out
+    assert captured.err == ""  # no progress line for problems this small
+
+
+@pytest.mark.parametrize("cache_size", [1.0, 200.0])  # batched working sets, the whole matrix
+def test_verbose_progress_line(capsys, cache_size):
+    X, y = make_classification(5000, 20, random_state=0)
+    svm.SVC(verbose=True, cache_size=cache_size).fit(X, y)
+    captured = capsys.readouterr()
+    # On stderr, ending at 100% (the violation got below tol).
+    assert "100/100 %" in captured.err and "max violation" in captured.err
+    assert "svm (5000 samples)" in captured.err
+    svm.SVC(cache_size=cache_size).fit(X, y)
+    assert capsys.readouterr().err == ""  # silent unless verbose
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from . import _core, _platt, _seed, _threads
 from . import random as _random
+from ._progress import Progress
 from ._validation import check_scalar
 
 __all__ = ["SVC", "LiftFeatures", "OneClassSVM", "SVR", "lift"]
@@ -35,6 +36,9 @@ __all__ = ["SVC", "LiftFeatures", "OneClassSVM", "SVR", "lift"]
 _KERNELS = ("linear", "poly", "rbf", "sigmoid", "precomputed")
 # Densifying a sparse X beyond this is refused with a clear error rather than risking the machine.
 _MAX_DENSE_BYTES = 4 * 2**30
+
+
+_PROGRESS_MIN_SAMPLES = 5000
 
 
 def _densify(X, name: str = "X"):
@@ -150,7 +154,30 @@ class _BaseSVM(BaseEstimator):
             data = np.ascontiguousarray(K_or_X[np.ix_(rows, rows)])
         else:
             data = np.ascontiguousarray(K_or_X[rows])
-        result = _core.svm.smo_solve(
+        # A progress line where a fit takes long enough to want one.
+        show = bool(self.verbose) and len(rows) >= _PROGRESS_MIN_SAMPLES
+        with Progress(100, f"svm ({len(rows)} samples)", "%", enabled=show) as bar:
+            result = self._run_solver(data, target, upper, nu, epsilon, bar)
+        if self.verbose:
+            cache = "full kernel matrix" if result["full_kernel"] else f"{result['kernel_rows']} kernel rows computed"
+            print(
+                f"[mlsci_fast.svm] {len(rows)} samples: {result['n_iter']} iterations, "
+                f"{int(np.count_nonzero(result['coef']))} SVs, objective {result['objective']:.6g}, {cache}"
+            )
+        return result
+
+    def _run_solver(self, data, target, upper, nu, epsilon, bar) -> dict:
+        tol, start, shown = float(self.tol), [], [0]
+
+        def report(gap: float, n_iter: int) -> None:
+            # Done: the violation's way down from its first value to tol, on a log scale.
+            if not start:
+                start.append(max(gap, tol * 1.001))
+            frac = np.log(start[0] / max(gap, tol)) / np.log(start[0] / tol)
+            shown[0] = max(shown[0], int(100 * min(max(frac, 0.0), 1.0)))
+            bar.update(shown[0], f"max violation {gap:.3g} (tol {tol:g}), {n_iter} iterations")
+
+        return _core.svm.smo_solve(
             getattr(_core.svm.Problem, self._problem),
             data,
             np.ascontiguousarray(target, dtype=np.float64),
@@ -166,14 +193,8 @@ class _BaseSVM(BaseEstimator):
             bool(self.shrinking),
             float(self.cache_size),
             _threads.resolve(self.n_threads),
+            report if bar.enabled else None,
         )
-        if self.verbose:
-            cache = "full kernel matrix" if result["full_kernel"] else f"{result['kernel_rows']} kernel rows computed"
-            print(
-                f"[mlsci_fast.svm] {len(rows)} samples: {result['n_iter']} iterations, "
-                f"{int(np.count_nonzero(result['coef']))} SVs, objective {result['objective']:.6g}, {cache}"
-            )
-        return result
 
     def _finish_fit(self, statuses) -> None:
         self.fit_status_ = int(max(statuses))
@@ -263,7 +284,9 @@ class SVC(ClassifierMixin, _BaseSVM):
     class_weight : dict or 'balanced', default=None
         Multiply C by the weight of each sample's class.
     verbose : bool, default=False
-        Print a line per solved sub-problem.
+        Print a summary per solved sub-problem, and for problems of 5,000 samples or more show
+        a progress line while solving (the maximal violation of the optimality conditions on
+        its way down to tol, on stderr).
     max_iter : int, default=-1
         Iteration limit per sub-problem; -1 for none. Hitting it gives a ConvergenceWarning.
     decision_function_shape : {'ovr', 'ovo'}, default='ovr'

@@ -248,7 +248,9 @@ void BatchSolver::run(const SmoParams& params, SmoResult& result) {
     while (true) {
         check_stop(params.stop);
         double m, M;
-        if (gap(m, M) < params.tol || iter >= limit) break;
+        const double g = gap(m, M);
+        if (params.progress) params.progress(g, iter);
+        if (g < params.tol || iter >= limit) break;
         select(q, m, M);
         if (ws_.size() < 2) break;
         fetch_rows();

@@ -91,6 +91,7 @@ private:
     std::vector<Index> order_;
     Index active_ = 0;
     bool unshrink_ = false;
+    double gap_ = kInf;  // the maximal violation at the last working-set selection
     void unshrink_all() { active_ = l_; }
 };
 
@@ -130,6 +131,7 @@ bool Solver::select_working_set(Index& out_i, Index& out_j) {
             if (decrease <= best) best = decrease, jmin = t;
         }
     }
+    gap_ = gmax + gmax2;
     if (gmax + gmax2 < tol_ || jmin == -1) return true;
     out_i = imax;
     out_j = jmin;
@@ -264,7 +266,10 @@ void Solver::run(const SmoParams& params, SmoResult& result) {
     Index counter = std::min<Index>(l_, 1000) + 1;
     Index i = -1, j = -1;
     while (iter < limit) {
-        if (iter % 1000 == 0) check_stop(params.stop);
+        if (iter % 1000 == 0) {
+            check_stop(params.stop);
+            if (params.progress && iter > 0) params.progress(gap_, iter);
+        }
         if (--counter == 0) {
             counter = std::min<Index>(l_, 1000);
             if (params.shrinking) shrink();
@@ -282,6 +287,7 @@ void Solver::run(const SmoParams& params, SmoResult& result) {
         reconstruct_gradient();
         unshrink_all();
     }
+    if (params.progress) params.progress(gap_, iter);
 
     result.rho = compute_rho();
     double obj = 0.0;

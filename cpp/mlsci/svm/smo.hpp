@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "mlsci/common/interrupt.hpp"
@@ -24,6 +25,9 @@ struct SmoParams {
     double cache_bytes = 200e6;   // kernel-row cache budget
     int n_threads = 0;            // 0: OpenMP default
     StopCheck stop;               // polled every 1,000 iterations; true stops with Interrupted
+    // Called with the maximal violation m(a) - M(a) and the iterations so far, each working set
+    // (batched) or every 1,000 iterations; may be empty.
+    std::function<void(double gap, std::int64_t iter)> progress;
 };
 
 struct SmoResult {
