@@ -238,8 +238,9 @@ void BatchSolver::update_gradient() {
 void BatchSolver::run(const SmoParams& params, SmoResult& result) {
     initial_gradient();
     in_ws_.assign(u(l_), 0);
-    // The working set's rows must all be in the cache at once, with room to keep rows between
-    // iterations: at most half the cache.
+    // The working set's rows must all be in the cache at once (the LRU keeps the rest: the half
+    // of the set carried over is cached already). A whole-cache set beat a half-cache one with
+    // more rows kept: at 50,000 samples, C = 10, the default cache, 4.8 s against 6.0 s.
     Index q = std::min<Index>({kMaxWorkingSet, l_, K_.capacity() - 2});
     q = std::max<Index>(2, q - q % 2);
     const std::int64_t limit =
