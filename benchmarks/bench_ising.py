@@ -47,10 +47,10 @@ def energy(s):
     return -(s * np.roll(s, 1, 0)).sum() / s.size - (s * np.roll(s, 1, 1)).sum() / s.size
 
 
-def run(impl, start):
+def run(impl, start, algorithm="metropolis"):
     s = start.copy()
     if impl == "mlsci_fast":
-        r = ising.simulate(len(s), TC, SWEEPS, start=s, seed=1, measure_every=SWEEPS)
+        r = ising.simulate(len(s), TC, SWEEPS, start=s, seed=1, measure_every=SWEEPS, algorithm=algorithm)
         return r.spins
     if impl == "numpy":
         return numpy_sweeps(s.astype(np.int64), 1 / TC, SWEEPS, np.random.default_rng(1))
@@ -71,6 +71,25 @@ def bench_metropolis_sweeps(benchmark, record, L, impl):
     reference = numpy_sweeps(start.astype(np.int64), 1 / TC, SWEEPS, np.random.default_rng(2))
     # 10 sweeps from a random start at T_c have not equilibrated: runs differ by a few hundredths.
     assert abs(energy(s) - energy(reference)) < 0.06
+
+
+@pytest.mark.parametrize("impl", ["numba", "mlsci_fast"])
+@pytest.mark.parametrize("L", [1024, 4096])
+def bench_multispin_sweeps(benchmark, record, L, impl):
+    """algorithm='multispin' (64 spins per word, exact acceptance) against the numba kernel."""
+    start = np.where(np.random.default_rng(0).random((L, L)) < 0.5, 1, -1).astype(np.int8)
+    if impl == "numba":
+        _numba_sweeps(start[:8, :8].astype(np.int64), 1 / TC, 1)
+    benchmark.group = f"ising-multispin-L{L}"
+    record(impl)
+    s = benchmark.pedantic(run, args=(impl, start, "multispin"), rounds=3, iterations=1)
+    benchmark.extra_info["flips_per_ns"] = L * L * SWEEPS / benchmark.stats.stats.median / 1e9 if benchmark.stats else None
+    if L not in _REFERENCE_ENERGY:  # numpy at L = 4096 takes seconds: once per size
+        _REFERENCE_ENERGY[L] = energy(numpy_sweeps(start.astype(np.int64), 1 / TC, SWEEPS, np.random.default_rng(2)))
+    assert abs(energy(s) - _REFERENCE_ENERGY[L]) < 0.06
+
+
+_REFERENCE_ENERGY = {}
 
 
 # ---- cluster updates at T_c: independent samples of |M| per second --------------------------------

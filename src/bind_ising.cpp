@@ -24,7 +24,8 @@ void bind_ising(py::module_& m) {
         .value("metropolis", mlsci::ising::Update::Metropolis)
         .value("heatbath", mlsci::ising::Update::HeatBath)
         .value("wolff", mlsci::ising::Update::Wolff)
-        .value("swendsen_wang", mlsci::ising::Update::SwendsenWang);
+        .value("swendsen_wang", mlsci::ising::Update::SwendsenWang)
+        .value("multispin", mlsci::ising::Update::Multispin);
 
     s.def(
         "run_sweeps",

@@ -315,6 +315,10 @@ def test_user_start_lattice_is_used():
     start[::2] = -1
     r = ising.simulate(8, 0.01, 0, n_burnin=0, start=start, seed=1)
     np.testing.assert_array_equal(r.spins, start)
+    own = start.astype(np.int8)  # already the lattice's dtype: must still not be written into
+    kept = own.copy()
+    ising.simulate(8, 2.3, 20, start=own, seed=1)
+    np.testing.assert_array_equal(own, kept)
 
 
 def test_temperature_scan_matches_exact_enumeration_and_runs_on_dask(tmp_path):
@@ -499,5 +503,129 @@ def test_vectorised_sweeps_equal_the_scalar_reference(dim, L, algorithm, h):
     finally:
         _core.ising._set_scalar_sweeps(False)
     fast = ising.simulate(L, 2.3, 30, dim=dim, algorithm=algorithm, h=h, seed=9)
+    np.testing.assert_array_equal(fast.spins, ref.spins)
+    np.testing.assert_array_equal(fast.energy, ref.energy)
+
+
+# -- multi-spin coding --------------------------------------------------------------------------
+
+
+def _zero_temperature_sweep(s):
+    """One checkerboard sweep at T -> 0 in numpy: a spin flips iff that does not raise the energy
+    (Metropolis accepts dE <= 0 with probability 1, dE > 0 with exp(-dE/T) -> 0)."""
+    s = s.copy()
+    y, x = np.indices(s.shape)
+    for colour in (0, 1):
+        nb = np.roll(s, 1, 0) + np.roll(s, -1, 0) + np.roll(s, 1, 1) + np.roll(s, -1, 1)
+        flip = ((x + y) % 2 == colour) & (s * nb <= 0)
+        s[flip] = -s[flip]
+    return s
+
+
+@pytest.mark.parametrize("L", [128, 256])
+def test_multispin_neighbours_are_exact(L):
+    """At T -> 0 the dynamics is deterministic: the packed lattice (64 strips, neighbours across
+    strip edges by a bit rotation) must make exactly the moves numpy makes, sweep after sweep."""
+    start = np.random.default_rng(L).choice(np.array([-1, 1], dtype=np.int8), size=(L, L))
+    ref = start
+    for n in range(1, 4):
+        ref = _zero_temperature_sweep(ref)
+        r = ising.simulate(L, 0.01, n, algorithm="multispin", start=start, seed=1)
+        np.testing.assert_array_equal(r.spins, ref)
+        s = r.spins.astype(np.int64)  # popcount observables against numpy
+        bonds = (s * np.roll(s, 1, 0)).sum() + (s * np.roll(s, 1, 1)).sum()
+        assert r.energy[-1] == pytest.approx(-bonds / s.size, abs=1e-15)
+        assert r.magnetization[-1] == pytest.approx(s.mean(), abs=1e-15)
+    # The byte-per-spin Metropolis makes the same deterministic moves.
+    np.testing.assert_array_equal(ising.simulate(L, 0.01, 3, start=start, seed=1).spins, ref)
+
+
+@pytest.mark.parametrize(("J", "h"), [(1.0, 0.0), (1.0, 0.3), (-0.7, 0.0), (0.8, -0.5)])
+def test_multispin_acceptance_probabilities_are_exact(J, h):
+    """From all spins up, one sweep: a first-colour spin (4 aligned neighbours) flips with
+    p(0) = min(1, exp(-beta dE)); a second-colour spin sees Binomial(4, p(0)) flipped neighbours
+    c and flips with p(c). The fraction of flipped spins over 4 x 2^20 updates against that
+    expectation (a z-score), for several couplings and fields."""
+    L, T = 1024, 3.0
+    beta = 1.0 / T
+
+    def p(c):  # spin up, c anti-aligned neighbours: dE = 2 J (4 - 2 c) + 2 h
+        return min(1.0, math.exp(-beta * (2 * J * (4 - 2 * c) + 2 * h)))
+
+    p0 = p(0)
+    second = sum(math.comb(4, c) * p0**c * (1 - p0) ** (4 - c) * p(c) for c in range(5))
+    expected = 0.5 * p0 + 0.5 * second
+    flipped = [np.mean(ising.simulate(L, T, 1, J=J, h=h, algorithm="multispin", start="cold", seed=s).spins < 0)
+               for s in range(4)]
+    err = math.sqrt(expected * (1 - expected) / (4 * L * L)) * 1.5  # neighbouring flips correlate a little
+    assert abs(np.mean(flipped) - expected) < 4 * err
+
+
+@pytest.mark.parametrize("T", [1.5, 3.5])
+def test_multispin_energy_matches_onsager(T):
+    r = ising.simulate(128, T, 3000, algorithm="multispin", n_burnin=300, seed=21)
+    assert z_score(r.summary()["energy"], float(ising.onsager_energy(T))) < 4
+
+
+def test_multispin_spontaneous_magnetisation_matches_onsager():
+    r = ising.simulate(128, 1.8, 3000, algorithm="multispin", n_burnin=300, start="cold", seed=22)
+    assert z_score(r.summary()["abs_magnetization"], float(ising.onsager_magnetization(1.8))) < 4
+
+
+@pytest.mark.parametrize(("T", "J", "h"), [(ising.critical_temperature(), 1.0, 0.0), (2.5, 1.0, 0.3), (2.0, -1.0, 0.5)])
+def test_multispin_agrees_with_metropolis(T, J, h):
+    """The same chain in law as the byte-per-spin Metropolis: E and M agree within errors (at
+    T_c, in a field, and for an antiferromagnet in a field)."""
+    kw = dict(L=128, T=T, n_sweeps=4000, J=J, h=h, n_burnin=1000, measure_every=2)
+    ms = ising.simulate(**kw, algorithm="multispin", seed=3)
+    a, b = ms.summary(), ising.simulate(**kw, algorithm="metropolis", seed=4).summary()
+    if h > 0:  # the magnetisation follows the field
+        assert ms.magnetization.mean() > 0.01  # (an antiferromagnet only a little)
+    for key in ("energy", "abs_magnetization"):
+        (va, ea), (vb, eb) = a[key], b[key]
+        assert abs(va - vb) < 4 * math.hypot(ea, eb), key
+
+
+def test_multispin_bitwise_identical_across_thread_counts_and_resume(tmp_path, monkeypatch):
+    runs = [ising.simulate(256, 2.3, 20, algorithm="multispin", seed=9, n_threads=n) for n in (1, 2, 3)]
+    for r in runs[1:]:
+        np.testing.assert_array_equal(r.spins, runs[0].spins)
+        np.testing.assert_array_equal(r.energy, runs[0].energy)
+    kw = dict(L=128, T=2.3, n_sweeps=20000, n_burnin=7, measure_every=3, algorithm="multispin", seed=77)
+    full = ising.simulate(**kw)
+    path = tmp_path / "run.npz"
+    _interrupt_after(monkeypatch, 2)
+    with pytest.warns(RuntimeWarning, match="interrupted after"):
+        part = ising.simulate(**kw, checkpoint=path)
+    monkeypatch.undo()
+    assert part.interrupted and 0 < part.sweeps_done < full.sweeps_done
+    resumed = ising.resume(path)
+    np.testing.assert_array_equal(resumed.spins, full.spins)
+    np.testing.assert_array_equal(resumed.energy, full.energy)
+    np.testing.assert_array_equal(resumed.magnetization, full.magnetization)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"L": 64}, "needs L a multiple of 128"),
+    ({"L": 192}, "needs L a multiple of 128"),
+    ({"L": 128, "dim": 3}, "2-D only"),
+])
+def test_multispin_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ising.simulate(T=2.0, n_sweeps=1, algorithm="multispin", **kwargs)
+    with pytest.raises(ValueError, match=match):
+        ising.parallel_tempering(temperatures=[2.0, 2.5], n_rounds=1, algorithm="multispin", **kwargs)
+
+
+@pytest.mark.parametrize(("L", "h", "T"), [(128, 0.0, 2.3), (256, 0.4, 2.3), (128, 0.0, 0.9)])
+def test_multispin_vectorised_equals_scalar_reference(L, h, T):
+    """Eight words in lock-step (with the rare extra Philox blocks past the bulk draws, T = 0.9
+    making p tiny) flip exactly what the one-word reference loop flips."""
+    try:
+        _core.ising._set_scalar_sweeps(True)
+        ref = ising.simulate(L, T, 20, h=h, algorithm="multispin", seed=9)
+    finally:
+        _core.ising._set_scalar_sweeps(False)
+    fast = ising.simulate(L, T, 20, h=h, algorithm="multispin", seed=9)
     np.testing.assert_array_equal(fast.spins, ref.spins)
     np.testing.assert_array_equal(fast.energy, ref.energy)

@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     ising.add_argument("T", type=float, nargs="*", help="temperature(s), then the number of sweeps")
     ising.add_argument("--dim", type=int, default=2, choices=(2, 3))
     ising.add_argument("--algorithm", default="metropolis",
-                       choices=("metropolis", "heatbath", "wolff", "swendsen-wang"))
+                       choices=("metropolis", "heatbath", "wolff", "swendsen-wang", "multispin"))
     ising.add_argument("--J", type=float, default=1.0, help="coupling")
     ising.add_argument("--h", type=float, default=0.0, help="field")
     ising.add_argument("--burnin", type=int, default=0, help="sweeps (rounds with --tempering) before measuring")

@@ -33,6 +33,7 @@ enum class Stream : std::uint8_t {
     TreeFeatures = 15,  // which features a tree node examines (max_features)
     Rbm = 16,           // RBM training: the negative chain's draws per (epoch, minibatch)
     RbmGibbs = 17,      // RBM block Gibbs sampling per (step, chain)
+    IsingMultispin = 18,  // multi-spin-coded Metropolis: random words per (half-sweep, word)
 };
 static_assert(static_cast<int>(Stream::User) == 10 && static_cast<int>(Stream::IsingHeatBath) == 11 &&
                   static_cast<int>(Stream::McmcSplit) == 12 && static_cast<int>(Stream::GaCluster) == 13 &&

@@ -17,7 +17,9 @@ namespace mlsci::ising {
 // measurement time depend on the cluster sizes and bias the samples towards order.
 // One Swendsen-Wang sweep decomposes the whole lattice into clusters and flips each with
 // probability 1/2 (Swendsen & Wang, Phys. Rev. Lett. 58, 86 (1987)).
-enum class Update : std::uint8_t { Metropolis, HeatBath, Wolff, SwendsenWang };
+// Multispin: checkerboard Metropolis with 64 spins per machine word (2-D, L a multiple of 128;
+// see multispin.cpp), the same acceptance probabilities as Metropolis, exactly.
+enum class Update : std::uint8_t { Metropolis, HeatBath, Wolff, SwendsenWang, Multispin };
 
 struct Model {
     int dim = 2;       // 2 or 3
@@ -64,9 +66,18 @@ void swendsen_wang_sweep(std::int8_t* spins, const Model& m, std::uint64_t seed,
                          std::uint64_t sweep, std::vector<Index>& parent, std::vector<std::uint8_t>& bonds,
                          int n_threads);
 
-// Tests only: true makes the checkerboard sweeps use the scalar reference loop instead of the
-// vectorised one (the two give identical lattices).
+// Tests only: true makes the checkerboard and multi-spin sweeps use the scalar reference loops
+// instead of the vectorised ones (the two give identical lattices).
 void set_scalar_sweeps(bool scalar);
+bool scalar_sweeps();
+
+// The multi-spin-coded sweeps behind run_sweeps(Update::Multispin): the lattice is packed into
+// words, swept, measured by popcounts, and unpacked at the end (also when stopped).
+void check_multispin(const Model& m, const char* where);
+SweepResult run_multispin(std::int8_t* spins, const Model& m, std::uint64_t seed, std::uint32_t replica,
+                          std::uint64_t first_sweep, std::int64_t n_sweeps, std::int64_t measure_every,
+                          std::uint64_t first_measured, double* energy, double* magnetization, int n_threads,
+                          const StopCheck& stop);
 
 // Energy and magnetisation per spin of a configuration.
 void observables(const std::int8_t* spins, const Model& m, double& energy, double& magnetization, int n_threads);

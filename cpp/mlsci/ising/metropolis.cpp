@@ -23,6 +23,7 @@ std::atomic<bool> g_scalar_sweeps{false};
 }  // namespace
 
 void set_scalar_sweeps(bool scalar) { g_scalar_sweeps.store(scalar); }
+bool scalar_sweeps() { return g_scalar_sweeps.load(std::memory_order_relaxed); }
 
 void check_model(const Model& m, const char* where) {
     require(m.dim == 2 || m.dim == 3, where, "dim must be 2 or 3, got " + std::to_string(m.dim));
@@ -309,6 +310,9 @@ SweepResult run_sweeps(std::int8_t* spins, const Model& m, Update update, std::u
             "at most 2^31 sweeps per run (the sweep is part of the random-number counter)");
     if (update == Update::Wolff || update == Update::SwendsenWang)
         require(m.h == 0.0 && m.J > 0.0, where, "cluster algorithms need h = 0 and J > 0");
+    if (update == Update::Multispin)
+        return run_multispin(spins, m, seed, replica, first_sweep, n_sweeps, measure_every, first_measured, energy,
+                             magnetization, n_threads, stop);
     const Table t = make_table(m);
     std::vector<Index> stack;          // Wolff's; Swendsen-Wang's union-find parents
     std::vector<std::uint8_t> bonds;   // Swendsen-Wang's active bonds
