@@ -1,10 +1,7 @@
 // Kernel rows for SMO; see kernel_cache.hpp.
 #include "mlsci/svm/kernel_cache.hpp"
 
-#include <sys/mman.h>
-
 #include <algorithm>
-#include <new>
 #include <string>
 
 #include "mlsci/common/error.hpp"
@@ -95,16 +92,7 @@ const float* KernelRows::row(Index i) {
 
 void KernelRows::allocate(Index rows) {
     const auto bytes = static_cast<std::size_t>(rows * stride_) * sizeof(float);
-    // Large caches on 2 MiB boundaries, as transparent huge pages where the kernel offers them
-    // (Linux's "madvise" mode): a fit touches up to the whole budget afresh, and 4 KiB pages
-    // cost one fault each (a fifth of a one-class fit at 20,000 samples).
-    const std::size_t align = bytes >= (std::size_t{4} << 20) ? std::size_t{2} << 20 : 64;
-    void* p = nullptr;
-    if (posix_memalign(&p, align, (bytes + align - 1) / align * align) != 0) throw std::bad_alloc();
-#ifdef MADV_HUGEPAGE
-    if (align > 64) madvise(p, (bytes + align - 1) / align * align, MADV_HUGEPAGE);  // a hint; failure is harmless
-#endif
-    storage_.reset(static_cast<float*>(p));
+    storage_.reset(static_cast<float*>(Eigen::internal::aligned_malloc(bytes)));  // throws bad_alloc
 }
 
 Index KernelRows::prefetch(const Index* rows, Index count) {

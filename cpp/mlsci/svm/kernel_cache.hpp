@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 #include <vector>
 
@@ -62,7 +61,7 @@ private:
     // Not zero-filled: a row is always written before it is read, and untouched capacity then
     // costs neither a memset nor page faults.
     struct AlignedFree {
-        void operator()(float* p) const { std::free(p); }
+        void operator()(float* p) const { Eigen::internal::aligned_free(p); }
     };
     std::unique_ptr<float[], AlignedFree> storage_;
     void allocate(Index rows);
