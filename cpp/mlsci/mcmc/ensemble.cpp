@@ -168,8 +168,12 @@ void run_ensemble(const EnsembleSpec& spec, const EnsembleState& st, const Chain
     const auto uh0 = static_cast<std::size_t>(h0);
     std::vector<int> perm(static_cast<std::size_t>(nw));
     std::vector<std::uint32_t> words(4 * static_cast<std::size_t>(nw)), split_words(4 * static_cast<std::size_t>(nw / 4 + 1));
-    std::vector<double> backup_coords(nwd), backup_lp(static_cast<std::size_t>(nw));
-    std::vector<std::int64_t> backup_acc(static_cast<std::size_t>(nw));
+    // What the first half-step changed, to undo if the second half-step throws (a NaN density, a
+    // Python exception): the walkers it moved and their old positions and densities. (Copying
+    // the whole state every step instead cost 8% of a 10-D Gaussian run.)
+    std::vector<int> moved;
+    std::vector<double> old_coords(uh0 * static_cast<std::size_t>(d)), old_lp(uh0);
+    moved.reserve(uh0);
     std::vector<double> ys(uh0 * static_cast<std::size_t>(d)), lf(uh0), lu(uh0), lp_new(uh0);
 
     // Expensive targets: one row per task, spread over the threads. Cheap ones: fixed blocks of
@@ -182,9 +186,7 @@ void run_ensemble(const EnsembleSpec& spec, const EnsembleState& st, const Chain
     for (std::int64_t s = 0; s < n_steps; ++s) {
         const auto t = static_cast<std::uint64_t>(st.counters[0]);
         const auto t32 = static_cast<std::uint32_t>(t);
-        std::memcpy(backup_coords.data(), st.coords, nwd * sizeof(double));
-        std::memcpy(backup_lp.data(), st.log_prob, static_cast<std::size_t>(nw) * sizeof(double));
-        std::memcpy(backup_acc.data(), st.accepted, static_cast<std::size_t>(nw) * sizeof(std::int64_t));
+        moved.clear();
         try {
             // This step's random words: four per walker, and nw for the move and the split.
             philox4x32_blocks(key, 0u, 0u, t32, walker_tag, nw, words.data());
@@ -237,24 +239,35 @@ void run_ensemble(const EnsembleSpec& spec, const EnsembleState& st, const Chain
                 } else {
                     batch(ys.data(), n_active, lp_new.data());
                 }
+                // Every density checked before any walker moves: a throw leaves this half as it was.
+                for (int i = 0; i < n_active; ++i) {
+                    const auto ui = static_cast<std::size_t>(i);
+                    if (!(std::isinf(lf[ui]) && lf[ui] < 0)) check_log_prob(lp_new[ui], active[i], t);
+                }
                 for (int i = 0; i < n_active; ++i) {
                     const auto ui = static_cast<std::size_t>(i);
                     const int k = active[i];
-                    if (std::isinf(lf[ui]) && lf[ui] < 0) continue;  // rejected without a density
-                    check_log_prob(lp_new[ui], k, t);
-                    // Branch-free: the decision is a coin flip the branch predictor cannot learn.
-                    const bool acc = lu[ui] < lf[ui] + lp_new[ui] - st.log_prob[k];
-                    const double* y = ys.data() + std::int64_t{i} * d;
+                    // -inf: rejected without a density (lu < -inf + ... is false).
+                    if (!(lu[ui] < lf[ui] + lp_new[ui] - st.log_prob[k])) continue;
                     double* xk = st.coords + static_cast<std::int64_t>(k) * d;
-                    for (int q = 0; q < d; ++q) xk[q] = acc ? y[q] : xk[q];
-                    st.log_prob[k] = acc ? lp_new[ui] : st.log_prob[k];
-                    st.accepted[k] += acc ? 1 : 0;
+                    if (h == 0) {
+                        std::copy_n(xk, d, old_coords.data() + moved.size() * static_cast<std::size_t>(d));
+                        old_lp[moved.size()] = st.log_prob[k];
+                        moved.push_back(k);
+                    }
+                    std::copy_n(ys.data() + std::int64_t{i} * d, d, xk);
+                    st.log_prob[k] = lp_new[ui];
+                    ++st.accepted[k];
                 }
             }
         } catch (...) {
-            std::memcpy(st.coords, backup_coords.data(), nwd * sizeof(double));
-            std::memcpy(st.log_prob, backup_lp.data(), static_cast<std::size_t>(nw) * sizeof(double));
-            std::memcpy(st.accepted, backup_acc.data(), static_cast<std::size_t>(nw) * sizeof(std::int64_t));
+            for (std::size_t m = 0; m < moved.size(); ++m) {
+                const int k = moved[m];
+                std::copy_n(old_coords.data() + m * static_cast<std::size_t>(d), d,
+                            st.coords + static_cast<std::int64_t>(k) * d);
+                st.log_prob[k] = old_lp[m];
+                --st.accepted[k];
+            }
             throw;
         }
         st.counters[0] = static_cast<std::int64_t>(t + 1);
