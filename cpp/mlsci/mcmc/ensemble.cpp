@@ -174,7 +174,10 @@ void run_ensemble(const EnsembleSpec& spec, const EnsembleState& st, const Chain
     std::vector<int> moved;
     std::vector<double> old_coords(uh0 * static_cast<std::size_t>(d)), old_lp(uh0);
     moved.reserve(uh0);
-    std::vector<double> ys(uh0 * static_cast<std::size_t>(d)), lf(uh0), lu(uh0), lp_new(uh0);
+    std::vector<double> ys(uh0 * static_cast<std::size_t>(d)), lp_new(uh0);
+    // 64-byte aligned: Eigen computes an unaligned array's head with scalar std::log (it peels to
+    // the first aligned element), which cost 5% of a 10-D Gaussian run.
+    std::vector<double, Eigen::aligned_allocator<double>> lf(uh0), lu(uh0);
 
     // Expensive targets: one row per task, spread over the threads. Cheap ones: fixed blocks of
     // rows through log_prob_batch on this thread. The choice depends on the problem only, never
@@ -225,7 +228,7 @@ void run_ensemble(const EnsembleSpec& spec, const EnsembleState& st, const Chain
                                      ys.data() + std::int64_t{i} * d);
                     lu[ui] = u01_open_open(r[2], r[3]);
                 }
-                Eigen::Map<Eigen::ArrayXd> lfa(lf.data(), n_active), lua(lu.data(), n_active);
+                Eigen::Map<Eigen::ArrayXd, Eigen::Aligned64> lfa(lf.data(), n_active), lua(lu.data(), n_active);
                 if (stretch) lfa = double(d - 1) * lfa.log();
                 lua = lua.log();
                 if (per_row) {
