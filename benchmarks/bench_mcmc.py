@@ -74,7 +74,10 @@ def bench_ensemble_builtin(benchmark, record, problem, impl):
     nsteps = 500 if benchmark.disabled else 10_000
     benchmark.group = f"mcmc-{problem}-builtin"
     record(impl)
-    sampler = benchmark.pedantic(_run, args=(impl, problem, nsteps), rounds=3, iterations=1)
+    # One warm-up round each: the first run in a process pays one-time costs (heap growth, the
+    # first LAPACK call of the start-up check), 15-20 ms for us, comparable to the run itself.
+    sampler = benchmark.pedantic(_run, args=(impl, problem, nsteps), rounds=5, iterations=1,
+                                 warmup_rounds=0 if benchmark.disabled else 1)
     _check_tau(benchmark, sampler.get_chain(), nsteps)
 
 

@@ -99,11 +99,15 @@ double propose(const Move& mv, const double* coords, int d, int k, const int* co
     return 0.5 * (d - 1) * (std::log(dist2) - std::log(norm2));
 }
 
-void check_log_prob(double lp, int k, std::uint64_t step) {
-    if (std::isnan(lp) || lp == std::numeric_limits<double>::infinity())
-        throw InvalidArgument("log_prob returned " + std::string(std::isnan(lp) ? "NaN" : "+inf") + " for walker " +
-                              std::to_string(k) + " at step " + std::to_string(step) +
-                              " (return -inf for points outside the support)");
+[[noreturn]] __attribute__((noinline, cold)) void bad_log_prob(double lp, int k, std::uint64_t step) {
+    throw InvalidArgument("log_prob returned " + std::string(std::isnan(lp) ? "NaN" : "+inf") + " for walker " +
+                          std::to_string(k) + " at step " + std::to_string(step) +
+                          " (return -inf for points outside the support)");
+}
+
+// Inline: called for every walker every step; the message is built out of line.
+inline void check_log_prob(double lp, int k, std::uint64_t step) {
+    if (std::isnan(lp) || lp == std::numeric_limits<double>::infinity()) bad_log_prob(lp, k, step);
 }
 
 }  // namespace
