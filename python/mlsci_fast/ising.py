@@ -68,6 +68,8 @@ def _check_algorithm(algorithm, L: int, dim, J, h) -> None:
             f"algorithm='multispin' needs L a multiple of 128 (64 strips of an even number of rows), got L={L}; "
             "use 'metropolis' for other sizes"
         )
+
+
 _FORMAT = "mlsci_fast.ising/1"
 _START_STEP = 2**32 - 1  # the random-number step reserved for the random initial lattice
 

@@ -36,9 +36,7 @@ __all__ = ["SVC", "LiftFeatures", "OneClassSVM", "SVR", "lift"]
 _KERNELS = ("linear", "poly", "rbf", "sigmoid", "precomputed")
 # Densifying a sparse X beyond this is refused with a clear error rather than risking the machine.
 _MAX_DENSE_BYTES = 4 * 2**30
-
-
-_PROGRESS_MIN_SAMPLES = 5000
+_PROGRESS_MIN_SAMPLES = 5000  # verbose=True shows a progress line from this problem size on
 
 
 def _densify(X, name: str = "X"):

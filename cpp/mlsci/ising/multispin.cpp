@@ -36,7 +36,7 @@ namespace mlsci::ising {
 namespace {
 
 constexpr Index kBits = 64;
-constexpr int kMaxSteps = 128;  // a lane still undecided after 128 random bits (p = 2^-128) stays
+constexpr int kMaxSteps = 128;  // a lane undecided after 128 bits (probability 2^-128) does not flip
 // Philox blocks per word drawn for a whole row at once (10 steps). Past them, 8 words in
 // lock-step have on average half a word still undecided, whose blocks are drawn one by one:
 // cheaper than a sixth bulk draw for all (measured).
@@ -216,7 +216,7 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
         const auto word = [](const std::uint32_t* q) {
             return static_cast<std::uint64_t>(q[0]) | (static_cast<std::uint64_t>(q[1]) << 32);
         };
-        const auto late = [&](Index t, int k) {  // beyond the bulk draws (rare: 1 word in 4)
+        const auto late = [&](Index t, int k) {  // beyond the bulk draws (1 word in 16)
             const Counter c = philox4x32<10>({static_cast<std::uint32_t>(k >> 1), rank0 + static_cast<std::uint32_t>(t),
                                               step, tag}, key);
             return word(c.data() + (k & 1) * 2);
