@@ -10,10 +10,11 @@
 // p = min(1, exp(-beta dE)), which depends on its number c of anti-aligned neighbours (0..4,
 // counted bit-parallel by a small adder) and on its own value. Each spin compares an infinite
 // random bit string u = 0.r1 r2 ... with the binary expansion of its p, bit by bit: at the first
-// position where they differ, u < p iff that bit of p is 1. All 64 lanes run the comparison at
-// once on 64-bit random words and stop when every lane has decided, about 7 words for 64 spins
-// (a lane is undecided after k words with probability 2^-k), so the acceptance is exactly p, the
-// double, with no 2^-32 rounding. Each word's random words come from Philox blocks keyed by
+// position where they differ, u < p iff that bit of p is 1. All 64 lanes of a word run the first
+// 8 steps at once, on 64-bit random words (eight words in lock-step on AVX-512); a lane is still
+// undecided after them with probability 2^-8, and those few finish one by one, comparing 32 fresh
+// bits at a time with the next 32 bits of their p. So the acceptance is exactly p, the double,
+// with no 2^-32 rounding. Each word's random numbers come from Philox blocks keyed by
 // (seed, sweep, colour, word, draw), so the lattice does not depend on the thread count.
 #include <algorithm>
 #include <array>
@@ -21,10 +22,6 @@
 #include <cstring>
 #include <string>
 #include <vector>
-
-#ifdef __AVX512F__
-#include <immintrin.h>
-#endif
 
 #include "mlsci/common/error.hpp"
 #include "mlsci/common/parallel.hpp"
@@ -36,11 +33,15 @@ namespace mlsci::ising {
 namespace {
 
 constexpr Index kBits = 64;
-constexpr int kMaxSteps = 128;  // a lane undecided after 128 bits (probability 2^-128) does not flip
-// Philox blocks per word drawn for a whole row at once (10 steps). Past them, 8 words in
-// lock-step have on average half a word still undecided, whose blocks are drawn one by one:
-// cheaper than a sixth bulk draw for all (measured).
-constexpr int kBulkDraws = 5;
+// Two phases: kLockSteps bit-serial steps for all 64 lanes of a word at once (words in lock-step),
+// then each lane still undecided (1 in 256) on its own, 32 bits of its p at a time. (4 and 6
+// lock-step steps left so many stragglers that the one-by-one phase cost more than it saved;
+// running the lock-step until every lane of eight words had decided, about ten steps, was 10-15%
+// slower than this.)
+constexpr int kLockSteps = 8;
+constexpr int kChunks = 4;      // a lane tied after 4 x 32 more bits (probability 2^-128) does not flip
+constexpr int kPoolDraws = 1;   // Philox blocks per word for the stragglers' first 32 bits: 4 lanes
+constexpr int kBulkDraws = kLockSteps / 2 + kPoolDraws;  // drawn for a whole row at once
 
 inline std::uint64_t rotl1(std::uint64_t v) { return (v << 1) | (v >> 63); }
 inline std::uint64_t rotr1(std::uint64_t v) { return (v >> 1) | (v << 63); }
@@ -49,7 +50,8 @@ inline std::uint64_t rotr1(std::uint64_t v) { return (v >> 1) | (v << 63); }
 // expansions, and which (c, spin) classes have each; classes with p = 1 always flip.
 struct Acceptance {
     int n_groups = 0;
-    std::array<std::array<std::uint64_t, kMaxSteps>, 10> bits{};  // ~0 where bit k of p is 1
+    std::array<std::array<std::uint64_t, kLockSteps>, 10> bits{};  // ~0 where bit k of p is 1
+    std::array<std::array<std::uint32_t, kChunks>, 10> tail{};       // bits kLockSteps + 32 c ... of p
     std::array<std::array<bool, 10>, 10> member{};                 // member[group][class]
     std::array<bool, 10> always{};                                 // class index 2 c + (spin up)
 };
@@ -116,12 +118,18 @@ Acceptance make_acceptance(const Model& m) {
         if (g == a.n_groups) {
             values[static_cast<std::size_t>(g)] = p[cl];
             ++a.n_groups;
-            double x = p[cl];  // the expansion by doubling: every step exact in binary
-            for (int k = 0; k < kMaxSteps; ++k) {
+            double x = p[cl];  // the expansion by doubling and by 2^32: every step exact in binary
+            for (int k = 0; k < kLockSteps; ++k) {
                 x *= 2.0;
                 const bool one = x >= 1.0;
                 if (one) x -= 1.0;
                 a.bits[static_cast<std::size_t>(g)][static_cast<std::size_t>(k)] = one ? ~std::uint64_t{0} : 0;
+            }
+            for (int c = 0; c < kChunks; ++c) {
+                x *= 4294967296.0;
+                const double whole = std::floor(x);
+                a.tail[static_cast<std::size_t>(g)][static_cast<std::size_t>(c)] = static_cast<std::uint32_t>(whole);
+                x -= whole;
             }
         }
         a.member[static_cast<std::size_t>(g)][cl] = true;
@@ -157,28 +165,42 @@ void unpack(const Words& in, std::int8_t* s) {
         }
 }
 
+// Phase two for one word: each lane still undecided after the lock-step compares fresh 32-bit
+// words with the next 32 bits of its p until they differ. Straggler m (in lane order) takes
+// 32-bit word m of the word's pool (8 of them) and, past that or on a tie, words from further
+// Philox blocks: `pool(m)` and `extra(m, c)` supply them. Returns the lanes that flip.
+template <int G, class Pool, class Extra>
+inline std::uint64_t finish(std::uint64_t yes, std::uint64_t undecided, const std::uint64_t* group,
+                            const Acceptance& acc, Pool&& pool, Extra&& extra) {
+    for (int m = 0; undecided != 0; ++m, undecided &= undecided - 1) {
+        const int lane = __builtin_ctzll(undecided);
+        int g = 0;
+        while (g < G - 1 && !((group[g] >> lane) & 1)) ++g;
+        for (int c = 0; c < kChunks; ++c) {
+            const std::uint32_t T = acc.tail[static_cast<std::size_t>(g)][static_cast<std::size_t>(c)];
+            const std::uint32_t U = c == 0 && m < 4 * kPoolDraws ? pool(m) : extra(m, c);
+            if (U == T) continue;
+            if (U < T) yes |= std::uint64_t{1} << lane;
+            break;
+        }
+    }
+    return yes;
+}
+
 // The 64 spins of word `s` with neighbours l, r, u, d: returns the mask of spins that flip.
-// `random(k)` gives the k-th random word of this word's comparison. The reference for the
-// vectorised loop (8 words in lock-step), which draws the same words and so flips the same spins.
-template <int G, class Random>
+// The reference for the vectorised loop (8 words in lock-step), which draws the same words and
+// so flips the same spins: `random(k)` is the lock-step's k-th random word.
+template <int G, class Random, class Pool, class Extra>
 inline std::uint64_t flips(std::uint64_t s, std::uint64_t l, std::uint64_t r, std::uint64_t u, std::uint64_t d,
-                           const Acceptance& acc, Random&& random) {
+                           const Acceptance& acc, Random&& random, Pool&& pool, Extra&& extra) {
     Classes<std::uint64_t, G> k = classify<G>(s, l, r, u, d, acc);
-    for (int step = 0; k.undecided != 0 && step < kMaxSteps; ++step) compare_step(k, random(step), step, acc);
-    return k.yes;
+    for (int step = 0; step < kLockSteps; ++step) compare_step(k, random(step), step, acc);
+    return finish<G>(k.yes, k.undecided, k.group, acc, pool, extra);
 }
 
 #if defined(__GNUC__)
 #define MLSCI_MULTISPIN_SIMD 1
 typedef std::uint64_t V8 __attribute__((vector_size(64)));
-
-inline bool any(V8 v) {
-#ifdef __AVX512F__
-    return _mm512_test_epi64_mask(reinterpret_cast<__m512i>(v), reinterpret_cast<__m512i>(v)) != 0;
-#else
-    return ((v[0] | v[1]) | (v[2] | v[3]) | (v[4] | v[5]) | (v[6] | v[7])) != 0;
-#endif
-}
 #endif
 
 template <int G>
@@ -211,24 +233,31 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
             Pu[x] = i == 0 ? rotl1(up[x]) : up[x];
             Pd[x] = i == h - 1 ? rotr1(down[x]) : down[x];
         }
-        // Random word k of word t: Philox block (draw k / 2) of counter {draw, rank, step, tag},
-        // its 32-bit words 0-1 (k even) or 2-3 (k odd) as one 64-bit word.
+        // Word t's random numbers come from Philox blocks {draw, rank0 + t, step, tag}: lock-step
+        // word k from draw k / 2 (its 32-bit words 0-1 or 2-3 as one 64-bit word); straggler m's
+        // first 32 bits from draw 2 + m / 4 (word m % 4); more, one block at a time, from draw
+        // kBulkDraws + 16 c + m / 4 for its chunk c.
         const auto word = [](const std::uint32_t* q) {
             return static_cast<std::uint64_t>(q[0]) | (static_cast<std::uint64_t>(q[1]) << 32);
         };
-        const auto late = [&](Index t, int k) {  // beyond the bulk draws (1 word in 16)
-            const Counter c = philox4x32<10>({static_cast<std::uint32_t>(k >> 1), rank0 + static_cast<std::uint32_t>(t),
-                                              step, tag}, key);
-            return word(c.data() + (k & 1) * 2);
-        };
         const auto random = [&](Index t, int k) {
-            if ((k >> 1) < kBulkDraws) return word(buf.data() + 4 * ((k >> 1) * half + t) + (k & 1) * 2);
-            return late(t, k);
+            return word(buf.data() + 4 * ((k >> 1) * half + t) + (k & 1) * 2);
+        };
+        const auto pool = [&](Index t) {
+            return [&, t](int m) { return buf[static_cast<std::size_t>(4 * ((kLockSteps / 2 + m / 4) * half + t) + m % 4)]; };
+        };
+        const auto extra = [&](Index t) {
+            return [&, t](int m, int c) {
+                const Counter block = philox4x32<10>(
+                    {static_cast<std::uint32_t>(kBulkDraws + 16 * c + m / 4), rank0 + static_cast<std::uint32_t>(t), step, tag},
+                    key);
+                return block[static_cast<std::size_t>(m % 4)];
+            };
         };
         Index t = 0;
 #ifdef MLSCI_MULTISPIN_SIMD
-        // Eight words in lock-step: each draws the random words it would draw alone, so the flips
-        // equal the scalar loop's; the lock-step only runs idle lanes until the last decides.
+        // Eight words in lock-step for the first steps; then each word's stragglers one by one,
+        // with the same random numbers the one-word loop uses.
         for (; !scalar && t + 8 <= half; t += 8) {
             // Word t sits at column x = x0 + 2 t: left P[x], itself P[x + 1], right P[x + 2].
             const auto even = [](const std::uint64_t* q) {
@@ -240,33 +269,27 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
             const Index x = x0 + 2 * t;
             const V8 l = even(P + x), s = even(P + x + 1), r = even(P + x + 2), u = even(Pu + x), d = even(Pd + x);
             Classes<V8, G> k = classify<G>(s, l, r, u, d, acc);
-            Counter extra[8];
-            for (int st = 0; st < kMaxSteps && any(k.undecided); ++st) {
-                V8 R;
-                if ((st >> 1) < kBulkDraws) {
-                    V8 A, B;  // blocks t..t+7 of this draw: 64-bit words (even, odd) per block
-                    const std::uint32_t* q = buf.data() + 4 * ((st >> 1) * half + t);
-                    std::memcpy(&A, q, sizeof A);
-                    std::memcpy(&B, q + 16, sizeof B);
-                    R = st & 1 ? __builtin_shufflevector(A, B, 1, 3, 5, 7, 9, 11, 13, 15)
-                               : __builtin_shufflevector(A, B, 0, 2, 4, 6, 8, 10, 12, 14);
-                } else {
-                    if (!(st & 1))  // one block per lane serves this step and the next
-                        for (int j = 0; j < 8; ++j)
-                            if (k.undecided[j])
-                                extra[j] = philox4x32<10>({static_cast<std::uint32_t>(st >> 1),
-                                                           rank0 + static_cast<std::uint32_t>(t + j), step, tag},
-                                                          key);
-                    for (int j = 0; j < 8; ++j) R[j] = k.undecided[j] ? word(extra[j].data() + (st & 1) * 2) : 0;
-                }
+            for (int st = 0; st < kLockSteps; ++st) {
+                V8 A, B;  // blocks t..t+7 of this draw: 64-bit words (even, odd) per block
+                const std::uint32_t* q = buf.data() + 4 * ((st >> 1) * half + t);
+                std::memcpy(&A, q, sizeof A);
+                std::memcpy(&B, q + 16, sizeof B);
+                const V8 R = st & 1 ? __builtin_shufflevector(A, B, 1, 3, 5, 7, 9, 11, 13, 15)
+                                    : __builtin_shufflevector(A, B, 0, 2, 4, 6, 8, 10, 12, 14);
                 compare_step(k, R, st, acc);
             }
-            for (int j = 0; j < 8; ++j) cur[2 * (t + j) + x0] = s[j] ^ k.yes[j];
+            for (int j = 0; j < 8; ++j) {
+                std::uint64_t group[G];
+                for (int g = 0; g < G; ++g) group[g] = k.group[g][j];
+                const std::uint64_t yes = finish<G>(k.yes[j], k.undecided[j], group, acc, pool(t + j), extra(t + j));
+                cur[2 * (t + j) + x0] = s[j] ^ yes;
+            }
         }
 #endif
         for (; t < half; ++t) {
             const Index x = x0 + 2 * t;
-            cur[x] = P[x + 1] ^ flips<G>(P[x + 1], P[x], P[x + 2], Pu[x], Pd[x], acc, [&](int k) { return random(t, k); });
+            cur[x] = P[x + 1] ^ flips<G>(P[x + 1], P[x], P[x + 2], Pu[x], Pd[x], acc,
+                                         [&](int k) { return random(t, k); }, pool(t), extra(t));
         }
     });
 }
