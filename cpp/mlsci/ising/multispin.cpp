@@ -167,8 +167,8 @@ void unpack(const Words& in, std::int8_t* s) {
 
 // Phase two for one word: each lane still undecided after the lock-step compares fresh 32-bit
 // words with the next 32 bits of its p until they differ. Straggler m (in lane order) takes
-// 32-bit word m of the word's pool (8 of them) and, past that or on a tie, words from further
-// Philox blocks: `pool(m)` and `extra(m, c)` supply them. Returns the lanes that flip.
+// 32-bit word m of the word's pool (4 per pool block) and, past that or on a tie, words from
+// further Philox blocks: `pool(m)` and `extra(m, c)` supply them. Returns the lanes that flip.
 template <int G, class Pool, class Extra>
 inline std::uint64_t finish(std::uint64_t yes, std::uint64_t undecided, const std::uint64_t* group,
                             const Acceptance& acc, Pool&& pool, Extra&& extra) {
