@@ -235,8 +235,8 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
         }
         // Word t's random numbers come from Philox blocks {draw, rank0 + t, step, tag}: lock-step
         // word k from draw k / 2 (its 32-bit words 0-1 or 2-3 as one 64-bit word); straggler m's
-        // first 32 bits from draw 2 + m / 4 (word m % 4); more, one block at a time, from draw
-        // kBulkDraws + 16 c + m / 4 for its chunk c.
+        // first 32 bits from draw kLockSteps / 2 + m / 4 (word m % 4); more, one block at a time,
+        // from draw kBulkDraws + 16 c + m / 4 for its chunk c.
         const auto word = [](const std::uint32_t* q) {
             return static_cast<std::uint64_t>(q[0]) | (static_cast<std::uint64_t>(q[1]) << 32);
         };
