@@ -51,6 +51,10 @@ private:
     std::vector<char> in_ws_;
     std::vector<const float*> rows_;     // K row of each working-set variable
     std::vector<double> a_old_;          // working-set alphas before the subproblem
+    // The subproblem's state, kept between rounds (Q alone is 4 MB at q = 1,024).
+    std::vector<double> sa_, sG_, sy_, sC_, sd_;
+    std::vector<float> Q_;
+    std::vector<Index> samples_;
     std::vector<double> S_;              // per sample: sum over moved t of y_t da_t K(t, .)
 };
 
@@ -140,9 +144,12 @@ void BatchSolver::fetch_rows() {
 std::int64_t BatchSolver::solve_subproblem(double tol, std::int64_t budget) {
     const auto q = static_cast<Index>(ws_.size());
     const auto uq = u(q);
-    std::vector<double> a(uq), G(uq), y(uq), C(uq), d(uq);
-    std::vector<float> Q(uq * uq);  // K among the working set
-    std::vector<Index> samples(uq);
+    for (auto* v : {&sa_, &sG_, &sy_, &sC_, &sd_}) v->resize(uq);
+    Q_.resize(uq * uq);  // K among the working set
+    samples_.resize(uq);
+    std::vector<double>&a = sa_, &G = sG_, &y = sy_, &C = sC_, &d = sd_;
+    std::vector<float>& Q = Q_;
+    std::vector<Index>& samples = samples_;
     a_old_.resize(uq);
     for (Index r = 0; r < q; ++r) {
         const Index t = ws_[u(r)];

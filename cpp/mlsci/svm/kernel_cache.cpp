@@ -164,7 +164,8 @@ void KernelRows::kernel_block(const Index* rows, Index m, const Index* y_rows, I
         const Eigen::VectorXf an = gather(centred_norms_, rows, m);
         const RowMat<float> Ysub = y_rows ? gather(centred_, y_rows, n_y) : RowMat<float>();
         const auto& Y = y_rows ? Ysub : centred_;
-        const Eigen::VectorXf yn_all = y_rows ? gather(centred_norms_, y_rows, n_y) : centred_norms_;
+        const Eigen::VectorXf yn_sub = y_rows ? gather(centred_norms_, y_rows, n_y) : Eigen::VectorXf();
+        const Eigen::VectorXf& yn_all = y_rows ? yn_sub : centred_norms_;  // no copy of all n norms
         const auto g = static_cast<float>(p.gamma);
         parallel_for(0, blocks, n_threads_, [&](std::int64_t b) {
             const Index j0 = b * kColBlock, len = std::min(kColBlock, n_y - j0);
