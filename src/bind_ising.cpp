@@ -1,5 +1,6 @@
 // Bindings for the Ising family: sweeps and observables.
 #include "bind_util.hpp"
+#include "mlsci/ising/bernoulli.hpp"
 #include "mlsci/ising/lattice.hpp"
 #include "mlsci/ising/tempering.hpp"
 
@@ -62,6 +63,20 @@ void bind_ising(py::module_& m) {
         py::arg("seed"), py::arg("replica"), py::arg("first_sweep"), py::arg("n_sweeps"), py::arg("measure_every"),
         py::arg("first_measured"), py::arg("energy").noconvert(), py::arg("magnetization").noconvert(),
         py::arg("n_threads"), "internal; see mlsci_fast.ising.simulate");
+
+    s.def(
+        "_bernoulli_words",
+        [](double p, std::int64_t n, std::uint64_t seed, std::uint32_t first) {
+            if (!(p >= 0.0 && p <= 1.0)) throw mlsci::InvalidArgument("p must be in [0, 1]");
+            if (n < 0) throw mlsci::InvalidArgument("n must be >= 0");
+            py::array_t<std::uint64_t> out(n + 1);
+            mlsci::ising::BernoulliWords gen;
+            const mlsci::Key key{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)};
+            gen.generate(p, 64 * n, out.mutable_data(), key, 0, first, 0, 0);
+            return py::make_tuple(out[py::slice(0, n, 1)], gen.levels());
+        },
+        py::arg("p"), py::arg("n"), py::arg("seed"), py::arg("first") = 0,
+        "tests only: n words of exact Bernoulli(p) bits (see bernoulli.hpp), and the levels used");
 
     s.def("_set_scalar_sweeps", &mlsci::ising::set_scalar_sweeps, py::arg("scalar"),
           "tests only: use the scalar reference loop for checkerboard sweeps");

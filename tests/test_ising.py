@@ -507,6 +507,57 @@ def test_vectorised_sweeps_equal_the_scalar_reference(dim, L, algorithm, h):
     np.testing.assert_array_equal(fast.energy, ref.energy)
 
 
+# -- exact Bernoulli bits (the Metropolis acceptances) ---------------------------------------------
+@pytest.mark.parametrize("p", [0.5, 0.25, 0.75, 1 / 3, math.exp(-8 / 2.269), math.exp(-4 / 2.269), 0.9, 1e-5,
+                               2.0**-1074, 1 - 2.0**-53])
+def test_bernoulli_words_have_the_exact_frequency(p):
+    """1.3 million bits: the fraction of ones is p within 5 standard errors (a Poisson count for
+    the tiny p), every bit position of the word has the same frequency (chi-square), and
+    neighbouring bits are uncorrelated."""
+    words, levels = _core.ising._bernoulli_words(p, 20000, seed=5)
+    bits = np.unpackbits(words.view(np.uint8), bitorder="little").reshape(-1, 64).astype(np.float64)
+    n = bits.size
+    ones = bits.sum()
+    assert abs(ones - n * p) <= 5 * math.sqrt(n * p * (1 - p)) + 5 * (p < 1e-4)
+    if 0.01 < p < 0.99:
+        per_position = bits.sum(axis=0)
+        m = bits.shape[0]
+        chi2 = ((per_position - m * p) ** 2 / (m * p * (1 - p))).sum()
+        assert chi2 < 64 + 6 * math.sqrt(2 * 64)  # 63 degrees of freedom, about 6 sigma
+        flat = bits.ravel()
+        corr = np.corrcoef(flat[:-1], flat[1:])[0, 1]
+        assert abs(corr) < 5 / math.sqrt(n)
+    # A dyadic p ends its expansion within the first two bits: one level, no deeper draws.
+    if p in (0.5, 0.25, 0.75):
+        assert levels == 1
+    assert 1 <= levels <= 40
+
+
+def test_bernoulli_words_are_a_function_of_their_counters():
+    a, _ = _core.ising._bernoulli_words(0.3, 500, seed=1)
+    b, _ = _core.ising._bernoulli_words(0.3, 500, seed=1)
+    c, _ = _core.ising._bernoulli_words(0.3, 500, seed=2)
+    d, _ = _core.ising._bernoulli_words(0.3, 500, seed=1, first=1000)
+    np.testing.assert_array_equal(a, b)
+    assert (a != c).mean() > 0.9 and (a != d).mean() > 0.9
+    assert not _core.ising._bernoulli_words(0.0, 10, seed=1)[0].any()
+    assert (_core.ising._bernoulli_words(1.0, 10, seed=1)[0] == np.uint64(2**64 - 1)).all()
+
+
+def test_bernoulli_words_resolve_beyond_32_bits():
+    """p = 2^-33 differs from 0 only past the 32nd bit, where a 32-bit threshold rounds it
+    away. Conditioned on the first 32 bits tying (which happens with probability 2^-32 per bit,
+    too rare to sample), the comparison goes on: here p = 2^-33 + 2^-34 (0.000...011) and its
+    complement's frequencies are checked at a level where they are measurable, p = 0.75 scaled
+    by 2^-30 against 2^-30: ones occur at 0.75 the rate (Poisson counts)."""
+    n = 200000  # 12.8 million bits
+    hits = [_core.ising._bernoulli_words(q, n, seed=s)[0] for q, s in ((2.0**-20 * 0.75, 3), (2.0**-20, 4))]
+    counts = [int(np.unpackbits(w.view(np.uint8)).sum()) for w in hits]
+    expected = [n * 64 * 2.0**-20 * 0.75, n * 64 * 2.0**-20]
+    for c, e in zip(counts, expected):
+        assert abs(c - e) < 5 * math.sqrt(e)
+
+
 # -- multi-spin coding --------------------------------------------------------------------------
 
 
@@ -540,8 +591,9 @@ def test_multispin_neighbours_are_exact(L):
     np.testing.assert_array_equal(ising.simulate(L, 0.01, 3, start=start, seed=1).spins, ref)
 
 
+@pytest.mark.parametrize("algorithm", ["multispin", "metropolis"])
 @pytest.mark.parametrize(("J", "h"), [(1.0, 0.0), (1.0, 0.3), (-0.7, 0.0), (0.8, -0.5)])
-def test_multispin_acceptance_probabilities_are_exact(J, h):
+def test_acceptance_probabilities_are_exact(J, h, algorithm):
     """From all spins up, one sweep: a first-colour spin (4 aligned neighbours) flips with
     p(0) = min(1, exp(-beta dE)); a second-colour spin sees Binomial(4, p(0)) flipped neighbours
     c and flips with p(c). The fraction of flipped spins over 4 x 2^20 updates against that
@@ -555,7 +607,7 @@ def test_multispin_acceptance_probabilities_are_exact(J, h):
     p0 = p(0)
     second = sum(math.comb(4, c) * p0**c * (1 - p0) ** (4 - c) * p(c) for c in range(5))
     expected = 0.5 * p0 + 0.5 * second
-    flipped = [np.mean(ising.simulate(L, T, 1, J=J, h=h, algorithm="multispin", start="cold", seed=s).spins < 0)
+    flipped = [np.mean(ising.simulate(L, T, 1, J=J, h=h, algorithm=algorithm, start="cold", seed=s).spins < 0)
                for s in range(4)]
     err = math.sqrt(expected * (1 - expected) / (4 * L * L)) * 1.5  # neighbouring flips correlate a little
     assert abs(np.mean(flipped) - expected) < 4 * err

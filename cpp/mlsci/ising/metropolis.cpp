@@ -11,6 +11,7 @@
 #include "mlsci/common/error.hpp"
 #include "mlsci/common/parallel.hpp"
 #include "mlsci/common/rng.hpp"
+#include "mlsci/ising/bernoulli.hpp"
 #include "mlsci/ising/lattice.hpp"
 
 namespace mlsci::ising {
@@ -35,56 +36,82 @@ void check_model(const Model& m, const char* where) {
 
 namespace {
 
-// Acceptance thresholds on a 32-bit uniform u: a move happens when u < threshold. Indexed by the
-// neighbour sum S in {-2d, ..., 2d} (and, for Metropolis, the current spin). A threshold of 2^32
-// always accepts, so probabilities are exact to 2^-32.
-struct Table {
-    std::array<std::uint64_t, 7> flip_from_up{}, flip_from_down{};  // Metropolis
-    std::array<std::uint64_t, 7> up{};                               // heat-bath: P(s = +1)
-};
-
 std::uint64_t threshold(double p) { return acceptance_threshold(p); }
+
+// Heat-bath: thresholds on a 32-bit uniform u for P(s = +1), indexed by the neighbour sum S in
+// {-2d, ..., 2d} as (S + 2d) / 2; a threshold of 2^32 always says yes, so probabilities are exact
+// to 2^-32.
+struct Table {
+    std::array<std::uint64_t, 7> up{};
+};
 
 Table make_table(const Model& m) {
     Table t;
     const int z = 2 * m.dim;
     for (int S = -z; S <= z; S += 2) {
-        const auto k = static_cast<std::size_t>((S + z) / 2);
         const double local = m.J * S + m.h;  // energy of spin s is -s * local
-        t.flip_from_up[k] = threshold(std::exp(-m.beta * 2.0 * local));    // s = +1 -> -1: dE = 2 local
-        t.flip_from_down[k] = threshold(std::exp(m.beta * 2.0 * local));   // s = -1 -> +1: dE = -2 local
-        t.up[k] = threshold(1.0 / (1.0 + std::exp(-2.0 * m.beta * local)));
+        t.up[static_cast<std::size_t>((S + z) / 2)] = threshold(1.0 / (1.0 + std::exp(-2.0 * m.beta * local)));
     }
     return t;
+}
+
+// Metropolis: a spin's class is k = (S + 2d) / 2, plus 7 when it points down; a class flips
+// always (p = 1), never (exp underflow), or with one of the distinct probabilities p < 1 (its
+// group), by exact Bernoulli bits (bernoulli.hpp).
+constexpr std::uint8_t kAlways = 0xFE, kNever = 0xFF;
+constexpr int kMaxGroups = 14;
+struct Groups {
+    int n = 0;
+    std::array<double, kMaxGroups> p{};
+    std::array<std::uint8_t, 64> id{};  // per class: its group, kAlways or kNever (64: a vpermb table)
+};
+
+Groups make_groups(const Model& m) {
+    Groups gr;
+    gr.id.fill(kNever);
+    const int z = 2 * m.dim;
+    for (int S = -z; S <= z; S += 2)
+        for (int down = 0; down <= 1; ++down) {
+            const double local = m.J * S + m.h, s = down ? -1.0 : 1.0;
+            const double p = std::min(1.0, std::exp(-m.beta * 2.0 * s * local));  // dE = 2 s local
+            const auto k = static_cast<std::size_t>((S + z) / 2 + 7 * down);
+            if (p >= 1.0) {
+                gr.id[k] = kAlways;
+                continue;
+            }
+            if (!(p > 0.0)) continue;
+            int g = 0;
+            while (g < gr.n && gr.p[static_cast<std::size_t>(g)] != p) ++g;
+            if (g == gr.n) gr.p[static_cast<std::size_t>(gr.n++)] = p;
+            gr.id[k] = static_cast<std::uint8_t>(g);
+        }
+    return gr;
 }
 
 // Needs GCC >= 12 (__builtin_shufflevector) and AVX-512 with byte permutes (VBMI): built for AVX2
 // the same code runs at a third of the scalar loop's speed (measured), so it is left out there.
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__AVX512BW__) && defined(__AVX512VBMI__)
 #define MLSCI_ISING_SIMD 1
-// One colour of a row, 16 positions per vector (8 sites of the colour, every other lane): the
-// same arithmetic as the scalar loop below, lane by lane, so the result is identical bit for bit.
-// The thresholds are looked up with a permute from a 16-entry table (index: (S + z) / 2, plus 7
-// for a down spin), a threshold of 2^32 being an "always" flag beside the 32-bit value.
+#include <immintrin.h>
+// Heat-bath, one colour of a row, 16 positions per vector (8 sites of the colour, every other
+// lane): the same arithmetic as the scalar loop, lane by lane, so the result is identical bit for
+// bit. The thresholds are looked up with a permute from a table indexed by (S + z) / 2, a
+// threshold of 2^32 being an "always" flag beside the 32-bit value.
 typedef signed char V16s8 __attribute__((vector_size(16)));
 typedef int V16i __attribute__((vector_size(64)));
 typedef unsigned V16u __attribute__((vector_size(64)));
 
 struct SimdTable {
-    V16i thr;     // low 32 bits of the threshold (Metropolis: flip; heat-bath: up)
+    V16i thr;     // low 32 bits of the threshold for P(up)
     V16i always;  // -1 where the threshold is 2^32
 };
 
-SimdTable simd_table(const Table& t, Update update, int z) {
+SimdTable simd_table(const Table& t, int z) {
     SimdTable st{};
     for (int k = 0; k <= z; ++k) {
-        const auto uk = static_cast<std::size_t>(k);
-        const std::uint64_t a = update == Update::Metropolis ? t.flip_from_up[uk] : t.up[uk];
-        const std::uint64_t b = update == Update::Metropolis ? t.flip_from_down[uk] : t.up[uk];
+        const std::uint64_t a = t.up[static_cast<std::size_t>(k)];
         st.thr[k] = static_cast<int>(static_cast<std::uint32_t>(a));
         st.always[k] = a >> 32 ? -1 : 0;
-        st.thr[k + 7] = static_cast<int>(static_cast<std::uint32_t>(b));
-        st.always[k + 7] = b >> 32 ? -1 : 0;
     }
     return st;
 }
@@ -107,8 +134,8 @@ inline void widen(const std::int8_t* p, V16i& out) {
 // bytes): rows[0] the row itself with its periodic ends (rows[0][x + 1] = cur[x]), then north,
 // south (and front, back in 3-D).
 template <int D>
-void half_row_simd(std::int8_t* cur, const std::int8_t* const* rows, const std::uint32_t* words, Index L, Index parity,
-                   Update update, const SimdTable& st) {
+void heatbath_row_simd(std::int8_t* cur, const std::int8_t* const* rows, const std::uint32_t* words, Index L,
+                       Index parity, const SimdTable& st) {
     constexpr int z = 2 * D;
     V16i lane_parity, expand;
     for (int j = 0; j < 16; ++j) {
@@ -132,49 +159,55 @@ void half_row_simd(std::int8_t* cur, const std::int8_t* const* rows, const std::
             widen(rows[4] + x0, t);
             S += t;
         }
-        V16i idx = (S + z) >> 1;
-        if (update == Update::Metropolis) idx += (sv < 0) & 7;
+        const V16i idx = (S + z) >> 1;
         V16u u;
         std::memcpy(&u, words + x0 / 2, sizeof u);  // ranks of this block's 8 sites (+ 8 unused)
         u = __builtin_shuffle(u, reinterpret_cast<const V16u&>(expand));
         const V16u thr = reinterpret_cast<V16u>(__builtin_shuffle(st.thr, idx));
         const V16i always = __builtin_shuffle(st.always, idx);
         const V16i yes = always | reinterpret_cast<V16i>(u < thr);
-        V16i out;
-        if (update == Update::Metropolis) out = (active & yes) ? -sv : sv;
-        else out = active ? (yes ? V16i{} + 1 : V16i{} - 1) : sv;
+        const V16i out = active ? (yes ? V16i{} + 1 : V16i{} - 1) : sv;
         const V16s8 ob = __builtin_convertvector(out, V16s8);
         std::memcpy(cur + x0, &ob, 16);
     }
 }
 #endif
 
-// Updates every site of one colour. Site i has rank i / 2 among its colour (L is even), and the
-// uniforms of ranks 4b..4b+3 are the four words of Philox block b.
+// The rows of a lattice: rows y (and planes zc in 3-D), their neighbours, colour parity.
 template <int D>
-void half_sweep(std::int8_t* s, const Model& m, Update update, const Table& t, std::uint64_t seed,
-                std::uint32_t replica, std::uint32_t step, int colour, int n_threads) {
+struct RowGeometry {
+    std::int8_t* cur;
+    const std::int8_t *north, *south, *front, *back;
+    Index parity;
+    RowGeometry(std::int8_t* s, Index L, Index row, int colour) {
+        const Index y = row % L, zc = D == 3 ? row / L : 0;
+        cur = s + row * L;
+        north = s + (zc * L + (y + L - 1) % L) * L;
+        south = s + (zc * L + (y + 1) % L) * L;
+        front = D == 3 ? s + (((zc + L - 1) % L) * L + y) * L : nullptr;
+        back = D == 3 ? s + (((zc + 1) % L) * L + y) * L : nullptr;
+        parity = (colour + y + zc) & 1;
+    }
+};
+
+// Heat-bath: updates every site of one colour. Site i has rank i / 2 among its colour (L is
+// even), and the uniforms of ranks 4b..4b+3 are the four words of Philox block b.
+template <int D>
+void heatbath_half_sweep(std::int8_t* s, const Model& m, const Table& t, std::uint64_t seed, std::uint32_t replica,
+                         std::uint32_t step, int colour, int n_threads) {
     const Index L = m.L, half = L / 2;
     const Index rows = D == 3 ? L * L : L;
-    const Stream stream = update == Update::Metropolis ? Stream::IsingMetropolis : Stream::IsingHeatBath;
     // The counter layout of Philox (rng.hpp): {draw, block, step, stream << 24 | replica}.
     const Key key{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)};
-    const std::uint32_t tag = (static_cast<std::uint32_t>(stream) << 24) | (replica & 0xFFFFFFu);
+    const std::uint32_t tag = (static_cast<std::uint32_t>(Stream::IsingHeatBath) << 24) | (replica & 0xFFFFFFu);
     const int z = 2 * D;
     const int nt = n_sites(m) < 16384 ? 1 : n_threads;  // tiny lattices: forking costs more than it saves
 #ifdef MLSCI_ISING_SIMD
     const bool simd = L % 16 == 0 && !g_scalar_sweeps.load(std::memory_order_relaxed);
-    const SimdTable st = simd_table(t, update, z);
+    const SimdTable st = simd_table(t, z);
 #endif
     parallel_for(0, rows, nt, [&](std::int64_t row) {
-        const Index y = row % L, zc = D == 3 ? row / L : 0;
-        const Index ym = (y + L - 1) % L, yp = (y + 1) % L;
-        std::int8_t* cur = s + row * L;
-        const std::int8_t* north = s + (zc * L + ym) * L;
-        const std::int8_t* south = s + (zc * L + yp) * L;
-        const std::int8_t* front = D == 3 ? s + (((zc + L - 1) % L) * L + y) * L : nullptr;
-        const std::int8_t* back = D == 3 ? s + (((zc + 1) % L) * L + y) * L : nullptr;
-        const Index parity = (colour + y + zc) & 1;
+        const RowGeometry<D> g(s, L, row, colour);
         const Index rank0 = row * half;
         // The row's random words, all Philox blocks at once (vectorised), then the updates.
         const Index b0 = rank0 >> 2, nb = ((rank0 + half - 1) >> 2) - b0 + 1;
@@ -190,32 +223,161 @@ void half_sweep(std::int8_t* s, const Model& m, Update update, const Table& t, s
             const auto stride = static_cast<std::size_t>(L + 2 + 64);
             copies.resize(stride * (D == 3 ? 5 : 3));
             std::int8_t* own = copies.data();
-            own[0] = cur[L - 1];
-            std::memcpy(own + 1, cur, static_cast<std::size_t>(L));
-            own[L + 1] = cur[0];
-            const std::int8_t* src[4] = {north, south, front, back};
+            own[0] = g.cur[L - 1];
+            std::memcpy(own + 1, g.cur, static_cast<std::size_t>(L));
+            own[L + 1] = g.cur[0];
+            const std::int8_t* src[4] = {g.north, g.south, g.front, g.back};
             const std::int8_t* near[5] = {own, nullptr, nullptr, nullptr, nullptr};
             for (int r = 0; r < (D == 3 ? 4 : 2); ++r) {
                 std::int8_t* dst = copies.data() + stride * static_cast<std::size_t>(r + 1);
                 std::memcpy(dst, src[r], static_cast<std::size_t>(L));
                 near[r + 1] = dst;
             }
-            half_row_simd<D>(cur, near, words + rank0, L, parity, update, st);
+            heatbath_row_simd<D>(g.cur, near, words + rank0, L, g.parity, st);
             return;
         }
 #endif
         for (Index k = 0; k < half; ++k) {
-            const Index x = 2 * k + parity;
+            const Index x = 2 * k + g.parity;
             const Index xl = x == 0 ? L - 1 : x - 1, xr = x == L - 1 ? 0 : x + 1;
-            int S = cur[xl] + cur[xr] + north[x] + south[x];
-            if constexpr (D == 3) S += front[x] + back[x];
-            const std::uint64_t u = words[rank0 + k];
+            int S = g.cur[xl] + g.cur[xr] + g.north[x] + g.south[x];
+            if constexpr (D == 3) S += g.front[x] + g.back[x];
             const auto idx = static_cast<std::size_t>((S + z) / 2);
-            if (update == Update::Metropolis) {
-                const std::uint64_t thr = cur[x] > 0 ? t.flip_from_up[idx] : t.flip_from_down[idx];
-                if (u < thr) cur[x] = static_cast<std::int8_t>(-cur[x]);
-            } else {
-                cur[x] = u < t.up[idx] ? std::int8_t{1} : std::int8_t{-1};
+            g.cur[x] = words[rank0 + k] < t.up[idx] ? std::int8_t{1} : std::int8_t{-1};
+        }
+    });
+}
+
+// Metropolis: one colour, unit by unit. A unit is a fixed run of rows (at least kUnitSites sites
+// of the colour, so that its Bernoulli levels are long); each row is read in chunks of 64 sites,
+// whose sites of the colour are sorted into classes as 64-bit masks (bit b: site x0 + b). Then
+// each group draws exact Bernoulli(p) bits, one per site it has in the unit, from Philox blocks
+// {g 2^12 + level, unit * words + j, step, tag}, and deposits them chunk by chunk into its sites
+// in order. Sites that always flip draw nothing. The classes do not change while a colour is
+// updated (its neighbours are the other colour), so the unit is classified first, then flipped.
+constexpr Index kUnitSites = 32768;
+
+struct UnitScratch {
+    std::vector<std::uint64_t> yes, group, bits;
+    std::vector<std::int8_t> own;
+    BernoulliWords bernoulli;
+};
+
+// G: a compile-time bound on the groups (those past gr.n stay empty), so that the per-chunk
+// loops over groups unroll and their masks stay in registers.
+template <int D, int G>
+void metropolis_half_sweep(std::int8_t* s, const Model& m, const Groups& gr, std::uint64_t seed,
+                           std::uint32_t replica, std::uint32_t step, int colour, int n_threads) {
+    const Index L = m.L, half = L / 2;
+    const Index rows = D == 3 ? L * L : L;
+    const Index per_unit = std::min(rows, (kUnitSites + half - 1) / half);
+    const Index units = (rows + per_unit - 1) / per_unit, chunks = (L + 63) / 64;
+    const Index words = per_unit * chunks;  // a bound on a unit's level-0 words (32 sites a chunk)
+    const Key key{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)};
+    const std::uint32_t tag = (static_cast<std::uint32_t>(Stream::IsingMetropolis) << 24) | (replica & 0xFFFFFFu);
+    const int z = 2 * D;
+    const int nt = n_sites(m) < 16384 ? 1 : n_threads;
+#ifdef MLSCI_ISING_SIMD
+    const bool simd = !g_scalar_sweeps.load(std::memory_order_relaxed);
+    const __m512i table = _mm512_loadu_si512(gr.id.data());
+#endif
+    parallel_for(0, units, nt, [&](std::int64_t unit) {
+        thread_local UnitScratch sc;
+        const Index r0 = unit * per_unit, r1 = std::min(rows, r0 + per_unit), n = (r1 - r0) * chunks;
+        sc.yes.resize(static_cast<std::size_t>(n));
+        sc.group.resize(static_cast<std::size_t>(G * n));
+        sc.own.resize(static_cast<std::size_t>(L + 2 + 64));
+        std::int64_t counts[G] = {};
+        // 1. Classes, chunk c of the unit at yes[c] and group[g * n + c].
+        for (Index row = r0; row < r1; ++row) {
+            const RowGeometry<D> g(s, L, row, colour);
+            const std::uint64_t colour_lanes = g.parity ? 0xAAAAAAAAAAAAAAAAull : 0x5555555555555555ull;
+            std::int8_t* own = sc.own.data();  // the row with its periodic ends: own[x + 1] = cur[x]
+            own[0] = g.cur[L - 1];
+            std::memcpy(own + 1, g.cur, static_cast<std::size_t>(L));
+            own[L + 1] = g.cur[0];
+            for (Index c = 0; c < chunks; ++c) {
+                const Index x0 = 64 * c, at = (row - r0) * chunks + c;
+                const std::uint64_t valid = x0 + 64 <= L ? ~std::uint64_t{0} : (std::uint64_t{1} << (L - x0)) - 1;
+                const std::uint64_t lanes = valid & colour_lanes;
+                std::uint64_t yes = 0, grp[G] = {};
+#ifdef MLSCI_ISING_SIMD
+                if (simd) {
+                    // (Byte-masked loads cost Zen 4 more than all the rest: only the last,
+                    // partial chunk of a row uses them.)
+                    const auto near = [&](const std::int8_t* q) {
+                        return valid == ~std::uint64_t{0} ? _mm512_loadu_si512(q) : _mm512_maskz_loadu_epi8(valid, q);
+                    };
+                    const __m512i sv = _mm512_loadu_si512(own + x0 + 1);
+                    __m512i S = _mm512_add_epi8(_mm512_loadu_si512(own + x0), _mm512_loadu_si512(own + x0 + 2));
+                    S = _mm512_add_epi8(S, near(g.north + x0));
+                    S = _mm512_add_epi8(S, near(g.south + x0));
+                    if constexpr (D == 3) {
+                        S = _mm512_add_epi8(S, near(g.front + x0));
+                        S = _mm512_add_epi8(S, near(g.back + x0));
+                    }
+                    // (S + z) / 2 <= z < 128: a 16-bit shift, with the byte's top bit cleared
+                    __m512i idx = _mm512_and_si512(_mm512_srli_epi16(_mm512_add_epi8(S, _mm512_set1_epi8(z)), 1),
+                                                   _mm512_set1_epi8(0x7F));
+                    idx = _mm512_mask_add_epi8(idx, _mm512_movepi8_mask(sv), idx, _mm512_set1_epi8(7));
+                    const __m512i id = _mm512_permutexvar_epi8(idx, table);
+                    yes = _mm512_cmpeq_epi8_mask(id, _mm512_set1_epi8(static_cast<char>(kAlways))) & lanes;
+                    for (int k = 0; k < G; ++k)
+                        grp[k] = _mm512_cmpeq_epi8_mask(id, _mm512_set1_epi8(static_cast<char>(k))) & lanes;
+                } else
+#endif
+                {
+                    for (std::uint64_t rest = lanes; rest != 0; rest &= rest - 1) {
+                        const int b = __builtin_ctzll(rest);
+                        const Index x = x0 + b;
+                        int S = own[x] + own[x + 2] + g.north[x] + g.south[x];
+                        if constexpr (D == 3) S += g.front[x] + g.back[x];
+                        const auto k = static_cast<std::size_t>((S + z) / 2 + (own[x + 1] < 0 ? 7 : 0));
+                        const std::uint8_t id = gr.id[k];
+                        if (id == kAlways) yes |= std::uint64_t{1} << b;
+                        else if (id != kNever) grp[id] |= std::uint64_t{1} << b;
+                    }
+                }
+                sc.yes[static_cast<std::size_t>(at)] = yes;
+                for (int k = 0; k < G; ++k) {
+                    sc.group[static_cast<std::size_t>(k * n + at)] = grp[k];
+                    counts[k] += __builtin_popcountll(grp[k]);
+                }
+            }
+        }
+        // 2. Each group's bits.
+        sc.bits.resize(static_cast<std::size_t>(G * (words + 1)));
+        for (int k = 0; k < G; ++k)
+            sc.bernoulli.generate(k < gr.n ? gr.p[static_cast<std::size_t>(k)] : 0.0, counts[k],
+                                  sc.bits.data() + static_cast<std::size_t>(k) * static_cast<std::size_t>(words + 1),
+                                  key, static_cast<std::uint32_t>(k) << 12, static_cast<std::uint32_t>(unit * words),
+                                  step, tag);
+        // 3. Flips.
+        std::int64_t pos[G] = {};
+        for (Index row = r0; row < r1; ++row) {
+            std::int8_t* cur = s + row * L;
+            for (Index c = 0; c < chunks; ++c) {
+                const Index at = (row - r0) * chunks + c;
+                std::uint64_t f = sc.yes[static_cast<std::size_t>(at)];
+                for (int k = 0; k < G; ++k) {
+                    const std::uint64_t lanes = sc.group[static_cast<std::size_t>(k * n + at)];
+                    f |= deposit(bits_at(sc.bits.data() + static_cast<std::size_t>(k) * static_cast<std::size_t>(words + 1),
+                                         pos[k]),
+                                 lanes);
+                    pos[k] += __builtin_popcountll(lanes);
+                }
+                std::int8_t* q = cur + 64 * c;
+#ifdef MLSCI_ISING_SIMD
+                if (simd) {
+                    const __m512i v = 64 * c + 64 <= L ? _mm512_loadu_si512(q) : _mm512_maskz_loadu_epi8(f, q);
+                    _mm512_mask_storeu_epi8(q, f, _mm512_sub_epi8(_mm512_setzero_si512(), v));
+                    continue;
+                }
+#endif
+                for (; f != 0; f &= f - 1) {
+                    const int b = __builtin_ctzll(f);
+                    q[b] = static_cast<std::int8_t>(-q[b]);
+                }
             }
         }
     });
@@ -313,7 +475,8 @@ SweepResult run_sweeps(std::int8_t* spins, const Model& m, Update update, std::u
     if (update == Update::Multispin)
         return run_multispin(spins, m, seed, replica, first_sweep, n_sweeps, measure_every, first_measured, energy,
                              magnetization, n_threads, stop);
-    const Table t = make_table(m);
+    const Table t = update == Update::HeatBath ? make_table(m) : Table{};
+    const Groups groups = update == Update::Metropolis ? make_groups(m) : Groups{};
     std::vector<Index> stack;          // Wolff's; Swendsen-Wang's union-find parents
     std::vector<std::uint8_t> bonds;   // Swendsen-Wang's active bonds
     SweepResult r;
@@ -323,8 +486,20 @@ SweepResult run_sweeps(std::int8_t* spins, const Model& m, Update update, std::u
         else if (update == Update::SwendsenWang) swendsen_wang_sweep(spins, m, seed, replica, sweep, stack, bonds, n_threads);
         else for (int colour = 0; colour < 2; ++colour) {
             const auto step = static_cast<std::uint32_t>(2 * sweep + static_cast<std::uint64_t>(colour));
-            if (m.dim == 2) half_sweep<2>(spins, m, update, t, seed, replica, step, colour, n_threads);
-            else half_sweep<3>(spins, m, update, t, seed, replica, step, colour, n_threads);
+            if (update == Update::Metropolis) {
+                if (m.dim == 2 && groups.n <= 2)
+                    metropolis_half_sweep<2, 2>(spins, m, groups, seed, replica, step, colour, n_threads);
+                else if (m.dim == 2)
+                    metropolis_half_sweep<2, kMaxGroups>(spins, m, groups, seed, replica, step, colour, n_threads);
+                else if (groups.n <= 3)
+                    metropolis_half_sweep<3, 3>(spins, m, groups, seed, replica, step, colour, n_threads);
+                else
+                    metropolis_half_sweep<3, kMaxGroups>(spins, m, groups, seed, replica, step, colour, n_threads);
+            } else if (m.dim == 2) {
+                heatbath_half_sweep<2>(spins, m, t, seed, replica, step, colour, n_threads);
+            } else {
+                heatbath_half_sweep<3>(spins, m, t, seed, replica, step, colour, n_threads);
+            }
         }
         const std::uint64_t done = sweep + 1;
         if (done > first_measured && (done - first_measured) % static_cast<std::uint64_t>(measure_every) == 0) {

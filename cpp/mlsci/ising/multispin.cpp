@@ -8,14 +8,13 @@
 //
 // Exact acceptance without a 32-bit uniform per spin: a spin flips with probability
 // p = min(1, exp(-beta dE)), which depends on its number c of anti-aligned neighbours (0..4,
-// counted bit-parallel by a small adder) and on its own value. Each spin compares an infinite
-// random bit string u = 0.r1 r2 ... with the binary expansion of its p, bit by bit: at the first
-// position where they differ, u < p iff that bit of p is 1. All 64 lanes of a word run the first
-// 8 steps at once, on 64-bit random words (eight words in lock-step on AVX-512); a lane is still
-// undecided after them with probability 2^-8, and those few finish one by one, comparing 32 fresh
-// bits at a time with the next 32 bits of their p. So the acceptance is exactly p, the double,
-// with no 2^-32 rounding. Each word's random numbers come from Philox blocks keyed by
-// (seed, sweep, colour, word, draw), so the lattice does not depend on the thread count.
+// counted bit-parallel by a small adder) and on its own value. A row's words are classified
+// first: the lanes that always flip, and for each distinct p < 1 (a group) the lanes that have
+// it. Each group then takes as many exact Bernoulli(p) bits as it has lanes in the row
+// (bernoulli.hpp: 2.7 random bits per decision, exact to the double p, no 2^-32 rounding), and
+// word by word deposits them into its lanes in order. Spins whose p is 1 draw nothing. The
+// random bits of group g come from Philox blocks keyed by (seed, half-sweep, row, g, level), so
+// the lattice does not depend on the thread count.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -26,6 +25,7 @@
 #include "mlsci/common/error.hpp"
 #include "mlsci/common/parallel.hpp"
 #include "mlsci/common/rng.hpp"
+#include "mlsci/ising/bernoulli.hpp"
 #include "mlsci/ising/lattice.hpp"
 
 namespace mlsci::ising {
@@ -33,35 +33,25 @@ namespace mlsci::ising {
 namespace {
 
 constexpr Index kBits = 64;
-// Two phases: kLockSteps bit-serial steps for all 64 lanes of a word at once (words in lock-step),
-// then each lane still undecided (1 in 256) on its own, 32 bits of its p at a time. (4 and 6
-// lock-step steps left so many stragglers that the one-by-one phase cost more than it saved;
-// running the lock-step until every lane of eight words had decided, about ten steps, was 10-15%
-// slower than this.)
-constexpr int kLockSteps = 8;
-constexpr int kChunks = 4;      // a lane tied after 4 x 32 more bits (probability 2^-128) does not flip
-constexpr int kPoolDraws = 1;   // Philox blocks per word for the stragglers' first 32 bits: 4 lanes
-constexpr int kBulkDraws = kLockSteps / 2 + kPoolDraws;  // drawn for a whole row at once
+constexpr int kMaxGroups = 10;  // distinct p < 1 among the 10 (c, spin) classes
 
 inline std::uint64_t rotl1(std::uint64_t v) { return (v << 1) | (v >> 63); }
 inline std::uint64_t rotr1(std::uint64_t v) { return (v >> 1) | (v << 63); }
 
-// The distinct acceptance probabilities strictly between 0 and 1, the bits of their binary
-// expansions, and which (c, spin) classes have each; classes with p = 1 always flip.
+// The distinct acceptance probabilities strictly between 0 and 1 and which (c, spin) classes
+// have each; classes with p = 1 always flip, those with p = 0 (exp underflow) never.
 struct Acceptance {
     int n_groups = 0;
-    std::array<std::array<std::uint64_t, kLockSteps>, 10> bits{};  // ~0 where bit k of p is 1
-    std::array<std::array<std::uint32_t, kChunks>, 10> tail{};       // bits kLockSteps + 32 c ... of p
-    std::array<std::array<bool, 10>, 10> member{};                 // member[group][class]
-    std::array<bool, 10> always{};                                 // class index 2 c + (spin up)
+    std::array<double, kMaxGroups> p{};
+    std::array<std::array<bool, 10>, kMaxGroups> member{};  // member[group][class]
+    std::array<bool, 10> always{};                          // class index 2 c + (spin up)
 };
 
-// Per word: the lanes that always flip, those still to decide, and each group's lanes. G: a
-// compile-time bound on the groups (2 cover h = 0; those past n_groups stay empty), so the
-// loops over groups unroll.
+// Per word: the lanes that always flip and each group's lanes. G: a compile-time bound on the
+// groups (2 cover h = 0; those past n_groups stay empty), so the loops over groups unroll.
 template <class W, int G>
 struct Classes {
-    W yes, undecided, group[G];
+    W yes, group[G];
 };
 
 template <int G, class W>
@@ -74,7 +64,6 @@ inline Classes<W, G> classify(W s, W l, W r, W u, W d, const Acceptance& acc) {
     const W eq[5] = {~b2 & ~b1 & ~b0, ~b2 & ~b1 & b0, ~b2 & b1 & ~b0, ~b2 & b1 & b0, b2};
     Classes<W, G> out;
     out.yes = s ^ s;
-    out.undecided = out.yes;
     for (int g = 0; g < G; ++g) out.group[g] = out.yes;
     for (int c = 0; c <= 4; ++c)
         for (int up = 0; up <= 1; ++up) {
@@ -82,71 +71,42 @@ inline Classes<W, G> classify(W s, W l, W r, W u, W d, const Acceptance& acc) {
             const W mask = eq[c] & (up ? s : ~s);
             if (acc.always[cl]) out.yes |= mask;
             for (int g = 0; g < G; ++g)
-                if (acc.member[static_cast<std::size_t>(g)][cl]) out.group[g] |= mask, out.undecided |= mask;
+                if (acc.member[static_cast<std::size_t>(g)][cl]) out.group[g] |= mask;
         }
     return out;
 }
 
-// One step of the bit-serial comparison u < p on every lane: R the lanes' next random bits.
-template <class W, int G>
-inline void compare_step(Classes<W, G>& k, W R, int step, const Acceptance& acc) {
-    W B = R ^ R;  // per lane: bit `step` of its p
-    for (int g = 0; g < G; ++g)
-        B |= k.group[g] & acc.bits[static_cast<std::size_t>(g)][static_cast<std::size_t>(step)];
-    k.yes |= k.undecided & B & ~R;  // r < b here: u < p
-    k.undecided &= ~(B ^ R);        // equal bits: still undecided
-}
-
 Acceptance make_acceptance(const Model& m) {
     Acceptance a;
-    std::array<double, 10> p{};
     for (int c = 0; c <= 4; ++c)
         for (int up = 0; up <= 1; ++up) {
+            const auto cl = static_cast<std::size_t>(2 * c + up);
             const double s = up ? 1.0 : -1.0;
             const double dE = 2.0 * m.J * (4.0 - 2.0 * c) + 2.0 * m.h * s;  // s sum(n) = 4 - 2 c
-            p[static_cast<std::size_t>(2 * c + up)] = std::min(1.0, std::exp(-m.beta * dE));
-        }
-    std::array<double, 10> values{};
-    for (std::size_t cl = 0; cl < 10; ++cl) {
-        if (p[cl] >= 1.0) {
-            a.always[cl] = true;
-            continue;
-        }
-        if (!(p[cl] > 0.0)) continue;  // exp underflow: never flips
-        int g = 0;
-        while (g < a.n_groups && values[static_cast<std::size_t>(g)] != p[cl]) ++g;
-        if (g == a.n_groups) {
-            values[static_cast<std::size_t>(g)] = p[cl];
-            ++a.n_groups;
-            double x = p[cl];  // the expansion by doubling and by 2^32: every step exact in binary
-            for (int k = 0; k < kLockSteps; ++k) {
-                x *= 2.0;
-                const bool one = x >= 1.0;
-                if (one) x -= 1.0;
-                a.bits[static_cast<std::size_t>(g)][static_cast<std::size_t>(k)] = one ? ~std::uint64_t{0} : 0;
+            const double p = std::min(1.0, std::exp(-m.beta * dE));
+            if (p >= 1.0) {
+                a.always[cl] = true;
+                continue;
             }
-            for (int c = 0; c < kChunks; ++c) {
-                x *= 4294967296.0;
-                const double whole = std::floor(x);
-                a.tail[static_cast<std::size_t>(g)][static_cast<std::size_t>(c)] = static_cast<std::uint32_t>(whole);
-                x -= whole;
-            }
+            if (!(p > 0.0)) continue;  // exp underflow: never flips
+            int g = 0;
+            while (g < a.n_groups && a.p[static_cast<std::size_t>(g)] != p) ++g;
+            if (g == a.n_groups) a.p[static_cast<std::size_t>(a.n_groups++)] = p;
+            a.member[static_cast<std::size_t>(g)][cl] = true;
         }
-        a.member[static_cast<std::size_t>(g)][cl] = true;
-    }
     return a;
 }
 
 struct Words {
     Index L = 0, h = 0;
-    std::vector<std::uint64_t> w;  // w[i * L + x]
+    std::vector<std::uint64_t> w;  // w[i * L + x], then 16 words of padding (the 16-word loads)
     std::uint64_t* row(Index i) { return w.data() + i * L; }
 };
 
 void pack(const std::int8_t* s, Index L, Words& out) {
     out.L = L;
     out.h = L / kBits;
-    out.w.assign(static_cast<std::size_t>(out.h * L), 0);
+    out.w.assign(static_cast<std::size_t>(out.h * L + 16), 0);
     for (Index i = 0; i < out.h; ++i)
         for (Index b = 0; b < kBits; ++b) {
             const std::int8_t* src = s + (i + b * out.h) * L;
@@ -165,43 +125,17 @@ void unpack(const Words& in, std::int8_t* s) {
         }
 }
 
-// Phase two for one word: each lane still undecided after the lock-step compares fresh 32-bit
-// words with the next 32 bits of its p until they differ. Straggler m (in lane order) takes
-// 32-bit word m of the word's pool (4 per pool block) and, past that or on a tie, words from
-// further Philox blocks: `pool(m)` and `extra(m, c)` supply them. Returns the lanes that flip.
-template <int G, class Pool, class Extra>
-inline std::uint64_t finish(std::uint64_t yes, std::uint64_t undecided, const std::uint64_t* group,
-                            const Acceptance& acc, Pool&& pool, Extra&& extra) {
-    for (int m = 0; undecided != 0; ++m, undecided &= undecided - 1) {
-        const int lane = __builtin_ctzll(undecided);
-        int g = 0;
-        while (g < G - 1 && !((group[g] >> lane) & 1)) ++g;
-        for (int c = 0; c < kChunks; ++c) {
-            const std::uint32_t T = acc.tail[static_cast<std::size_t>(g)][static_cast<std::size_t>(c)];
-            const std::uint32_t U = c == 0 && m < 4 * kPoolDraws ? pool(m) : extra(m, c);
-            if (U == T) continue;
-            if (U < T) yes |= std::uint64_t{1} << lane;
-            break;
-        }
-    }
-    return yes;
-}
-
-// The 64 spins of word `s` with neighbours l, r, u, d: returns the mask of spins that flip.
-// The reference for the vectorised loop (8 words in lock-step), which draws the same words and
-// so flips the same spins: `random(k)` is the lock-step's k-th random word.
-template <int G, class Random, class Pool, class Extra>
-inline std::uint64_t flips(std::uint64_t s, std::uint64_t l, std::uint64_t r, std::uint64_t u, std::uint64_t d,
-                           const Acceptance& acc, Random&& random, Pool&& pool, Extra&& extra) {
-    Classes<std::uint64_t, G> k = classify<G>(s, l, r, u, d, acc);
-    for (int step = 0; step < kLockSteps; ++step) compare_step(k, random(step), step, acc);
-    return finish<G>(k.yes, k.undecided, k.group, acc, pool, extra);
-}
-
 #if defined(__GNUC__)
 #define MLSCI_MULTISPIN_SIMD 1
 typedef std::uint64_t V8 __attribute__((vector_size(64)));
 #endif
+
+// A thread's scratch for one row: copies of the rows it reads, its words' classes, and each
+// group's Bernoulli bits.
+struct RowScratch {
+    std::vector<std::uint64_t> rows, yes, group, bits;
+    BernoulliWords bernoulli;
+};
 
 template <int G>
 void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t tag, std::uint32_t step, int colour,
@@ -209,57 +143,41 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
     const Index L = W.L, h = W.h, half = L / 2;
     const int nt = L * L < 65536 ? 1 : n_threads;
     parallel_for(0, h, nt, [&](std::int64_t i) {
+        thread_local RowScratch sc;
         std::uint64_t* cur = W.row(i);
         const std::uint64_t* up = W.row(i == 0 ? h - 1 : i - 1);
         const std::uint64_t* down = W.row(i == h - 1 ? 0 : i + 1);
         const Index x0 = (colour + i) & 1;
-        const auto rank0 = static_cast<std::uint32_t>(i * half);
-        // The row's first kBulkDraws Philox blocks per word, vectorised; later ones one by one.
-        thread_local std::vector<std::uint32_t> buf;
-        buf.resize(static_cast<std::size_t>(4 * kBulkDraws * half));
-        for (int d = 0; d < kBulkDraws; ++d)
-            philox4x32_blocks(key, static_cast<std::uint32_t>(d), rank0, step, tag, half,
-                              buf.data() + 4 * d * half);
-        // Copies of the row (with its periodic ends: P[x + 1] = cur[x]) and of the rows above and
-        // below (rotated across strip edges), padded so that 16-word loads stay inside.
+        // A copy of the row with its periodic ends (P[x + 1] = cur[x]); the rows above and below
+        // as they are, or rotated copies across strip edges. All padded for 16-word loads.
         const auto stride = static_cast<std::size_t>(L + 24);
-        thread_local std::vector<std::uint64_t> rows;
-        if (rows.size() != 3 * stride) rows.assign(3 * stride, 0);
-        std::uint64_t *P = rows.data(), *Pu = P + stride, *Pd = Pu + stride;
+        if (sc.rows.size() != 3 * stride) sc.rows.assign(3 * stride, 0);
+        std::uint64_t* P = sc.rows.data();
         P[0] = cur[L - 1];
         std::memcpy(P + 1, cur, static_cast<std::size_t>(L) * sizeof(std::uint64_t));
         P[L + 1] = cur[0];
-        for (Index x = 0; x < L; ++x) {
-            Pu[x] = i == 0 ? rotl1(up[x]) : up[x];
-            Pd[x] = i == h - 1 ? rotr1(down[x]) : down[x];
+        const std::uint64_t *Pu = up, *Pd = down;
+        if (i == 0) {
+            std::uint64_t* E = P + stride;
+            for (Index x = 0; x < L; ++x) E[x] = rotl1(up[x]);
+            Pu = E;
         }
-        // Word t's random numbers come from Philox blocks {draw, rank0 + t, step, tag}: lock-step
-        // word k from draw k / 2 (its 32-bit words 0-1 or 2-3 as one 64-bit word); straggler m's
-        // first 32 bits from draw kLockSteps / 2 + m / 4 (word m % 4); more, one block at a time,
-        // from draw kBulkDraws + 16 c + m / 4 for its chunk c.
-        const auto word = [](const std::uint32_t* q) {
-            return static_cast<std::uint64_t>(q[0]) | (static_cast<std::uint64_t>(q[1]) << 32);
-        };
-        const auto random = [&](Index t, int k) {
-            return word(buf.data() + 4 * ((k >> 1) * half + t) + (k & 1) * 2);
-        };
-        const auto pool = [&](Index t) {
-            return [&, t](int m) { return buf[static_cast<std::size_t>(4 * ((kLockSteps / 2 + m / 4) * half + t) + m % 4)]; };
-        };
-        const auto extra = [&](Index t) {
-            return [&, t](int m, int c) {
-                const Counter block = philox4x32<10>(
-                    {static_cast<std::uint32_t>(kBulkDraws + 16 * c + m / 4), rank0 + static_cast<std::uint32_t>(t), step, tag},
-                    key);
-                return block[static_cast<std::size_t>(m % 4)];
-            };
-        };
+        if (i == h - 1) {
+            std::uint64_t* E = P + 2 * stride;
+            for (Index x = 0; x < L; ++x) E[x] = rotr1(down[x]);
+            Pd = E;
+        }
+        // 1. Classify the row's words of this colour: word t sits at column x = x0 + 2 t, with
+        // left P[x], itself P[x + 1], right P[x + 2]. Group g's lanes go to grp[g * half + t].
+        const auto n = static_cast<std::size_t>(half);
+        sc.yes.resize(n);
+        sc.group.resize(G * n);
+        std::uint64_t* yes = sc.yes.data();
+        std::uint64_t* grp = sc.group.data();
+        std::int64_t counts[G] = {};
         Index t = 0;
 #ifdef MLSCI_MULTISPIN_SIMD
-        // Eight words in lock-step for the first steps; then each word's stragglers one by one,
-        // with the same random numbers the one-word loop uses.
-        for (; !scalar && t + 8 <= half; t += 8) {
-            // Word t sits at column x = x0 + 2 t: left P[x], itself P[x + 1], right P[x + 2].
+        for (; !scalar && t + 8 <= half; t += 8) {  // eight words at once, the same arithmetic
             const auto even = [](const std::uint64_t* q) {
                 V8 a, b;
                 std::memcpy(&a, q, sizeof a);
@@ -267,29 +185,48 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
                 return __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
             };
             const Index x = x0 + 2 * t;
-            const V8 l = even(P + x), s = even(P + x + 1), r = even(P + x + 2), u = even(Pu + x), d = even(Pd + x);
-            Classes<V8, G> k = classify<G>(s, l, r, u, d, acc);
-            for (int st = 0; st < kLockSteps; ++st) {
-                V8 A, B;  // blocks t..t+7 of this draw: 64-bit words (even, odd) per block
-                const std::uint32_t* q = buf.data() + 4 * ((st >> 1) * half + t);
-                std::memcpy(&A, q, sizeof A);
-                std::memcpy(&B, q + 16, sizeof B);
-                const V8 R = st & 1 ? __builtin_shufflevector(A, B, 1, 3, 5, 7, 9, 11, 13, 15)
-                                    : __builtin_shufflevector(A, B, 0, 2, 4, 6, 8, 10, 12, 14);
-                compare_step(k, R, st, acc);
-            }
-            for (int j = 0; j < 8; ++j) {
-                std::uint64_t group[G];
-                for (int g = 0; g < G; ++g) group[g] = k.group[g][j];
-                const std::uint64_t yes = finish<G>(k.yes[j], k.undecided[j], group, acc, pool(t + j), extra(t + j));
-                cur[2 * (t + j) + x0] = s[j] ^ yes;
+            const Classes<V8, G> k = classify<G>(even(P + x + 1), even(P + x), even(P + x + 2), even(Pu + x),
+                                                 even(Pd + x), acc);
+            std::memcpy(yes + t, &k.yes, sizeof(V8));
+            for (int g = 0; g < G; ++g) {
+                std::memcpy(grp + static_cast<Index>(g) * half + t, &k.group[g], sizeof(V8));
+                counts[g] += __builtin_popcountll(k.group[g][0]) + __builtin_popcountll(k.group[g][1]) +
+                             __builtin_popcountll(k.group[g][2]) + __builtin_popcountll(k.group[g][3]) +
+                             __builtin_popcountll(k.group[g][4]) + __builtin_popcountll(k.group[g][5]) +
+                             __builtin_popcountll(k.group[g][6]) + __builtin_popcountll(k.group[g][7]);
             }
         }
 #endif
         for (; t < half; ++t) {
             const Index x = x0 + 2 * t;
-            cur[x] = P[x + 1] ^ flips<G>(P[x + 1], P[x], P[x + 2], Pu[x], Pd[x], acc,
-                                         [&](int k) { return random(t, k); }, pool(t), extra(t));
+            const Classes<std::uint64_t, G> k = classify<G>(P[x + 1], P[x], P[x + 2], Pu[x], Pd[x], acc);
+            yes[t] = k.yes;
+            for (int g = 0; g < G; ++g) {
+                grp[static_cast<Index>(g) * half + t] = k.group[g];
+                counts[g] += __builtin_popcountll(k.group[g]);
+            }
+        }
+        // 2. Each group's Bernoulli(p) bits, one per lane it has in the row, from Philox blocks
+        // {g 2^12 + level, i half + j, step, tag} (j < half: rows never share a block).
+        sc.bits.resize(G * (n + 1));
+        const std::uint64_t* bits[G];
+        for (int g = 0; g < G; ++g) {
+            std::uint64_t* b = sc.bits.data() + static_cast<std::size_t>(g) * (n + 1);
+            const double p = g < acc.n_groups ? acc.p[static_cast<std::size_t>(g)] : 0.0;
+            sc.bernoulli.generate(p, counts[g], b, key, static_cast<std::uint32_t>(g) << 12,
+                                  static_cast<std::uint32_t>(i * half), step, tag);
+            bits[g] = b;
+        }
+        // 3. Flip: the lanes that always do, and in each group the lanes whose bit says yes.
+        std::int64_t pos[G] = {};
+        for (t = 0; t < half; ++t) {
+            std::uint64_t f = yes[t];
+            for (int g = 0; g < G; ++g) {
+                const std::uint64_t lanes = grp[static_cast<Index>(g) * half + t];
+                f |= deposit(bits_at(bits[g], pos[g]), lanes);
+                pos[g] += __builtin_popcountll(lanes);
+            }
+            cur[x0 + 2 * t] = P[x0 + 2 * t + 1] ^ f;
         }
     });
 }
@@ -343,7 +280,7 @@ SweepResult run_multispin(std::int8_t* spins, const Model& m, std::uint64_t seed
             const auto st = static_cast<std::uint32_t>(2 * sweep + static_cast<std::uint64_t>(colour));
             if (acc.n_groups <= 2) half_sweep<2>(W, acc, key, tag, st, colour, n_threads, scalar);
             else if (acc.n_groups <= 4) half_sweep<4>(W, acc, key, tag, st, colour, n_threads, scalar);
-            else half_sweep<10>(W, acc, key, tag, st, colour, n_threads, scalar);
+            else half_sweep<kMaxGroups>(W, acc, key, tag, st, colour, n_threads, scalar);
         }
         const std::uint64_t done = sweep + 1;
         if (done > first_measured && (done - first_measured) % static_cast<std::uint64_t>(measure_every) == 0) {

@@ -1,0 +1,70 @@
+// Exact Bernoulli(p) bits, 64 to a word, for the Metropolis updates that need one yes/no per spin.
+//
+// A spin flips with probability p, a double. Comparing a uniform u = 0.r1 r2 r3 ... with the
+// binary expansion of p bit by bit decides u < p at the first position where they differ, so
+// each decision costs 2 random bits on average and is exact to the last bit of p. Done for 64
+// spins at once with 64-bit random words, the lanes that are still tied after two steps (a
+// quarter) need more bits; instead of drawing more words for all 64 lanes, their count is
+// carried to the next level, which asks for that many Bernoulli(p') bits, p' = the rest of p's
+// expansion (frac(4 p), exact in binary), and deposits them into the tied lanes (pdep). Each
+// level is a quarter of the one before, so a word of 64 decisions costs 2.7 random words in
+// all, against 8 and more for running every lane to the end in lock-step.
+//
+// The random words of level l come from Philox blocks {draw + l, first + j, step, tag}: word j
+// of the level uses block j (its two 64-bit halves for the two steps), so the bits are a pure
+// function of the counters and of p.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "mlsci/common/rng.hpp"
+
+#if defined(__BMI2__) && !defined(__znver1__) && !defined(__znver2__)
+#include <immintrin.h>
+#define MLSCI_HAVE_PDEP 1  // (Zen 1 and 2 have pdep, microcoded at ~250 cycles: the loop is faster)
+#endif
+
+namespace mlsci::ising {
+
+// The low popcount(mask) bits of src, deposited in order into the set bits of mask.
+inline std::uint64_t deposit(std::uint64_t src, std::uint64_t mask) {
+#ifdef MLSCI_HAVE_PDEP
+    return _pdep_u64(src, mask);
+#else
+    std::uint64_t out = 0;
+    for (; mask != 0; mask &= mask - 1, src >>= 1)
+        if (src & 1) out |= mask & (~mask + 1);
+    return out;
+#endif
+}
+
+// Bits pos .. pos + 63 of the bit string s (bit b is bit b % 64 of word b / 64); reads the word
+// after the one holding bit pos, which must exist.
+inline std::uint64_t bits_at(const std::uint64_t* s, std::int64_t pos) {
+    const std::uint64_t* w = s + (pos >> 6);
+    const unsigned sh = static_cast<unsigned>(pos & 63);
+    return (w[0] >> sh) | ((w[1] << 1) << (63 - sh));
+}
+
+// Reusable scratch for bernoulli_words (one per thread).
+class BernoulliWords {
+public:
+    // The first n_bits bits of out[0, n), n = ceil(n_bits / 64), are independent Bernoulli(p)
+    // bits, 0 <= p <= 1, and the rest of word n - 1 is 0; out[n] is set to 0 (callers read bit
+    // strings with bits_at, which looks one word ahead). Levels deeper than 4096 (p's expansion
+    // is at most 1076 bits long, so this never happens) throw.
+    void generate(double p, std::int64_t n_bits, std::uint64_t* out, const Key& key, std::uint32_t draw,
+                  std::uint32_t first, std::uint32_t step, std::uint32_t tag);
+
+    // How many levels the last generate() used (tests).
+    int levels() const { return levels_; }
+
+private:
+    std::vector<std::uint64_t> res_, tie_;
+    std::vector<std::uint32_t> blocks_;
+    std::vector<std::int64_t> start_;
+    int levels_ = 0;
+};
+
+}  // namespace mlsci::ising
