@@ -43,8 +43,8 @@ inline std::uint64_t deposit(std::uint64_t src, std::uint64_t mask) {
 // after the one holding bit pos, which must exist.
 inline std::uint64_t bits_at(const std::uint64_t* s, std::int64_t pos) {
     const std::uint64_t* w = s + (pos >> 6);
-    const unsigned sh = static_cast<unsigned>(pos & 63);
-    return (w[0] >> sh) | ((w[1] << 1) << (63 - sh));
+    const unsigned __int128 pair = (static_cast<unsigned __int128>(w[1]) << 64) | w[0];
+    return static_cast<std::uint64_t>(pair >> (pos & 63));  // one shrd
 }
 
 // Reusable scratch for bernoulli_words (one per thread).

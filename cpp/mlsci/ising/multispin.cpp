@@ -34,6 +34,7 @@ namespace {
 
 constexpr Index kBits = 64;
 constexpr int kMaxGroups = 10;  // distinct p < 1 among the 10 (c, spin) classes
+constexpr Index kSegment = 512;  // words of a row that share their groups' Bernoulli bits
 
 inline std::uint64_t rotl1(std::uint64_t v) { return (v << 1) | (v >> 63); }
 inline std::uint64_t rotr1(std::uint64_t v) { return (v >> 1) | (v << 63); }
@@ -148,36 +149,41 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
         const std::uint64_t* up = W.row(i == 0 ? h - 1 : i - 1);
         const std::uint64_t* down = W.row(i == h - 1 ? 0 : i + 1);
         const Index x0 = (colour + i) & 1;
-        // A copy of the row with its periodic ends (P[x + 1] = cur[x]); the rows above and below
-        // as they are, or rotated copies across strip edges. All padded for 16-word loads.
-        const auto stride = static_cast<std::size_t>(L + 24);
-        if (sc.rows.size() != 3 * stride) sc.rows.assign(3 * stride, 0);
-        std::uint64_t* P = sc.rows.data();
-        P[0] = cur[L - 1];
-        std::memcpy(P + 1, cur, static_cast<std::size_t>(L) * sizeof(std::uint64_t));
-        P[L + 1] = cur[0];
+        // The rows above and below as they are, or rotated copies across strip edges (padded for
+        // 16-word loads, as the lattice is).
+        const auto stride = static_cast<std::size_t>(L + 16);
+        if (sc.rows.size() != 2 * stride) sc.rows.assign(2 * stride, 0);
         const std::uint64_t *Pu = up, *Pd = down;
         if (i == 0) {
-            std::uint64_t* E = P + stride;
+            std::uint64_t* E = sc.rows.data();
             for (Index x = 0; x < L; ++x) E[x] = rotl1(up[x]);
             Pu = E;
         }
         if (i == h - 1) {
-            std::uint64_t* E = P + 2 * stride;
+            std::uint64_t* E = sc.rows.data() + stride;
             for (Index x = 0; x < L; ++x) E[x] = rotr1(down[x]);
             Pd = E;
         }
         // 1. Classify the row's words of this colour: word t sits at column x = x0 + 2 t, with
-        // left P[x], itself P[x + 1], right P[x + 2]. Group g's lanes go to grp[g * half + t].
+        // left and right neighbours at x -+ 1 (periodic). Group g's lanes go to grp[g * half + t].
         const auto n = static_cast<std::size_t>(half);
         sc.yes.resize(n);
         sc.group.resize(G * n);
         std::uint64_t* yes = sc.yes.data();
         std::uint64_t* grp = sc.group.data();
-        std::int64_t counts[G] = {};
+        const auto one = [&](Index t) {
+            const Index x = x0 + 2 * t;
+            const Classes<std::uint64_t, G> k =
+                classify<G>(cur[x], cur[x == 0 ? L - 1 : x - 1], cur[x == L - 1 ? 0 : x + 1], Pu[x], Pd[x], acc);
+            yes[t] = k.yes;
+            for (int g = 0; g < G; ++g) grp[static_cast<Index>(g) * half + t] = k.group[g];
+        };
         Index t = 0;
 #ifdef MLSCI_MULTISPIN_SIMD
-        for (; !scalar && t + 8 <= half; t += 8) {  // eight words at once, the same arithmetic
+        // Eight words at once, the same arithmetic, reading the row in place: all but the first
+        // word (whose left neighbour wraps) and the last eight (whose loads run past the row).
+        if (!scalar && half > 16) one(t++);
+        for (; !scalar && t + 8 < half; t += 8) {
             const auto even = [](const std::uint64_t* q) {
                 V8 a, b;
                 std::memcpy(&a, q, sizeof a);
@@ -185,48 +191,41 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
                 return __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
             };
             const Index x = x0 + 2 * t;
-            const Classes<V8, G> k = classify<G>(even(P + x + 1), even(P + x), even(P + x + 2), even(Pu + x),
+            const Classes<V8, G> k = classify<G>(even(cur + x), even(cur + x - 1), even(cur + x + 1), even(Pu + x),
                                                  even(Pd + x), acc);
             std::memcpy(yes + t, &k.yes, sizeof(V8));
-            for (int g = 0; g < G; ++g) {
-                std::memcpy(grp + static_cast<Index>(g) * half + t, &k.group[g], sizeof(V8));
-                counts[g] += __builtin_popcountll(k.group[g][0]) + __builtin_popcountll(k.group[g][1]) +
-                             __builtin_popcountll(k.group[g][2]) + __builtin_popcountll(k.group[g][3]) +
-                             __builtin_popcountll(k.group[g][4]) + __builtin_popcountll(k.group[g][5]) +
-                             __builtin_popcountll(k.group[g][6]) + __builtin_popcountll(k.group[g][7]);
-            }
+            for (int g = 0; g < G; ++g) std::memcpy(grp + static_cast<Index>(g) * half + t, &k.group[g], sizeof(V8));
         }
 #endif
-        for (; t < half; ++t) {
-            const Index x = x0 + 2 * t;
-            const Classes<std::uint64_t, G> k = classify<G>(P[x + 1], P[x], P[x + 2], Pu[x], Pd[x], acc);
-            yes[t] = k.yes;
+        for (; t < half; ++t) one(t);
+        // Segment by segment (kSegment words, so that the bits and the classes stay in L1):
+        // 2. each group's Bernoulli(p) bits, one per lane it has in the segment, from Philox
+        // blocks {g 2^12 + level, i half + j, step, tag} (j < half: segments never share one);
+        // 3. flips: the lanes that always flip, and in each group the lanes whose bit says yes.
+        sc.bits.resize(G * (kSegment + 1));
+        for (Index t0 = 0; t0 < half; t0 += kSegment) {
+            const Index t1 = std::min(half, t0 + kSegment);
+            const std::uint64_t* bits[G];
             for (int g = 0; g < G; ++g) {
-                grp[static_cast<Index>(g) * half + t] = k.group[g];
-                counts[g] += __builtin_popcountll(k.group[g]);
+                const std::uint64_t* lanes = grp + static_cast<Index>(g) * half;
+                std::int64_t count = 0;
+                for (Index j = t0; j < t1; ++j) count += __builtin_popcountll(lanes[j]);
+                std::uint64_t* b = sc.bits.data() + static_cast<std::size_t>(g) * (kSegment + 1);
+                const double p = g < acc.n_groups ? acc.p[static_cast<std::size_t>(g)] : 0.0;
+                sc.bernoulli.generate(p, count, b, key, static_cast<std::uint32_t>(g) << 12,
+                                      static_cast<std::uint32_t>(i * half + t0), step, tag);
+                bits[g] = b;
             }
-        }
-        // 2. Each group's Bernoulli(p) bits, one per lane it has in the row, from Philox blocks
-        // {g 2^12 + level, i half + j, step, tag} (j < half: rows never share a block).
-        sc.bits.resize(G * (n + 1));
-        const std::uint64_t* bits[G];
-        for (int g = 0; g < G; ++g) {
-            std::uint64_t* b = sc.bits.data() + static_cast<std::size_t>(g) * (n + 1);
-            const double p = g < acc.n_groups ? acc.p[static_cast<std::size_t>(g)] : 0.0;
-            sc.bernoulli.generate(p, counts[g], b, key, static_cast<std::uint32_t>(g) << 12,
-                                  static_cast<std::uint32_t>(i * half), step, tag);
-            bits[g] = b;
-        }
-        // 3. Flip: the lanes that always do, and in each group the lanes whose bit says yes.
-        std::int64_t pos[G] = {};
-        for (t = 0; t < half; ++t) {
-            std::uint64_t f = yes[t];
-            for (int g = 0; g < G; ++g) {
-                const std::uint64_t lanes = grp[static_cast<Index>(g) * half + t];
-                f |= deposit(bits_at(bits[g], pos[g]), lanes);
-                pos[g] += __builtin_popcountll(lanes);
+            std::int64_t pos[G] = {};
+            for (t = t0; t < t1; ++t) {
+                std::uint64_t f = yes[t];
+                for (int g = 0; g < G; ++g) {
+                    const std::uint64_t lanes = grp[static_cast<Index>(g) * half + t];
+                    f |= deposit(bits_at(bits[g], pos[g]), lanes);
+                    pos[g] += __builtin_popcountll(lanes);
+                }
+                cur[x0 + 2 * t] ^= f;
             }
-            cur[x0 + 2 * t] = P[x0 + 2 * t + 1] ^ f;
         }
     });
 }
