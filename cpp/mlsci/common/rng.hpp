@@ -11,6 +11,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 
 namespace mlsci {
 
@@ -95,6 +98,28 @@ struct PhiloxLanes {
     }
 
     void round(std::uint64_t kk0, std::uint64_t kk1) {
+#ifdef __AVX512F__
+        // The same bijection in 12 instructions per round: vpmuludq of the even and the odd
+        // lanes, two-source dword permutes for the high and low halves, 3-way xors. 25% faster
+        // than GCC's code for the generic version below (which multiplies with vpmullq).
+        const __m512i M0 = _mm512_set1_epi64(kPhiloxM0), M1 = _mm512_set1_epi64(kPhiloxM1);
+        const __m512i ih = _mm512_setr_epi32(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
+        const __m512i il = _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+        // (The maskz forms and vector-extension shifts: GCC 12 warns that the unmasked intrinsics'
+        // deliberately undefined pass-through is "used uninitialized".)
+        const __m512i a0 = reinterpret_cast<__m512i>(c0), a2 = reinterpret_cast<__m512i>(c2);
+        const __m512i b0 = reinterpret_cast<__m512i>(c0 >> 32), b2 = reinterpret_cast<__m512i>(c2 >> 32);
+        const __m512i pe0 = _mm512_maskz_mul_epu32(0xFF, a0, M0), po0 = _mm512_maskz_mul_epu32(0xFF, b0, M0);
+        const __m512i pe1 = _mm512_maskz_mul_epu32(0xFF, a2, M1), po1 = _mm512_maskz_mul_epu32(0xFF, b2, M1);
+        const __m512i hi0 = _mm512_permutex2var_epi32(pe0, ih, po0), lo0 = _mm512_permutex2var_epi32(pe0, il, po0);
+        const __m512i hi1 = _mm512_permutex2var_epi32(pe1, ih, po1), lo1 = _mm512_permutex2var_epi32(pe1, il, po1);
+        c0 = reinterpret_cast<PhiloxV8>(_mm512_ternarylogic_epi64(hi1, reinterpret_cast<__m512i>(c1),
+                                                                  _mm512_set1_epi64(static_cast<long long>(kk0)), 0x96));
+        c1 = reinterpret_cast<PhiloxV8>(lo1);
+        c2 = reinterpret_cast<PhiloxV8>(_mm512_ternarylogic_epi64(hi0, reinterpret_cast<__m512i>(c3),
+                                                                  _mm512_set1_epi64(static_cast<long long>(kk1)), 0x96));
+        c3 = reinterpret_cast<PhiloxV8>(lo0);
+#else
         constexpr std::uint64_t lo = 0xFFFFFFFFull;
         const PhiloxV8 pe0 = (c0 & lo) * kPhiloxM0, po0 = (c0 >> 32) * kPhiloxM0;
         const PhiloxV8 pe1 = (c2 & lo) * kPhiloxM1, po1 = (c2 >> 32) * kPhiloxM1;
@@ -104,6 +129,7 @@ struct PhiloxLanes {
         c1 = lo1;
         c2 = hi0 ^ c3 ^ kk1;
         c3 = lo0;
+#endif
     }
 
     // The first m blocks in block-major order (out[4 b + q] = word q of block b), by permutes.
@@ -132,19 +158,30 @@ struct PhiloxLanes {
 inline void philox4x32_blocks(Key key, std::uint32_t draw, std::uint32_t first, std::uint32_t step,
                               std::uint32_t tag, std::int64_t n, std::uint32_t* out) {
 #ifdef MLSCI_PHILOX_SIMD
-    // 16 blocks per pass: about 7.5 cycles per block, 6x the scalar bijection, the same bits.
-    // (Interleaving two passes to hide the multiplies' latency gained nothing: the rounds are
-    // throughput-bound.)
-    for (std::int64_t start = 0; start < n; start += 16) {
-        detail::PhiloxLanes a(draw, first + static_cast<std::uint32_t>(start), step, tag);
+    // 16 blocks per pass, two passes interleaved where there are 32 (a round's chain of
+    // multiply, permute and xor is as long as its throughput: the second pass fills it): about
+    // 6 cycles per block on AVX-512 (Zen 4), 8x the scalar bijection, the same bits.
+    const auto rounds = [&key](auto&... lanes) {
         std::uint32_t k0 = key[0], k1 = key[1];
         for (int r = 0; r < 10; ++r) {
             if (r > 0) {
                 k0 += detail::kPhiloxW0;
                 k1 += detail::kPhiloxW1;
             }
-            a.round((static_cast<std::uint64_t>(k0) << 32) | k0, (static_cast<std::uint64_t>(k1) << 32) | k1);
+            (lanes.round((static_cast<std::uint64_t>(k0) << 32) | k0, (static_cast<std::uint64_t>(k1) << 32) | k1), ...);
         }
+    };
+    std::int64_t start = 0;
+    for (; start + 32 <= n; start += 32) {
+        detail::PhiloxLanes a(draw, first + static_cast<std::uint32_t>(start), step, tag);
+        detail::PhiloxLanes b(draw, first + static_cast<std::uint32_t>(start + 16), step, tag);
+        rounds(a, b);
+        a.store(out + 4 * start, 16);
+        b.store(out + 4 * start + 64, 16);
+    }
+    for (; start < n; start += 16) {
+        detail::PhiloxLanes a(draw, first + static_cast<std::uint32_t>(start), step, tag);
+        rounds(a);
         a.store(out + 4 * start, std::min<std::int64_t>(16, n - start));
     }
 #else
