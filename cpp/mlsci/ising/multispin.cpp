@@ -164,52 +164,53 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
             for (Index x = 0; x < L; ++x) E[x] = rotr1(down[x]);
             Pd = E;
         }
-        // 1. Classify the row's words of this colour: word t sits at column x = x0 + 2 t, with
-        // left and right neighbours at x -+ 1 (periodic). Group g's lanes go to grp[g * half + t].
-        const auto n = static_cast<std::size_t>(half);
-        sc.yes.resize(n);
-        sc.group.resize(G * n);
+        // Segment by segment (kSegment words, so that the classes and the bits stay in L1):
+        // 1. classify the words of this colour: word t sits at column x = x0 + 2 t, with left
+        // and right neighbours at x -+ 1 (periodic); group g's lanes go to grp[g kSegment + t - t0];
+        // 2. each group's Bernoulli(p) bits, one per lane it has in the segment, from Philox
+        // blocks {g 2^12 + level, i half + t0 + j, step, tag} (segments never share a block);
+        // 3. flips: the lanes that always flip, and in each group the lanes whose bit says yes.
+        // (Classifying a segment reads only its own words of this colour and the other colour.)
+        sc.yes.resize(static_cast<std::size_t>(kSegment));
+        sc.group.resize(static_cast<std::size_t>(G * kSegment));
+        sc.bits.resize(static_cast<std::size_t>(G * (kSegment + 1)));
         std::uint64_t* yes = sc.yes.data();
         std::uint64_t* grp = sc.group.data();
-        const auto one = [&](Index t) {
-            const Index x = x0 + 2 * t;
-            const Classes<std::uint64_t, G> k =
-                classify<G>(cur[x], cur[x == 0 ? L - 1 : x - 1], cur[x == L - 1 ? 0 : x + 1], Pu[x], Pd[x], acc);
-            yes[t] = k.yes;
-            for (int g = 0; g < G; ++g) grp[static_cast<Index>(g) * half + t] = k.group[g];
-        };
-        Index t = 0;
-#ifdef MLSCI_MULTISPIN_SIMD
-        // Eight words at once, the same arithmetic, reading the row in place: all but the first
-        // word (whose left neighbour wraps) and the last eight (whose loads run past the row).
-        if (!scalar && half > 16) one(t++);
-        for (; !scalar && t + 8 < half; t += 8) {
-            const auto even = [](const std::uint64_t* q) {
-                V8 a, b;
-                std::memcpy(&a, q, sizeof a);
-                std::memcpy(&b, q + 8, sizeof b);
-                return __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
-            };
-            const Index x = x0 + 2 * t;
-            const Classes<V8, G> k = classify<G>(even(cur + x), even(cur + x - 1), even(cur + x + 1), even(Pu + x),
-                                                 even(Pd + x), acc);
-            std::memcpy(yes + t, &k.yes, sizeof(V8));
-            for (int g = 0; g < G; ++g) std::memcpy(grp + static_cast<Index>(g) * half + t, &k.group[g], sizeof(V8));
-        }
-#endif
-        for (; t < half; ++t) one(t);
-        // Segment by segment (kSegment words, so that the bits and the classes stay in L1):
-        // 2. each group's Bernoulli(p) bits, one per lane it has in the segment, from Philox
-        // blocks {g 2^12 + level, i half + j, step, tag} (j < half: segments never share one);
-        // 3. flips: the lanes that always flip, and in each group the lanes whose bit says yes.
-        sc.bits.resize(G * (kSegment + 1));
         for (Index t0 = 0; t0 < half; t0 += kSegment) {
             const Index t1 = std::min(half, t0 + kSegment);
+            const auto one = [&](Index t) {
+                const Index x = x0 + 2 * t;
+                const Classes<std::uint64_t, G> k =
+                    classify<G>(cur[x], cur[x == 0 ? L - 1 : x - 1], cur[x == L - 1 ? 0 : x + 1], Pu[x], Pd[x], acc);
+                yes[t - t0] = k.yes;
+                for (int g = 0; g < G; ++g) grp[g * kSegment + t - t0] = k.group[g];
+            };
+            Index t = t0;
+#ifdef MLSCI_MULTISPIN_SIMD
+            // Eight words at once, the same arithmetic, reading the row in place: all but the
+            // first word (whose left neighbour wraps) and the last eight (whose loads run past
+            // the row).
+            if (!scalar && t == 0) one(t++);
+            for (; !scalar && t + 8 <= t1 && t + 8 < half; t += 8) {
+                const auto even = [](const std::uint64_t* q) {
+                    V8 a, b;
+                    std::memcpy(&a, q, sizeof a);
+                    std::memcpy(&b, q + 8, sizeof b);
+                    return __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
+                };
+                const Index x = x0 + 2 * t;
+                const Classes<V8, G> k = classify<G>(even(cur + x), even(cur + x - 1), even(cur + x + 1),
+                                                     even(Pu + x), even(Pd + x), acc);
+                std::memcpy(yes + t - t0, &k.yes, sizeof(V8));
+                for (int g = 0; g < G; ++g) std::memcpy(grp + g * kSegment + t - t0, &k.group[g], sizeof(V8));
+            }
+#endif
+            for (; t < t1; ++t) one(t);
             const std::uint64_t* bits[G];
             for (int g = 0; g < G; ++g) {
-                const std::uint64_t* lanes = grp + static_cast<Index>(g) * half;
+                const std::uint64_t* lanes = grp + g * kSegment;
                 std::int64_t count = 0;
-                for (Index j = t0; j < t1; ++j) count += __builtin_popcountll(lanes[j]);
+                for (Index j = 0; j < t1 - t0; ++j) count += __builtin_popcountll(lanes[j]);
                 std::uint64_t* b = sc.bits.data() + static_cast<std::size_t>(g) * (kSegment + 1);
                 const double p = g < acc.n_groups ? acc.p[static_cast<std::size_t>(g)] : 0.0;
                 sc.bernoulli.generate(p, count, b, key, static_cast<std::uint32_t>(g) << 12,
@@ -218,9 +219,9 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
             }
             std::int64_t pos[G] = {};
             for (t = t0; t < t1; ++t) {
-                std::uint64_t f = yes[t];
+                std::uint64_t f = yes[t - t0];
                 for (int g = 0; g < G; ++g) {
-                    const std::uint64_t lanes = grp[static_cast<Index>(g) * half + t];
+                    const std::uint64_t lanes = grp[g * kSegment + t - t0];
                     f |= deposit(bits_at(bits[g], pos[g]), lanes);
                     pos[g] += __builtin_popcountll(lanes);
                 }
