@@ -92,6 +92,59 @@ def bench_multispin_sweeps(benchmark, record, L, impl):
 _REFERENCE_ENERGY = {}
 
 
+# ---- flips/ns per core and thread scaling, against the memory-bandwidth bound -----------------------
+# The group's speed-up is our 1-thread time over our all-threads time (the scaling); extra_info has
+# flips/ns per core and the bound memory bandwidth would put on them if the lattice lived in DRAM:
+# a half-sweep reads and writes the whole lattice once, so a flip moves at least 4 bytes on the
+# byte-per-spin lattice and 1/2 byte on the 1-bit one.
+BYTES_PER_FLIP = {"metropolis": 4.0, "multispin": 0.5}
+# Enough sweeps that the fixed costs of a call (allocating the series, packing the multi-spin
+# lattice into words and back) are a few per cent.
+SCALING_SWEEPS = {("metropolis", 1024): 100, ("metropolis", 4096): 16, ("multispin", 1024): 400,
+                  ("multispin", 4096): 64}
+_BANDWIDTH = []
+
+
+def memory_bandwidth():
+    """Bytes per second of a 256 MB array copy (read + write), the best of 5 (measured once)."""
+    if not _BANDWIDTH:
+        import time
+
+        src = np.ones(2**25)
+        dst = np.empty_like(src)
+        best = min((lambda t0: (np.copyto(dst, src), time.perf_counter() - t0)[1])(time.perf_counter())
+                   for _ in range(5))
+        _BANDWIDTH.append(2 * src.nbytes / best)
+    return _BANDWIDTH[0]
+
+
+@pytest.mark.parametrize("impl", ["1-thread", "mlsci_fast"])
+@pytest.mark.parametrize("L", [1024, 4096])
+@pytest.mark.parametrize("algorithm", ["metropolis", "multispin"])
+def bench_sweeps_per_core(benchmark, record, algorithm, L, impl):
+    """Sweeps alone at T_c (one measurement at the end) on 1 thread and on all of them."""
+    import mlsci_fast
+
+    threads = 1 if impl == "1-thread" else mlsci_fast.get_num_threads()
+    n = SCALING_SWEEPS[(algorithm, L)] if not benchmark.disabled else 1
+    start = np.where(np.random.default_rng(0).random((L, L)) < 0.5, 1, -1).astype(np.int8)
+    # the 1-thread run is the peer: the group's "speed-up" is the scaling from 1 thread to all
+    benchmark.group = f"ising-{algorithm}-scaling-L{L}"
+    record(impl)
+    benchmark.extra_info["n_threads"] = threads
+    r = benchmark.pedantic(lambda: ising.simulate(L, TC, n, start=start, seed=1, measure_every=n,
+                                                  algorithm=algorithm, n_threads=threads), rounds=3, iterations=1)
+    if not benchmark.disabled:
+        rate = L * L * n / benchmark.stats.stats.median / 1e9
+        benchmark.extra_info["flips_per_ns"] = rate
+        benchmark.extra_info["flips_per_ns_per_core"] = rate / threads
+        benchmark.extra_info["bandwidth_bound_flips_per_ns"] = memory_bandwidth() / BYTES_PER_FLIP[algorithm] / 1e9
+        print(f"\n{algorithm} L={L} threads={threads}: {rate / threads:.2f} flips/ns per core; memory bandwidth "
+              f"{memory_bandwidth() / 1e9:.1f} GB/s bounds a DRAM-resident lattice at "
+              f"{benchmark.extra_info['bandwidth_bound_flips_per_ns']:.0f} flips/ns")
+    assert r.sweeps_done == n
+
+
 # ---- cluster updates at T_c: independent samples of |M| per second --------------------------------
 # Sweeps per run: enough for a few hundred autocorrelation times of Wolff and Swendsen-Wang. For
 # Metropolis at L = 256 the run is shorter than its autocorrelation time needs (tau grows as

@@ -404,10 +404,12 @@ def simulate(
         Swendsen-Wang, which splits the whole lattice into clusters and flips each with
         probability 1/2 (its bond draws run on all threads). For 'wolff' one "sweep" is one
         cluster flip: near T_c a cluster holds a good fraction of the lattice, far above it only a
-        few spins, so raise n_sweeps there. 'multispin' is the checkerboard Metropolis with 64
-        spins per machine word, the fastest path for large lattices (2-D, L a multiple of 128):
-        the same Markov chain as 'metropolis' in law, with acceptance probabilities exact to the
-        double (not rounded to 2^-32), but other random numbers, so other lattices.
+        few spins, so raise n_sweeps there. Metropolis acceptances are exact to the double
+        p = min(1, exp(-beta dE)) (each is decided by comparing random bits with p's binary
+        expansion, not a 32-bit uniform with a rounded threshold). 'multispin' is the same
+        checkerboard Metropolis with 64 spins per machine word, the fastest path for large
+        lattices (2-D, L a multiple of 128): the same Markov chain in law, but other random
+        numbers, so other lattices.
     J, h : float
         Coupling and field.
     n_burnin : int >= 0

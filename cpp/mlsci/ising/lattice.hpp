@@ -17,8 +17,9 @@ namespace mlsci::ising {
 // measurement time depend on the cluster sizes and bias the samples towards order.
 // One Swendsen-Wang sweep decomposes the whole lattice into clusters and flips each with
 // probability 1/2 (Swendsen & Wang, Phys. Rev. Lett. 58, 86 (1987)).
-// Multispin: checkerboard Metropolis with 64 spins per machine word (2-D, L a multiple of 128;
-// see multispin.cpp), the same acceptance probabilities as Metropolis, exactly.
+// Metropolis accepts with probability exactly the double min(1, exp(-beta dE)) (random bits
+// against its binary expansion, bernoulli.hpp). Multispin: the same checkerboard Metropolis with
+// 64 spins per machine word (2-D, L a multiple of 128; see multispin.cpp).
 enum class Update : std::uint8_t { Metropolis, HeatBath, Wolff, SwendsenWang, Multispin };
 
 struct Model {
@@ -43,8 +44,9 @@ struct SweepResult {
 };
 
 // Sweeps [first_sweep, first_sweep + n_sweeps): each sweep updates all even sites, then all odd
-// ones. The random number of a site in a half-sweep is a pure function of (seed, sweep, colour,
-// site, replica), so the result does not depend on n_threads, and a run continued from sweep k
+// ones. The random numbers of a half-sweep are a pure function of (seed, sweep, colour, replica),
+// of fixed blocks of sites (a site, a row, a run of rows: never of which thread takes them) and
+// of the lattice, so the result does not depend on n_threads, and a run continued from sweep k
 // equals one that never stopped. After every sweep s with s + 1 > first_measured and
 // (s + 1 - first_measured) % measure_every == 0, the energy and magnetisation per spin are
 // appended to the outputs (which must have room). `stop` is polled after every sweep.
@@ -53,8 +55,9 @@ SweepResult run_sweeps(std::int8_t* spins, const Model& m, Update update, std::u
                        std::uint64_t first_measured, double* energy, double* magnetization, int n_threads,
                        const StopCheck& stop = {});
 
-// A 32-bit uniform u means "yes" with probability p when u < acceptance_threshold(p); a threshold
-// of 2^32 always accepts, so probabilities are exact to 2^-32.
+// Heat-bath and the cluster bonds: a 32-bit uniform u means "yes" with probability p when
+// u < acceptance_threshold(p); a threshold of 2^32 always accepts, so probabilities are exact to
+// 2^-32.
 inline std::uint64_t acceptance_threshold(double p) {
     return static_cast<std::uint64_t>((p < 0.0 ? 0.0 : (p > 1.0 ? 1.0 : p)) * 4294967296.0);
 }
