@@ -46,6 +46,9 @@ struct Acceptance {
     std::array<double, kMaxGroups> p{};
     std::array<std::array<bool, 10>, kMaxGroups> member{};  // member[group][class]
     std::array<bool, 10> always{};                          // class index 2 c + (spin up)
+    // The common case (J > 0, h = 0, T not tiny): group 0 is c = 0, group 1 is c = 1, whatever the
+    // spin, and c >= 2 always flips; classify() then needs a few operations, not a class loop.
+    bool ferro_no_field = false;
 };
 
 // Per word: the lanes that always flip and each group's lanes. G: a compile-time bound on the
@@ -62,8 +65,18 @@ inline Classes<W, G> classify(W s, W l, W r, W u, W d, const Acceptance& acc) {
     const W s1 = a1 ^ a2, k1 = a1 & a2, s2 = a3 ^ a4, k2 = a3 & a4;
     const W b0 = s1 ^ s2, k = s1 & s2;
     const W b1 = k1 ^ k2 ^ k, b2 = k1 & k2;  // k1 and k (or k2 and k) are never both 1
-    const W eq[5] = {~b2 & ~b1 & ~b0, ~b2 & ~b1 & b0, ~b2 & b1 & ~b0, ~b2 & b1 & b0, b2};
     Classes<W, G> out;
+    if constexpr (G >= 2) {
+        if (acc.ferro_no_field) {
+            const W two = b1 | b2;
+            out.yes = two;
+            out.group[0] = ~(b0 | two);
+            out.group[1] = b0 & ~two;
+            for (int g = 2; g < G; ++g) out.group[g] = s ^ s;
+            return out;
+        }
+    }
+    const W eq[5] = {~b2 & ~b1 & ~b0, ~b2 & ~b1 & b0, ~b2 & b1 & ~b0, ~b2 & b1 & b0, b2};
     out.yes = s ^ s;
     for (int g = 0; g < G; ++g) out.group[g] = out.yes;
     for (int c = 0; c <= 4; ++c)
@@ -95,6 +108,12 @@ Acceptance make_acceptance(const Model& m) {
             if (g == a.n_groups) a.p[static_cast<std::size_t>(a.n_groups++)] = p;
             a.member[static_cast<std::size_t>(g)][cl] = true;
         }
+    a.ferro_no_field = a.n_groups == 2;
+    for (std::size_t cl = 0; cl < 10; ++cl) {
+        const std::size_t c = cl / 2;
+        a.ferro_no_field = a.ferro_no_field && a.always[cl] == (c >= 2) && a.member[0][cl] == (c == 0) &&
+                           a.member[1][cl] == (c == 1);
+    }
     return a;
 }
 
