@@ -64,8 +64,9 @@ void BernoulliWords::generate(double p, std::int64_t n_bits, std::uint64_t* out,
         std::uint64_t* tie = tie_.data() + off;
         const std::uint64_t m1 = b1 ? ~std::uint64_t{0} : 0, m2 = b2 ? ~std::uint64_t{0} : 0;
         std::int64_t tied = 0;
+        const std::uint32_t* const blocks = blocks_.data();
         for (std::int64_t j = 0; j < size; ++j) {
-            const std::uint32_t* q = blocks_.data() + 4 * j;
+            const std::uint32_t* q = blocks + 4 * j;
             const std::uint64_t r1 = q[0] | (static_cast<std::uint64_t>(q[1]) << 32);
             const std::uint64_t r2 = q[2] | (static_cast<std::uint64_t>(q[3]) << 32);
             // Step 1 (every lane tied): r1 < b1 means u < p, r1 == b1 ties. Step 2 on the tied.

@@ -287,12 +287,17 @@ void metropolis_half_sweep(std::int8_t* s, const Model& m, const Groups& gr, std
         sc.yes.resize(static_cast<std::size_t>(n));
         sc.group.resize(static_cast<std::size_t>(G * n));
         sc.own.resize(static_cast<std::size_t>(L + 2 + 64));
+        sc.bits.resize(static_cast<std::size_t>(G * (words + 1)));
+        // Raw pointers: through the thread_local's vectors GCC reloads them at every store.
+        std::uint64_t* const yes_of = sc.yes.data();
+        std::uint64_t* const group_of = sc.group.data();
+        std::uint64_t* const bits_of = sc.bits.data();
+        std::int8_t* const own = sc.own.data();  // the row with its periodic ends: own[x + 1] = cur[x]
         std::int64_t counts[G] = {};
         // 1. Classes, chunk c of the unit at yes[c] and group[g * n + c].
         for (Index row = r0; row < r1; ++row) {
             const RowGeometry<D> g(s, L, row, colour);
             const std::uint64_t colour_lanes = g.parity ? 0xAAAAAAAAAAAAAAAAull : 0x5555555555555555ull;
-            std::int8_t* own = sc.own.data();  // the row with its periodic ends: own[x + 1] = cur[x]
             own[0] = g.cur[L - 1];
             std::memcpy(own + 1, g.cur, static_cast<std::size_t>(L));
             own[L + 1] = g.cur[0];
@@ -338,32 +343,28 @@ void metropolis_half_sweep(std::int8_t* s, const Model& m, const Groups& gr, std
                         else if (id != kNever) grp[id] |= std::uint64_t{1} << b;
                     }
                 }
-                sc.yes[static_cast<std::size_t>(at)] = yes;
+                yes_of[at] = yes;
                 for (int k = 0; k < G; ++k) {
-                    sc.group[static_cast<std::size_t>(k * n + at)] = grp[k];
+                    group_of[k * n + at] = grp[k];
                     counts[k] += __builtin_popcountll(grp[k]);
                 }
             }
         }
         // 2. Each group's bits.
-        sc.bits.resize(static_cast<std::size_t>(G * (words + 1)));
         for (int k = 0; k < G; ++k)
             sc.bernoulli.generate(k < gr.n ? gr.p[static_cast<std::size_t>(k)] : 0.0, counts[k],
-                                  sc.bits.data() + static_cast<std::size_t>(k) * static_cast<std::size_t>(words + 1),
-                                  key, static_cast<std::uint32_t>(k) << 12, static_cast<std::uint32_t>(unit * words),
-                                  step, tag);
+                                  bits_of + k * (words + 1), key, static_cast<std::uint32_t>(k) << 12,
+                                  static_cast<std::uint32_t>(unit * words), step, tag);
         // 3. Flips.
         std::int64_t pos[G] = {};
         for (Index row = r0; row < r1; ++row) {
             std::int8_t* cur = s + row * L;
             for (Index c = 0; c < chunks; ++c) {
                 const Index at = (row - r0) * chunks + c;
-                std::uint64_t f = sc.yes[static_cast<std::size_t>(at)];
+                std::uint64_t f = yes_of[at];
                 for (int k = 0; k < G; ++k) {
-                    const std::uint64_t lanes = sc.group[static_cast<std::size_t>(k * n + at)];
-                    f |= deposit(bits_at(sc.bits.data() + static_cast<std::size_t>(k) * static_cast<std::size_t>(words + 1),
-                                         pos[k]),
-                                 lanes);
+                    const std::uint64_t lanes = group_of[k * n + at];
+                    f |= deposit(bits_at(bits_of + k * (words + 1), pos[k]), lanes);
                     pos[k] += __builtin_popcountll(lanes);
                 }
                 std::int8_t* q = cur + 64 * c;
