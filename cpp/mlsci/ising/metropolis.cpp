@@ -90,9 +90,15 @@ Groups make_groups(const Model& m) {
 
 // Needs GCC >= 12 (__builtin_shufflevector) and AVX-512 with byte permutes (VBMI): built for AVX2
 // the same code runs at a third of the scalar loop's speed (measured), so it is left out there.
+// (The Metropolis classification has an AVX2 version of its own: MLSCI_ISING_AVX2.)
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__AVX512BW__) && defined(__AVX512VBMI__)
 #define MLSCI_ISING_SIMD 1
 #include <immintrin.h>
+#elif defined(__AVX2__)
+#define MLSCI_ISING_AVX2 1
+#include <immintrin.h>
+#endif
+#ifdef MLSCI_ISING_SIMD
 // Heat-bath, one colour of a row, 16 positions per vector (8 sites of the colour, every other
 // lane): the same arithmetic as the scalar loop, lane by lane, so the result is identical bit for
 // bit. The thresholds are looked up with a permute from a table indexed by (S + z) / 2, a
@@ -280,6 +286,9 @@ void metropolis_half_sweep(std::int8_t* s, const Model& m, const Groups& gr, std
 #ifdef MLSCI_ISING_SIMD
     const bool simd = !g_scalar_sweeps.load(std::memory_order_relaxed);
     const __m512i table = _mm512_loadu_si512(gr.id.data());
+#elif defined(MLSCI_ISING_AVX2)
+    const bool simd = !g_scalar_sweeps.load(std::memory_order_relaxed);
+    const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(gr.id.data())));
 #endif
     parallel_for(0, units, nt, [&](std::int64_t unit) {
         thread_local UnitScratch sc;
@@ -297,17 +306,17 @@ void metropolis_half_sweep(std::int8_t* s, const Model& m, const Groups& gr, std
         // 1. Classes, chunk c of the unit at yes[c] and group[g * n + c].
         for (Index row = r0; row < r1; ++row) {
             const RowGeometry<D> g(s, L, row, colour);
-            const std::uint64_t colour_lanes = g.parity ? 0xAAAAAAAAAAAAAAAAull : 0x5555555555555555ull;
+            [[maybe_unused]] const std::uint64_t colour_lanes = g.parity ? 0xAAAAAAAAAAAAAAAAull : 0x5555555555555555ull;
             own[0] = g.cur[L - 1];
             std::memcpy(own + 1, g.cur, static_cast<std::size_t>(L));
             own[L + 1] = g.cur[0];
             for (Index c = 0; c < chunks; ++c) {
                 const Index x0 = 64 * c, at = (row - r0) * chunks + c;
-                const std::uint64_t valid = x0 + 64 <= L ? ~std::uint64_t{0} : (std::uint64_t{1} << (L - x0)) - 1;
-                const std::uint64_t lanes = valid & colour_lanes;
+                [[maybe_unused]] const std::uint64_t valid = x0 + 64 <= L ? ~std::uint64_t{0} : (std::uint64_t{1} << (L - x0)) - 1;
                 std::uint64_t yes = 0, grp[G] = {};
 #ifdef MLSCI_ISING_SIMD
                 if (simd) {
+                    const std::uint64_t lanes = valid & colour_lanes;
                     // (Byte-masked loads cost Zen 4 more than all the rest: only the last,
                     // partial chunk of a row uses them.)
                     const auto near = [&](const std::int8_t* q) {
@@ -330,17 +339,48 @@ void metropolis_half_sweep(std::int8_t* s, const Model& m, const Groups& gr, std
                     for (int k = 0; k < G; ++k)
                         grp[k] = _mm512_cmpeq_epi8_mask(id, _mm512_set1_epi8(static_cast<char>(k))) & lanes;
                 } else
+#elif defined(MLSCI_ISING_AVX2)
+                if (simd && x0 + 64 <= L) {  // the same in two halves of 32 sites (full chunks only)
+                    const auto at32 = [](const std::int8_t* q) {
+                        return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
+                    };
+                    const auto mask32 = [](__m256i eq, int part) {
+                        return static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm256_movemask_epi8(eq)))
+                               << (32 * part);
+                    };
+                    for (int part = 0; part < 2; ++part) {
+                        const Index o = x0 + 32 * part;
+                        const __m256i sv = at32(own + o + 1);
+                        __m256i S = _mm256_add_epi8(at32(own + o), at32(own + o + 2));
+                        S = _mm256_add_epi8(S, _mm256_add_epi8(at32(g.north + o), at32(g.south + o)));
+                        if constexpr (D == 3) S = _mm256_add_epi8(S, _mm256_add_epi8(at32(g.front + o), at32(g.back + o)));
+                        __m256i idx = _mm256_and_si256(_mm256_srli_epi16(_mm256_add_epi8(S, _mm256_set1_epi8(z)), 1),
+                                                       _mm256_set1_epi8(0x7F));
+                        idx = _mm256_add_epi8(idx, _mm256_and_si256(_mm256_cmpgt_epi8(_mm256_setzero_si256(), sv),
+                                                                    _mm256_set1_epi8(7)));
+                        const __m256i id = _mm256_shuffle_epi8(table, idx);  // idx < 14: within each 128-bit lane
+                        yes |= mask32(_mm256_cmpeq_epi8(id, _mm256_set1_epi8(static_cast<char>(kAlways))), part);
+                        for (int k = 0; k < G; ++k)
+                            grp[k] |= mask32(_mm256_cmpeq_epi8(id, _mm256_set1_epi8(static_cast<char>(k))), part);
+                    }
+                    yes &= colour_lanes;
+                    for (int k = 0; k < G; ++k) grp[k] &= colour_lanes;
+                } else
 #endif
                 {
-                    for (std::uint64_t rest = lanes; rest != 0; rest &= rest - 1) {
-                        const int b = __builtin_ctzll(rest);
+                    // Branch-free (at T_c the classes and spins of neighbouring sites look random):
+                    // every site of the colour in the chunk, the class index from the neighbour
+                    // sum and the spin's sign bit.
+                    const int b1 = static_cast<int>(std::min<Index>(64, L - x0));
+                    for (int b = static_cast<int>(g.parity); b < b1; b += 2) {
                         const Index x = x0 + b;
                         int S = own[x] + own[x + 2] + g.north[x] + g.south[x];
                         if constexpr (D == 3) S += g.front[x] + g.back[x];
-                        const auto k = static_cast<std::size_t>((S + z) / 2 + (own[x + 1] < 0 ? 7 : 0));
-                        const std::uint8_t id = gr.id[k];
-                        if (id == kAlways) yes |= std::uint64_t{1} << b;
-                        else if (id != kNever) grp[id] |= std::uint64_t{1} << b;
+                        const int k = ((S + z) >> 1) + ((own[x + 1] >> 7) & 7);
+                        const std::uint8_t id = gr.id[static_cast<std::size_t>(k)];
+                        const std::uint64_t bit = std::uint64_t{1} << b;
+                        yes |= bit & (std::uint64_t{0} - (id == kAlways));
+                        for (int j = 0; j < G; ++j) grp[j] |= bit & (std::uint64_t{0} - (id == j));
                     }
                 }
                 yes_of[at] = yes;
