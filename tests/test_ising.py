@@ -515,12 +515,14 @@ def test_tempering_corrupt_checkpoint(tmp_path):
         ising.load(bad)
 
 
-@pytest.mark.parametrize("dim, L", [(2, 16), (2, 48), (2, 10), (3, 16)])
+@pytest.mark.parametrize("dim, L", [(2, 16), (2, 48), (2, 10), (2, 96), (3, 16)])
 @pytest.mark.parametrize("algorithm", LOCAL)
 @pytest.mark.parametrize("h", [0.0, 0.4])
 def test_vectorised_sweeps_equal_the_scalar_reference(dim, L, algorithm, h):
-    """Rows whose length is a multiple of 16 are updated by the SIMD loop (on AVX-512 builds); it
-    must reproduce the scalar loop bit for bit (L = 10 runs the scalar loop both times)."""
+    """The SIMD loops must reproduce the scalar loops bit for bit. Heat-bath: rows whose length
+    is a multiple of 16 (on AVX-512 builds; L = 10 runs the scalar loop both times). Metropolis:
+    chunks of 64 sites, full ones (L = 96), partial ones (all the others; on AVX2 builds these
+    take the scalar loop)."""
     try:
         _core.ising._set_scalar_sweeps(True)
         ref = ising.simulate(L, 2.3, 30, dim=dim, algorithm=algorithm, h=h, seed=9)
@@ -693,15 +695,17 @@ def test_multispin_bad_input(kwargs, match):
         ising.parallel_tempering(temperatures=[2.0, 2.5], n_rounds=1, algorithm="multispin", **kwargs)
 
 
-@pytest.mark.parametrize(("L", "h", "T"), [(128, 0.0, 2.3), (256, 0.4, 2.3), (128, 0.0, 0.9)])
-def test_multispin_vectorised_equals_scalar_reference(L, h, T):
-    """Eight words in lock-step (with the rare extra Philox blocks past the bulk draws, T = 0.9
-    making p tiny) flip exactly what the one-word reference loop flips."""
+@pytest.mark.parametrize(("L", "h", "T", "n"), [(128, 0.0, 2.3, 20), (256, 0.4, 2.3, 20), (128, 0.0, 0.9, 20),
+                                               (2048, 0.0, 2.3, 3)])
+def test_multispin_vectorised_equals_scalar_reference(L, h, T, n):
+    """Words classified eight at a time flip exactly what the one-word reference loop flips: in
+    a field (the general class loop), at T = 0.9 (p tiny: deep Bernoulli levels), and at
+    L = 2048, whose rows of 1024 words of a colour are drawn for in two segments."""
     try:
         _core.ising._set_scalar_sweeps(True)
-        ref = ising.simulate(L, T, 20, h=h, algorithm="multispin", seed=9)
+        ref = ising.simulate(L, T, n, h=h, algorithm="multispin", seed=9)
     finally:
         _core.ising._set_scalar_sweeps(False)
-    fast = ising.simulate(L, T, 20, h=h, algorithm="multispin", seed=9)
+    fast = ising.simulate(L, T, n, h=h, algorithm="multispin", seed=9)
     np.testing.assert_array_equal(fast.spins, ref.spins)
     np.testing.assert_array_equal(fast.energy, ref.energy)

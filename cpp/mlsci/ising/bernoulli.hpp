@@ -47,7 +47,7 @@ inline std::uint64_t bits_at(const std::uint64_t* s, std::int64_t pos) {
     return static_cast<std::uint64_t>(pair >> (pos & 63));  // one shrd
 }
 
-// Reusable scratch for bernoulli_words (one per thread).
+// Generates the bits; keeps its scratch between calls (one per thread).
 class BernoulliWords {
 public:
     // The first n_bits bits of out[0, n), n = ceil(n_bits / 64), are independent Bernoulli(p)
