@@ -8,13 +8,13 @@
 //
 // Exact acceptance without a 32-bit uniform per spin: a spin flips with probability
 // p = min(1, exp(-beta dE)), which depends on its number c of anti-aligned neighbours (0..4,
-// counted bit-parallel by a small adder) and on its own value. A row's words are classified
-// first: the lanes that always flip, and for each distinct p < 1 (a group) the lanes that have
-// it. Each group then takes as many exact Bernoulli(p) bits as it has lanes in the row
-// (bernoulli.hpp: 2.7 random bits per decision, exact to the double p, no 2^-32 rounding), and
-// word by word deposits them into its lanes in order. Spins whose p is 1 draw nothing. The
-// random bits of group g come from Philox blocks keyed by (seed, half-sweep, row, g, level), so
-// the lattice does not depend on the thread count.
+// counted bit-parallel by a small adder) and on its own value. A segment of a row's words is
+// classified first: the lanes that always flip, and for each distinct p < 1 (a group) the lanes
+// that have it. Each group then takes as many exact Bernoulli(p) bits as it has lanes in the
+// segment (bernoulli.hpp: 2.7 random bits per decision, exact to the double p, no 2^-32
+// rounding), and word by word deposits them into its lanes in order. Spins whose p is 1 draw
+// nothing. The random bits of group g come from Philox blocks keyed by (seed, half-sweep,
+// segment, g, level), so the lattice does not depend on the thread count.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -119,14 +119,14 @@ Acceptance make_acceptance(const Model& m) {
 
 struct Words {
     Index L = 0, h = 0;
-    std::vector<std::uint64_t> w;  // w[i * L + x], then 16 words of padding (the 16-word loads)
+    std::vector<std::uint64_t> w;  // w[i * L + x]
     std::uint64_t* row(Index i) { return w.data() + i * L; }
 };
 
 void pack(const std::int8_t* s, Index L, Words& out) {
     out.L = L;
     out.h = L / kBits;
-    out.w.assign(static_cast<std::size_t>(out.h * L + 16), 0);
+    out.w.assign(static_cast<std::size_t>(out.h * L), 0);
     for (Index i = 0; i < out.h; ++i)
         for (Index b = 0; b < kBits; ++b) {
             const std::int8_t* src = s + (i + b * out.h) * L;
@@ -153,8 +153,8 @@ void unpack(const Words& in, std::int8_t* s) {
 typedef std::uint64_t V8 __attribute__((vector_size(64)));
 #endif
 
-// A thread's scratch for one row: copies of the rows it reads, its words' classes, and each
-// group's Bernoulli bits.
+// A thread's scratch for one row: the rotated copies of the rows above and below at strip
+// edges, a segment's classes, and each group's Bernoulli bits.
 struct RowScratch {
     std::vector<std::uint64_t> rows, yes, group, bits;
     BernoulliWords bernoulli;
@@ -172,9 +172,8 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
         const std::uint64_t* up = W.row(i == 0 ? h - 1 : i - 1);
         const std::uint64_t* down = W.row(i == h - 1 ? 0 : i + 1);
         const Index x0 = (colour + i) & 1;
-        // The rows above and below as they are, or rotated copies across strip edges (padded for
-        // 16-word loads, as the lattice is).
-        const auto stride = static_cast<std::size_t>(L + 16);
+        // The rows above and below as they are, or rotated copies across strip edges.
+        const auto stride = static_cast<std::size_t>(L);
         if (sc.rows.size() != 2 * stride) sc.rows.assign(2 * stride, 0);
         const std::uint64_t *Pu = up, *Pd = down;
         if (i == 0) {
