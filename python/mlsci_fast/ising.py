@@ -1,9 +1,9 @@
 """The Ising model: fast, reproducible Monte Carlo on square and cubic lattices, and exact results.
 
 ``simulate`` runs checkerboard Metropolis or heat-bath sweeps in C++ on all threads. Every random
-number is a pure function of (seed, sweep, site), so a run gives bitwise the same lattice and
-time series on 1 or 64 threads, and a run resumed from a checkpoint equals one that never
-stopped. Long runs go in chunks: a progress line, atomic checkpoints, and Ctrl-C stops cleanly
+number is a pure function of the seed, the sweep and a fixed block of sites (a site, a row, a
+run of rows; never the thread that draws it), so a run gives bitwise the same lattice and time
+series on 1 or 64 threads, and a run resumed from a checkpoint equals one that never stopped. Long runs go in chunks: a progress line, atomic checkpoints, and Ctrl-C stops cleanly
 and returns what was done.
 
 The exact 2-D results (Onsager 1944; Yang 1952) and brute-force enumeration of small lattices are
