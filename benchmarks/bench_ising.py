@@ -112,9 +112,12 @@ def memory_bandwidth():
 
         src = np.ones(2**25)
         dst = np.empty_like(src)
-        best = min((lambda t0: (np.copyto(dst, src), time.perf_counter() - t0)[1])(time.perf_counter())
-                   for _ in range(5))
-        _BANDWIDTH.append(2 * src.nbytes / best)
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            np.copyto(dst, src)
+            times.append(time.perf_counter() - t0)
+        _BANDWIDTH.append(2 * src.nbytes / min(times))
     return _BANDWIDTH[0]
 
 

@@ -186,6 +186,18 @@ inline void philox8_avx2(Key key, std::uint32_t draw, std::uint32_t first, std::
 // k < n: many blocks at once, 16 per AVX-512 pass (see PhiloxLanes) or 8 per AVX2 pass.
 inline void philox4x32_blocks(Key key, std::uint32_t draw, std::uint32_t first, std::uint32_t step,
                               std::uint32_t tag, std::int64_t n, std::uint32_t* out) {
+    const auto one_by_one = [&](std::int64_t count) {
+        for (std::int64_t b = 0; b < count; ++b) {
+            const Counter c = philox4x32<10>({draw, first + static_cast<std::uint32_t>(b), step, tag}, key);
+            std::copy(c.begin(), c.end(), out + 4 * b);
+        }
+    };
+#if defined(MLSCI_PHILOX_SIMD) || defined(MLSCI_PHILOX_AVX2)
+    if (n < 3) {  // a SIMD pass costs about as much as two or three blocks one by one
+        one_by_one(n);
+        return;
+    }
+#endif
 #ifdef MLSCI_PHILOX_SIMD
     // 16 blocks per pass, two passes interleaved where there are 32 (a round's chain of
     // multiply, permute and xor is as long as its throughput: the second pass fills it): about
@@ -218,10 +230,7 @@ inline void philox4x32_blocks(Key key, std::uint32_t draw, std::uint32_t first, 
         detail::philox8_avx2(key, draw, first + static_cast<std::uint32_t>(start), step, tag,
                              std::min<std::int64_t>(8, n - start), out + 4 * start);
 #else
-    for (std::int64_t b = 0; b < n; ++b) {
-        const Counter c = philox4x32<10>({draw, first + static_cast<std::uint32_t>(b), step, tag}, key);
-        std::copy(c.begin(), c.end(), out + 4 * b);
-    }
+    one_by_one(n);
 #endif
 }
 

@@ -7,24 +7,6 @@
 
 namespace mlsci::ising {
 
-namespace {
-
-// Philox blocks {draw, first + j, step, tag} for j < n: 16 at a time (a pass costs about as much
-// as three blocks one by one), one by one for the short deep levels (the same bits either way).
-void random_blocks(const Key& key, std::uint32_t draw, std::uint32_t first, std::uint32_t step, std::uint32_t tag,
-                   std::int64_t n, std::uint32_t* out) {
-    if (n >= 3) {
-        philox4x32_blocks(key, draw, first, step, tag, n, out);
-        return;
-    }
-    for (std::int64_t j = 0; j < n; ++j) {
-        const Counter c = philox4x32<10>({draw, first + static_cast<std::uint32_t>(j), step, tag}, key);
-        std::copy(c.begin(), c.end(), out + 4 * j);
-    }
-}
-
-}  // namespace
-
 void BernoulliWords::generate(double p, std::int64_t n_bits, std::uint64_t* out, const Key& key, std::uint32_t draw,
                               std::uint32_t first, std::uint32_t step, std::uint32_t tag) {
     constexpr int kMaxLevels = 4096;
@@ -59,7 +41,7 @@ void BernoulliWords::generate(double p, std::int64_t n_bits, std::uint64_t* out,
         x *= 2.0;
         const bool b2 = x >= 1.0;
         if (b2) x -= 1.0;
-        random_blocks(key, draw + static_cast<std::uint32_t>(levels_), first, step, tag, size, blocks_.data());
+        philox4x32_blocks(key, draw + static_cast<std::uint32_t>(levels_), first, step, tag, size, blocks_.data());
         std::uint64_t* res = levels_ == 0 ? out : res_.data() + off;
         std::uint64_t* tie = tie_.data() + off;
         const std::uint64_t m1 = b1 ? ~std::uint64_t{0} : 0, m2 = b2 ? ~std::uint64_t{0} : 0;
@@ -98,11 +80,7 @@ void BernoulliWords::generate(double p, std::int64_t n_bits, std::uint64_t* out,
         const std::int64_t deeper_size = l + 2 < levels_ ? start_[static_cast<std::size_t>(l + 2)] - hi - 1 : size;
         deeper[deeper_size] = 0;  // bits_at looks one word ahead
         std::int64_t pos = 0;
-        for (std::int64_t j = 0; j < hi - lo - 1; ++j) {
-            const std::uint64_t t = tie[j];
-            res[j] |= deposit(bits_at(deeper, pos), t);
-            pos += __builtin_popcountll(t);
-        }
+        for (std::int64_t j = 0; j < hi - lo - 1; ++j) res[j] |= take(deeper, pos, tie[j]);
     }
 }
 

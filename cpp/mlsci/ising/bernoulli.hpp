@@ -47,6 +47,14 @@ inline std::uint64_t bits_at(const std::uint64_t* s, std::int64_t pos) {
     return static_cast<std::uint64_t>(pair >> (pos & 63));  // one shrd
 }
 
+// The next popcount(mask) bits of the bit string s, from bit pos on, deposited into the set bits
+// of mask; pos moves past them. (How every consumer reads a group's Bernoulli bits.)
+inline std::uint64_t take(const std::uint64_t* s, std::int64_t& pos, std::uint64_t mask) {
+    const std::uint64_t out = deposit(bits_at(s, pos), mask);
+    pos += __builtin_popcountll(mask);
+    return out;
+}
+
 // Generates the bits; keeps its scratch between calls (one per thread).
 class BernoulliWords {
 public:

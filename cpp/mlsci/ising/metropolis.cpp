@@ -402,11 +402,7 @@ void metropolis_half_sweep(std::int8_t* s, const Model& m, const Groups& gr, std
             for (Index c = 0; c < chunks; ++c) {
                 const Index at = (row - r0) * chunks + c;
                 std::uint64_t f = yes_of[at];
-                for (int k = 0; k < G; ++k) {
-                    const std::uint64_t lanes = group_of[k * n + at];
-                    f |= deposit(bits_at(bits_of + k * (words + 1), pos[k]), lanes);
-                    pos[k] += __builtin_popcountll(lanes);
-                }
+                for (int k = 0; k < G; ++k) f |= take(bits_of + k * (words + 1), pos[k], group_of[k * n + at]);
                 std::int8_t* q = cur + 64 * c;
 #ifdef MLSCI_ISING_SIMD
                 if (simd) {

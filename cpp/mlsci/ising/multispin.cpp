@@ -242,11 +242,7 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
             std::int64_t pos[G] = {};
             for (t = t0; t < t1; ++t) {
                 std::uint64_t f = yes[t - t0];
-                for (int g = 0; g < G; ++g) {
-                    const std::uint64_t lanes = grp[g * kSegment + t - t0];
-                    f |= deposit(bits_at(bits[g], pos[g]), lanes);
-                    pos[g] += __builtin_popcountll(lanes);
-                }
+                for (int g = 0; g < G; ++g) f |= take(bits[g], pos[g], grp[g * kSegment + t - t0]);
                 cur[x0 + 2 * t] ^= f;
             }
         }
