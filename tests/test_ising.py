@@ -652,16 +652,22 @@ def test_multispin_spontaneous_magnetisation_matches_onsager():
 
 @pytest.mark.parametrize(("T", "J", "h"), [(ising.critical_temperature(), 1.0, 0.0), (2.5, 1.0, 0.3), (2.0, -1.0, 0.5)])
 def test_multispin_agrees_with_metropolis(T, J, h):
-    """The same chain in law as the byte-per-spin Metropolis: E and M agree within errors (at
-    T_c, in a field, and for an antiferromagnet in a field)."""
-    kw = dict(L=128, T=T, n_sweeps=4000, J=J, h=h, n_burnin=1000, measure_every=2)
-    ms = ising.simulate(**kw, algorithm="multispin", seed=3)
-    a, b = ms.summary(), ising.simulate(**kw, algorithm="metropolis", seed=4).summary()
+    """The same chain in law as the byte-per-spin Metropolis: E and |M| agree within errors (at
+    T_c, in a field, and for an antiferromagnet in a field). The errors come from the spread over
+    8 independent runs of each: near T_c one run's blocking error is too small by 2-5x (its
+    autocorrelation time is not short against the run), and a z of 4 then fails by chance."""
+    kw = dict(L=128, T=T, n_sweeps=2000, J=J, h=h, n_burnin=500, measure_every=2)
+
+    def runs(algorithm, seeds):
+        return [ising.simulate(**kw, algorithm=algorithm, seed=s) for s in seeds]
+
+    ms, mc = runs("multispin", range(100, 108)), runs("metropolis", range(200, 208))
     if h > 0:  # the magnetisation follows the field
-        assert ms.magnetization.mean() > 0.01  # (an antiferromagnet only a little)
+        assert np.mean([r.magnetization.mean() for r in ms]) > 0.01  # (an antiferromagnet only a little)
     for key in ("energy", "abs_magnetization"):
-        (va, ea), (vb, eb) = a[key], b[key]
-        assert abs(va - vb) < 4 * math.hypot(ea, eb), key
+        a, b = (np.array([r.summary()[key][0] for r in rs]) for rs in (ms, mc))
+        err = math.hypot(a.std(ddof=1), b.std(ddof=1)) / math.sqrt(len(a))
+        assert abs(a.mean() - b.mean()) < 5 * err, key  # (t with 14 degrees of freedom: 5 is p = 2e-4)
 
 
 def test_multispin_bitwise_identical_across_thread_counts_and_resume(tmp_path, monkeypatch):

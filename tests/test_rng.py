@@ -160,7 +160,7 @@ def test_seed_from_numpy_generators():
     assert _seed.resolve(np.random.RandomState(0)) == _seed.resolve(np.random.RandomState(0))
 
 
-@pytest.mark.parametrize("n", [1, 15, 16, 17, 100])
+@pytest.mark.parametrize("n", [1, 5, 6, 15, 16, 17, 31, 32, 33, 48, 64, 100])
 def test_vectorised_philox_blocks_equal_the_reference(n, rng):
     """The batched, vectorised Philox (used by the Ising sweeps) gives the KAT-checked words."""
     from mlsci_fast import _core

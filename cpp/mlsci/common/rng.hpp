@@ -192,8 +192,13 @@ inline void philox4x32_blocks(Key key, std::uint32_t draw, std::uint32_t first, 
             std::copy(c.begin(), c.end(), out + 4 * b);
         }
     };
-#if defined(MLSCI_PHILOX_SIMD) || defined(MLSCI_PHILOX_AVX2)
-    if (n < 3) {  // a SIMD pass costs about as much as two or three blocks one by one
+#if defined(MLSCI_PHILOX_SIMD)
+    if (n < 6) {  // a pass (its latency: 150 cycles) costs as much as five or six blocks one by one
+        one_by_one(n);
+        return;
+    }
+#elif defined(MLSCI_PHILOX_AVX2)
+    if (n < 3) {  // a pass costs about as much as two or three blocks one by one
         one_by_one(n);
         return;
     }
@@ -220,10 +225,16 @@ inline void philox4x32_blocks(Key key, std::uint32_t draw, std::uint32_t first, 
         a.store(out + 4 * start, 16);
         b.store(out + 4 * start + 64, 16);
     }
-    for (; start < n; start += 16) {
+    if (n - start > 16) {  // 17 to 31 left: two passes interleaved cost little more than one
+        detail::PhiloxLanes a(draw, first + static_cast<std::uint32_t>(start), step, tag);
+        detail::PhiloxLanes b(draw, first + static_cast<std::uint32_t>(start + 16), step, tag);
+        rounds(a, b);
+        a.store(out + 4 * start, 16);
+        b.store(out + 4 * start + 64, n - start - 16);
+    } else if (start < n) {
         detail::PhiloxLanes a(draw, first + static_cast<std::uint32_t>(start), step, tag);
         rounds(a);
-        a.store(out + 4 * start, std::min<std::int64_t>(16, n - start));
+        a.store(out + 4 * start, n - start);
     }
 #elif defined(MLSCI_PHILOX_AVX2)
     for (std::int64_t start = 0; start < n; start += 8)

@@ -154,11 +154,50 @@ typedef std::uint64_t V8 __attribute__((vector_size(64)));
 #endif
 
 // A thread's scratch for one row: the rotated copies of the rows above and below at strip
-// edges, a segment's classes, and each group's Bernoulli bits.
+// edges, a segment's Philox blocks, decided flips and tied lanes, and each group's deeper bits.
 struct RowScratch {
-    std::vector<std::uint64_t> rows, yes, group, bits;
+    std::vector<std::uint64_t> rows, flips, tied, bits;
+    std::vector<std::uint32_t> blocks;
     BernoulliWords bernoulli;
 };
+
+// The first two bits of p's binary expansion as all-zero / all-one masks, and the rest of it,
+// frac(4 p) (doubling a double in [0, 1) and dropping the 1 is exact).
+struct FirstBits {
+    std::uint64_t m1 = 0, m2 = 0;
+    double rest = 0.0;
+};
+inline FirstBits first_bits(double p) {
+    FirstBits f;
+    double x = 2.0 * p;
+    if (x >= 1.0) {
+        f.m1 = ~std::uint64_t{0};
+        x -= 1.0;
+    }
+    x *= 2.0;
+    if (x >= 1.0) {
+        f.m2 = ~std::uint64_t{0};
+        x -= 1.0;
+    }
+    f.rest = x;
+    return f;
+}
+
+// Level 0 in place: every lane of a word compares the two random words r1, r2 with the first two
+// bits of its group's p (bernoulli.hpp, one step each). Returns the lanes decided yes (with those
+// that always flip); tied[g] gets group g's lanes still tied, which take Bernoulli(frac(4 p)) bits.
+template <int G, class W>
+inline W level0(const Classes<W, G>& k, W r1, W r2, const FirstBits* fb, W* tied) {
+    W m1 = k.yes ^ k.yes, m2 = m1;
+    for (int g = 0; g < G; ++g) {
+        m1 |= k.group[g] & fb[g].m1;
+        m2 |= k.group[g] & fb[g].m2;
+    }
+    const W t1 = ~(r1 ^ m1);
+    const W t = t1 & ~(r2 ^ m2);
+    for (int g = 0; g < G; ++g) tied[g] = k.group[g] & t;
+    return k.yes | (m1 & ~r1) | (t1 & m2 & ~r2);
+}
 
 template <int G>
 void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t tag, std::uint32_t step, int colour,
@@ -166,6 +205,8 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
     const Index L = W.L, h = W.h, half = L / 2;
     const int nt = L * L < 65536 ? 1 : n_threads;
     (void)scalar;  // (without MLSCI_MULTISPIN_SIMD every word takes the scalar loop)
+    FirstBits fb[G];
+    for (int g = 0; g < G; ++g) fb[g] = first_bits(g < acc.n_groups ? acc.p[static_cast<std::size_t>(g)] : 0.0);
     parallel_for(0, h, nt, [&](std::int64_t i) {
         thread_local RowScratch sc;
         std::uint64_t* cur = W.row(i);
@@ -186,26 +227,35 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
             for (Index x = 0; x < L; ++x) E[x] = rotr1(down[x]);
             Pd = E;
         }
-        // Segment by segment (kSegment words, so that the classes and the bits stay in L1):
-        // 1. classify the words of this colour: word t sits at column x = x0 + 2 t, with left
-        // and right neighbours at x -+ 1 (periodic); group g's lanes go to grp[g kSegment + t - t0];
-        // 2. each group's Bernoulli(p) bits, one per lane it has in the segment, from Philox
-        // blocks {g 2^12 + level, i half + t0 + j, step, tag} (segments never share a block);
-        // 3. flips: the lanes that always flip, and in each group the lanes whose bit says yes.
+        // Segment by segment (kSegment words, so that all of it stays in L1). Word t of this
+        // colour sits at column x = x0 + 2 t, with left and right neighbours at x -+ 1 (periodic).
+        // 1. one Philox block per word, {0, i half + t, step, tag}: its two halves decide three
+        // quarters of the lanes that need a decision (level0); the flips so far go to flips[],
+        // group g's tied lanes to tied[g kSegment + t - t0];
+        // 2. each group's Bernoulli(frac(4 p)) bits, one per tied lane, from Philox blocks
+        // {(g + 1) 2^12 + level, i half + t0 + j, step, tag} (segments never share a block);
+        // 3. flips: the decided ones, and in each group the tied lanes whose bit says yes.
         // (Classifying a segment reads only its own words of this colour and the other colour.)
-        sc.yes.resize(static_cast<std::size_t>(kSegment));
-        sc.group.resize(static_cast<std::size_t>(G * kSegment));
+        sc.flips.resize(static_cast<std::size_t>(kSegment));
+        sc.tied.resize(static_cast<std::size_t>(G * kSegment));
         sc.bits.resize(static_cast<std::size_t>(G * (kSegment + 1)));
-        std::uint64_t* yes = sc.yes.data();
-        std::uint64_t* grp = sc.group.data();
+        sc.blocks.resize(static_cast<std::size_t>(4 * kSegment + 4));  // (the eight-word loop reads 8 bytes past)
+        std::uint64_t* flips = sc.flips.data();
+        std::uint64_t* tied = sc.tied.data();
+        const std::uint32_t* blocks = sc.blocks.data();
         for (Index t0 = 0; t0 < half; t0 += kSegment) {
             const Index t1 = std::min(half, t0 + kSegment);
+            philox4x32_blocks(key, 0u, static_cast<std::uint32_t>(i * half + t0), step, tag, t1 - t0,
+                              sc.blocks.data());
             const auto one = [&](Index t) {
                 const Index x = x0 + 2 * t;
                 const Classes<std::uint64_t, G> k =
                     classify<G>(cur[x], cur[x == 0 ? L - 1 : x - 1], cur[x == L - 1 ? 0 : x + 1], Pu[x], Pd[x], acc);
-                yes[t - t0] = k.yes;
-                for (int g = 0; g < G; ++g) grp[g * kSegment + t - t0] = k.group[g];
+                const std::uint32_t* q = blocks + 4 * (t - t0);
+                std::uint64_t tg[G];
+                flips[t - t0] = level0<G>(k, q[0] | (static_cast<std::uint64_t>(q[1]) << 32),
+                                          q[2] | (static_cast<std::uint64_t>(q[3]) << 32), fb, tg);
+                for (int g = 0; g < G; ++g) tied[g * kSegment + t - t0] = tg[g];
             };
             Index t = t0;
 #ifdef MLSCI_MULTISPIN_SIMD
@@ -214,35 +264,38 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
             // the row).
             if (!scalar && t == 0) one(t++);
             for (; !scalar && t + 8 <= t1 && t + 8 < half; t += 8) {
-                const auto even = [](const std::uint64_t* q) {
+                const auto even = [](const void* q) {
                     V8 a, b;
                     std::memcpy(&a, q, sizeof a);
-                    std::memcpy(&b, q + 8, sizeof b);
+                    std::memcpy(&b, static_cast<const char*>(q) + sizeof a, sizeof b);
                     return __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
                 };
                 const Index x = x0 + 2 * t;
                 const Classes<V8, G> k = classify<G>(even(cur + x), even(cur + x - 1), even(cur + x + 1),
                                                      even(Pu + x), even(Pd + x), acc);
-                std::memcpy(yes + t - t0, &k.yes, sizeof(V8));
-                for (int g = 0; g < G; ++g) std::memcpy(grp + g * kSegment + t - t0, &k.group[g], sizeof(V8));
+                // Block j's first half (words 0, 1) is r1 of word t + j, its second half r2.
+                const std::uint32_t* q = blocks + 4 * (t - t0);
+                V8 tg[G];
+                const V8 f = level0<G>(k, even(q), even(q + 2), fb, tg);
+                std::memcpy(flips + t - t0, &f, sizeof(V8));
+                for (int g = 0; g < G; ++g) std::memcpy(tied + g * kSegment + t - t0, &tg[g], sizeof(V8));
             }
 #endif
             for (; t < t1; ++t) one(t);
             const std::uint64_t* bits[G];
             for (int g = 0; g < G; ++g) {
-                const std::uint64_t* lanes = grp + g * kSegment;
+                const std::uint64_t* lanes = tied + g * kSegment;
                 std::int64_t count = 0;
                 for (Index j = 0; j < t1 - t0; ++j) count += __builtin_popcountll(lanes[j]);
                 std::uint64_t* b = sc.bits.data() + static_cast<std::size_t>(g) * (kSegment + 1);
-                const double p = g < acc.n_groups ? acc.p[static_cast<std::size_t>(g)] : 0.0;
-                sc.bernoulli.generate(p, count, b, key, static_cast<std::uint32_t>(g) << 12,
+                sc.bernoulli.generate(fb[g].rest, count, b, key, static_cast<std::uint32_t>(g + 1) << 12,
                                       static_cast<std::uint32_t>(i * half + t0), step, tag);
                 bits[g] = b;
             }
             std::int64_t pos[G] = {};
             for (t = t0; t < t1; ++t) {
-                std::uint64_t f = yes[t - t0];
-                for (int g = 0; g < G; ++g) f |= take(bits[g], pos[g], grp[g * kSegment + t - t0]);
+                std::uint64_t f = flips[t - t0];
+                for (int g = 0; g < G; ++g) f |= take(bits[g], pos[g], tied[g * kSegment + t - t0]);
                 cur[x0 + 2 * t] ^= f;
             }
         }
