@@ -1,4 +1,6 @@
 // Bindings for the Ising family: sweeps and observables.
+#include <pybind11/stl.h>
+
 #include "bind_util.hpp"
 #include "mlsci/ising/bernoulli.hpp"
 #include "mlsci/ising/lattice.hpp"
@@ -77,6 +79,29 @@ void bind_ising(py::module_& m) {
         },
         py::arg("p"), py::arg("n"), py::arg("seed"), py::arg("first") = 0,
         "tests only: n words of exact Bernoulli(p) bits (see bernoulli.hpp), and the levels used");
+
+    s.def(
+        "_bernoulli_groups",
+        [](const std::vector<double>& p, const std::vector<std::int64_t>& n_bits, std::uint64_t seed) {
+            if (p.size() != n_bits.size() || p.size() > mlsci::ising::BernoulliWords::kMaxGroups)
+                throw mlsci::InvalidArgument("p and n_bits must have the same length, at most 16");
+            std::vector<py::array_t<std::uint64_t>> out;
+            std::vector<std::uint64_t*> ptr;
+            for (std::size_t g = 0; g < p.size(); ++g) {
+                if (!(p[g] >= 0.0 && p[g] <= 1.0)) throw mlsci::InvalidArgument("p must be in [0, 1]");
+                if (n_bits[g] < 0) throw mlsci::InvalidArgument("n_bits must be >= 0");
+                out.emplace_back((n_bits[g] + 63) / 64 + 1);
+                ptr.push_back(out.back().mutable_data());
+            }
+            mlsci::ising::BernoulliWords gen;
+            const mlsci::Key key{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)};
+            gen.generate(static_cast<int>(p.size()), p.data(), n_bits.data(), ptr.data(), key, 0, 0, 0, 0);
+            py::list words;
+            for (auto& a : out) words.append(a);  // (each with its look-ahead word, which must be 0)
+            return py::make_tuple(words, gen.levels());
+        },
+        py::arg("p"), py::arg("n_bits"), py::arg("seed"),
+        "tests only: several groups' Bernoulli bits from one generate() (shared Philox passes)");
 
     s.def("_set_scalar_sweeps", &mlsci::ising::set_scalar_sweeps, py::arg("scalar"),
           "tests only: use the scalar reference loop for checkerboard sweeps");

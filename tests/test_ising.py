@@ -570,6 +570,29 @@ def test_bernoulli_words_are_a_function_of_their_counters():
     assert (_core.ising._bernoulli_words(1.0, 10, seed=1)[0] == np.uint64(2**64 - 1)).all()
 
 
+def test_bernoulli_groups_sharing_philox_passes_are_exact_and_independent():
+    """Several groups from one call (their levels share Philox passes, block ranges side by side):
+    each group's frequency is its p, bits past n_bits and the look-ahead word are 0, and two
+    groups with the same p are uncorrelated (a reused block would make them equal)."""
+    ps = [math.exp(-8 / 2.269), 0.3, 0.3, 1e-5, 0.75, 0.0, 1.0, math.exp(-4 / 2.269)]
+    ns = [64 * 3001 + 17, 64 * 2000, 64 * 2000, 64 * 4000 + 63, 5, 100, 130, 1]
+    groups, levels = _core.ising._bernoulli_groups(ps, ns, seed=7)
+    assert 1 <= levels <= 40
+    bits = []
+    for p, n, w in zip(ps, ns, groups):
+        assert w[-1] == 0
+        b = np.unpackbits(w[:-1].view(np.uint8), bitorder="little")
+        assert not b[n:].any()
+        b = b[:n].astype(np.float64)
+        bits.append(b)
+        assert abs(b.sum() - n * p) <= 5 * math.sqrt(n * p * (1 - p)) + 5 * (p < 1e-4)
+    corr = np.corrcoef(bits[1], bits[2])[0, 1]
+    assert abs(corr) < 5 / math.sqrt(bits[1].size)
+    # the same groups one at a time are other draws (the blocks are laid out differently), same law
+    alone, _ = _core.ising._bernoulli_words(0.3, 2000, seed=7)
+    assert (alone != groups[1][:-1]).mean() > 0.9
+
+
 def test_bernoulli_words_resolve_beyond_32_bits():
     """p = 2^-33 differs from 0 only past the 32nd bit, where a 32-bit threshold rounds it
     away. Conditioned on the first 32 bits tying (which happens with probability 2^-32 per bit,

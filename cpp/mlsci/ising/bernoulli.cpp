@@ -2,85 +2,117 @@
 #include "mlsci/ising/bernoulli.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include "mlsci/common/error.hpp"
 
 namespace mlsci::ising {
 
-void BernoulliWords::generate(double p, std::int64_t n_bits, std::uint64_t* out, const Key& key, std::uint32_t draw,
-                              std::uint32_t first, std::uint32_t step, std::uint32_t tag) {
+void BernoulliWords::generate(int n_groups, const double* p, const std::int64_t* n_bits, std::uint64_t* const* out,
+                              const Key& key, std::uint32_t draw, std::uint32_t first, std::uint32_t step,
+                              std::uint32_t tag) {
     constexpr int kMaxLevels = 4096;
-    const std::int64_t n = (n_bits + 63) / 64;
+    require(n_groups >= 0 && n_groups <= kMaxGroups, "BernoulliWords", "at most 16 groups");
     const auto first_bits = [](std::int64_t bits) {  // the low bits % 64 of a word, all 64 if 0
         return bits % 64 == 0 ? ~std::uint64_t{0} : (std::uint64_t{1} << (bits % 64)) - 1;
     };
-    levels_ = 0;
-    out[n] = 0;
-    if (n == 0) return;
-    if (!(p > 0.0) || p >= 1.0) {
-        std::fill(out, out + n, p >= 1.0 ? ~std::uint64_t{0} : 0);
-        out[n - 1] &= first_bits(n_bits);
-        return;
+    // Per group: the part of p's expansion not yet compared, the lanes asked for at the current
+    // level and their words (0 once the group is done).
+    std::array<double, kMaxGroups> x{};
+    std::array<std::int64_t, kMaxGroups> need{}, size{};
+    std::int64_t total = 0;
+    for (int g = 0; g < n_groups; ++g) {
+        const std::int64_t n = (n_bits[g] + 63) / 64;
+        out[g][n] = 0;
+        if (n == 0) continue;
+        if (!(p[g] > 0.0) || p[g] >= 1.0) {
+            std::fill(out[g], out[g] + n, p[g] >= 1.0 ? ~std::uint64_t{0} : 0);
+            out[g][n - 1] &= first_bits(n_bits[g]);
+            continue;
+        }
+        x[static_cast<std::size_t>(g)] = p[g];
+        need[static_cast<std::size_t>(g)] = n_bits[g];
+        size[static_cast<std::size_t>(g)] = n;
+        total += n;
     }
-    // Level l's results and tied lanes live at [start_[l], start_[l] + size) of res_ / tie_;
-    // level 0's results go straight to `out`.
-    start_.clear();
-    std::int64_t off = 0, need = n_bits, size = n;
-    double x = p;  // the part of p's expansion not yet compared
-    for (;;) {
+    levels_ = 0;
+    done_.clear();
+    std::int64_t off = 0;
+    while (total > 0) {
         if (levels_ >= kMaxLevels) require(false, "BernoulliWords", "too many levels (p's expansion is finite: a bug)");
-        if (static_cast<std::int64_t>(res_.size()) < off + size + 1) {
-            res_.resize(static_cast<std::size_t>(2 * (off + size + 1)));
+        if (static_cast<std::int64_t>(res_.size()) < off + total + n_groups) {
+            res_.resize(static_cast<std::size_t>(2 * (off + total + n_groups)));
             tie_.resize(res_.size());
         }
-        if (static_cast<std::int64_t>(blocks_.size()) < 4 * size) blocks_.resize(static_cast<std::size_t>(4 * size));
-        // The next two bits of p (doubling a double in [0, 1) and dropping the 1 is exact).
-        x *= 2.0;
-        const bool b1 = x >= 1.0;
-        if (b1) x -= 1.0;
-        x *= 2.0;
-        const bool b2 = x >= 1.0;
-        if (b2) x -= 1.0;
-        philox4x32_blocks(key, draw + static_cast<std::uint32_t>(levels_), first, step, tag, size, blocks_.data());
-        std::uint64_t* res = levels_ == 0 ? out : res_.data() + off;
-        std::uint64_t* tie = tie_.data() + off;
-        const std::uint64_t m1 = b1 ? ~std::uint64_t{0} : 0, m2 = b2 ? ~std::uint64_t{0} : 0;
-        std::int64_t tied = 0;
-        const std::uint32_t* const blocks = blocks_.data();
-        for (std::int64_t j = 0; j < size; ++j) {
-            const std::uint32_t* q = blocks + 4 * j;
-            const std::uint64_t r1 = q[0] | (static_cast<std::uint64_t>(q[1]) << 32);
-            const std::uint64_t r2 = q[2] | (static_cast<std::uint64_t>(q[3]) << 32);
-            // Step 1 (every lane tied): r1 < b1 means u < p, r1 == b1 ties. Step 2 on the tied.
-            std::uint64_t yes = m1 & ~r1, t = ~(r1 ^ m1);
-            yes |= t & m2 & ~r2;
-            t &= ~(r2 ^ m2);
-            res[j] = yes;
-            tie[j] = t;
+        if (static_cast<std::int64_t>(blocks_.size()) < 4 * total) blocks_.resize(static_cast<std::size_t>(4 * total));
+        philox4x32_blocks(key, draw + static_cast<std::uint32_t>(levels_), first, step, tag, total, blocks_.data());
+        const std::uint32_t* blocks = blocks_.data();
+        std::int64_t next_total = 0;
+        for (int g = 0; g < n_groups; ++g) {
+            const auto gi = static_cast<std::size_t>(g);
+            const std::int64_t n = size[gi];
+            if (n == 0) continue;
+            // The next two bits of p (doubling a double in [0, 1) and dropping the 1 is exact).
+            double& y = x[gi];
+            y *= 2.0;
+            const bool b1 = y >= 1.0;
+            if (b1) y -= 1.0;
+            y *= 2.0;
+            const bool b2 = y >= 1.0;
+            if (b2) y -= 1.0;
+            std::uint64_t* res = levels_ == 0 ? out[g] : res_.data() + off;
+            std::uint64_t* tie = tie_.data() + off;
+            const std::uint64_t m1 = b1 ? ~std::uint64_t{0} : 0, m2 = b2 ? ~std::uint64_t{0} : 0;
+            for (std::int64_t j = 0; j < n; ++j, blocks += 4) {
+                const std::uint64_t r1 = blocks[0] | (static_cast<std::uint64_t>(blocks[1]) << 32);
+                const std::uint64_t r2 = blocks[2] | (static_cast<std::uint64_t>(blocks[3]) << 32);
+                // Step 1 (every lane tied): r1 < b1 means u < p, r1 == b1 ties. Step 2 on the tied.
+                std::uint64_t yes = m1 & ~r1, t = ~(r1 ^ m1);
+                yes |= t & m2 & ~r2;
+                t &= ~(r2 ^ m2);
+                res[j] = yes;
+                tie[j] = t;
+            }
+            // Only the first `need` lanes are asked for: the rest of the last word must not keep
+            // the levels going.
+            res[n - 1] &= first_bits(need[gi]);
+            tie[n - 1] &= first_bits(need[gi]);
+            std::int64_t tied = 0, most = 0;
+            for (std::int64_t j = 0; j < n; ++j) {
+                const std::int64_t c = __builtin_popcountll(tie[j]);
+                tied += c;
+                most = std::max(most, c);
+            }
+            done_.push_back({g, levels_, off, n, most <= kSparseBits});  // (a quarter of the lanes tie: > 57 has p < 1e-27)
+            off += n + 1;
+            // Tied lanes with nothing left of p have u >= p: no. Otherwise they take the next level's bits.
+            if (tied == 0 || y == 0.0) {
+                size[gi] = 0;
+                continue;
+            }
+            need[gi] = tied;
+            size[gi] = (tied + 63) / 64;
+            next_total += size[gi];
         }
-        // Only the first `need` lanes are asked for: the rest of the last word must not keep
-        // the levels going.
-        res[size - 1] &= first_bits(need);
-        tie[size - 1] &= first_bits(need);
-        for (std::int64_t j = 0; j < size; ++j) tied += __builtin_popcountll(tie[j]);
-        start_.push_back(off);
+        total = next_total;
         ++levels_;
-        // Tied lanes with nothing left of p have u >= p: no. Otherwise they take the next level's bits.
-        if (tied == 0 || x == 0.0) break;
-        off += size + 1;
-        need = tied;
-        size = (tied + 63) / 64;
     }
-    // Deepest first: deposit level l + 1's bits into level l's tied lanes.
-    for (int l = levels_ - 2; l >= 0; --l) {
-        const std::int64_t lo = start_[static_cast<std::size_t>(l)], hi = start_[static_cast<std::size_t>(l + 1)];
-        std::uint64_t* res = l == 0 ? out : res_.data() + lo;
-        const std::uint64_t* tie = tie_.data() + lo;
-        std::uint64_t* deeper = res_.data() + hi;
-        const std::int64_t deeper_size = l + 2 < levels_ ? start_[static_cast<std::size_t>(l + 2)] - hi - 1 : size;
-        deeper[deeper_size] = 0;  // bits_at looks one word ahead
-        std::int64_t pos = 0;
-        for (std::int64_t j = 0; j < hi - lo - 1; ++j) res[j] |= take(deeper, pos, tie[j]);
+    // Deepest first: deposit level l + 1's bits into level l's tied lanes, group by group.
+    std::array<const Level*, kMaxGroups> deeper{};  // per group: the level deposited into last
+    for (auto it = done_.rbegin(); it != done_.rend(); ++it) {
+        const Level*& d = deeper[static_cast<std::size_t>(it->group)];
+        if (d != nullptr) {
+            std::uint64_t* res = it->level == 0 ? out[it->group] : res_.data() + it->off;
+            const std::uint64_t* tie = tie_.data() + it->off;
+            std::uint64_t* bits = res_.data() + d->off;
+            bits[d->size] = 0;  // (the reads look one word ahead)
+            std::int64_t pos = 0;
+            if (it->sparse)
+                for (std::int64_t j = 0; j < it->size; ++j) res[j] |= take_sparse(bits, pos, tie[j]);
+            else
+                for (std::int64_t j = 0; j < it->size; ++j) res[j] |= take(bits, pos, tie[j]);
+        }
+        d = &*it;
     }
 }
 

@@ -257,9 +257,9 @@ void heatbath_half_sweep(std::int8_t* s, const Model& m, const Table& t, std::ui
 // Metropolis: one colour, unit by unit. A unit is a fixed run of rows (at least kUnitSites sites
 // of the colour, so that its Bernoulli levels are long); each row is read in chunks of 64 sites,
 // whose sites of the colour are sorted into classes as 64-bit masks (bit b: site x0 + b). Then
-// each group draws exact Bernoulli(p) bits, one per site it has in the unit, from Philox blocks
-// {g 2^12 + level, unit * words + j, step, tag}, and deposits them chunk by chunk into its sites
-// in order. Sites that always flip draw nothing. The classes do not change while a colour is
+// each group draws exact Bernoulli(p) bits, one per site it has in the unit (all groups from one
+// BernoulliWords::generate, level l from Philox blocks {l, unit * words + j, step, tag}), and
+// deposits them chunk by chunk into its sites in order. Sites that always flip draw nothing. The classes do not change while a colour is
 // updated (its neighbours are the other colour), so the unit is classified first, then flipped.
 constexpr Index kUnitSites = 32768;
 
@@ -391,10 +391,15 @@ void metropolis_half_sweep(std::int8_t* s, const Model& m, const Groups& gr, std
             }
         }
         // 2. Each group's bits.
-        for (int k = 0; k < G; ++k)
-            sc.bernoulli.generate(k < gr.n ? gr.p[static_cast<std::size_t>(k)] : 0.0, counts[k],
-                                  bits_of + k * (words + 1), key, static_cast<std::uint32_t>(k) << 12,
-                                  static_cast<std::uint32_t>(unit * words), step, tag);
+        {
+            double p[G];
+            std::uint64_t* bits[G];
+            for (int k = 0; k < G; ++k) {
+                p[k] = k < gr.n ? gr.p[static_cast<std::size_t>(k)] : 0.0;
+                bits[k] = bits_of + k * (words + 1);
+            }
+            sc.bernoulli.generate(G, p, counts, bits, key, 0u, static_cast<std::uint32_t>(unit * words), step, tag);
+        }
         // 3. Flips.
         std::int64_t pos[G] = {};
         for (Index row = r0; row < r1; ++row) {

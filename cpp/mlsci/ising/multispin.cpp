@@ -8,13 +8,15 @@
 //
 // Exact acceptance without a 32-bit uniform per spin: a spin flips with probability
 // p = min(1, exp(-beta dE)), which depends on its number c of anti-aligned neighbours (0..4,
-// counted bit-parallel by a small adder) and on its own value. A segment of a row's words is
-// classified first: the lanes that always flip, and for each distinct p < 1 (a group) the lanes
-// that have it. Each group then takes as many exact Bernoulli(p) bits as it has lanes in the
-// segment (bernoulli.hpp: 2.7 random bits per decision, exact to the double p, no 2^-32
-// rounding), and word by word deposits them into its lanes in order. Spins whose p is 1 draw
-// nothing. The random bits of group g come from Philox blocks keyed by (seed, half-sweep,
-// segment, g, level), so the lattice does not depend on the thread count.
+// counted bit-parallel by a small adder) and on its own value: the lanes that always flip, and
+// for each distinct p < 1 (a group) the lanes that have it. The decision u < p compares the bits
+// of a uniform u with p's binary expansion until they differ (bernoulli.hpp: exact to the double
+// p, no 2^-32 rounding). Its first two steps run in place, one Philox block per word for all 64
+// lanes: they decide three quarters of the lanes that need it. The tied quarter of a segment
+// of words takes exact Bernoulli(frac(4 p)) bits from BernoulliWords, one per lane, which are
+// deposited word by word into its lanes in order (pdep). Together a decision costs about 2.7
+// random bits. The random bits come from Philox blocks keyed by (seed, half-sweep, word or
+// segment, level), so the lattice does not depend on the thread count.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -232,8 +234,10 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
         // 1. one Philox block per word, {0, i half + t, step, tag}: its two halves decide three
         // quarters of the lanes that need a decision (level0); the flips so far go to flips[],
         // group g's tied lanes to tied[g kSegment + t - t0];
-        // 2. each group's Bernoulli(frac(4 p)) bits, one per tied lane, from Philox blocks
-        // {(g + 1) 2^12 + level, i half + t0 + j, step, tag} (segments never share a block);
+        // 2. each group's Bernoulli(frac(4 p)) bits, one per tied lane, all from one generate():
+        // level l from Philox blocks {2^12 + l, 2 (i half + t0) + j, step, tag}, j < the words of
+        // all groups at that level, at most the segment's words + G (segments are at least 64
+        // words long, so the factor 2 keeps their blocks apart);
         // 3. flips: the decided ones, and in each group the tied lanes whose bit says yes.
         // (Classifying a segment reads only its own words of this colour and the other colour.)
         sc.flips.resize(static_cast<std::size_t>(kSegment));
@@ -282,22 +286,34 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
             }
 #endif
             for (; t < t1; ++t) one(t);
-            const std::uint64_t* bits[G];
+            double q[G];
+            std::int64_t count[G];
+            std::uint64_t* bits[G];
+            std::int64_t most = 0;  // (a quarter of a word's lanes tie: more than 57 happens with p < 1e-27)
             for (int g = 0; g < G; ++g) {
                 const std::uint64_t* lanes = tied + g * kSegment;
-                std::int64_t count = 0;
-                for (Index j = 0; j < t1 - t0; ++j) count += __builtin_popcountll(lanes[j]);
-                std::uint64_t* b = sc.bits.data() + static_cast<std::size_t>(g) * (kSegment + 1);
-                sc.bernoulli.generate(fb[g].rest, count, b, key, static_cast<std::uint32_t>(g + 1) << 12,
-                                      static_cast<std::uint32_t>(i * half + t0), step, tag);
-                bits[g] = b;
+                std::int64_t c = 0;
+                for (Index j = 0; j < t1 - t0; ++j) {
+                    const std::int64_t k = __builtin_popcountll(lanes[j]);
+                    c += k;
+                    most = std::max(most, k);
+                }
+                q[g] = fb[g].rest;
+                count[g] = c;
+                bits[g] = sc.bits.data() + static_cast<std::size_t>(g) * (kSegment + 1);
             }
+            sc.bernoulli.generate(G, q, count, bits, key, 1u << 12, static_cast<std::uint32_t>(2 * (i * half + t0)),
+                                  step, tag);
             std::int64_t pos[G] = {};
-            for (t = t0; t < t1; ++t) {
-                std::uint64_t f = flips[t - t0];
-                for (int g = 0; g < G; ++g) f |= take(bits[g], pos[g], tied[g * kSegment + t - t0]);
-                cur[x0 + 2 * t] ^= f;
-            }
+            const auto flip = [&](auto take_bits) {
+                for (t = t0; t < t1; ++t) {
+                    std::uint64_t f = flips[t - t0];
+                    for (int g = 0; g < G; ++g) f |= take_bits(bits[g], pos[g], tied[g * kSegment + t - t0]);
+                    cur[x0 + 2 * t] ^= f;
+                }
+            };
+            if (most <= kSparseBits) flip([](const std::uint64_t* b, std::int64_t& at, std::uint64_t m) { return take_sparse(b, at, m); });
+            else flip([](const std::uint64_t* b, std::int64_t& at, std::uint64_t m) { return take(b, at, m); });
         }
     });
 }
