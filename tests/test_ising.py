@@ -622,10 +622,11 @@ def _zero_temperature_sweep(s):
     return s
 
 
-@pytest.mark.parametrize("L", [128, 256])
+@pytest.mark.parametrize("L", [128, 256, 1024])
 def test_multispin_neighbours_are_exact(L):
     """At T -> 0 the dynamics is deterministic: the packed lattice (64 strips, neighbours across
-    strip edges by a bit rotation) must make exactly the moves numpy makes, sweep after sweep."""
+    strip edges by a bit rotation) must make exactly the moves numpy makes, sweep after sweep
+    (L = 1024: units of four rows)."""
     start = np.random.default_rng(L).choice(np.array([-1, 1], dtype=np.int8), size=(L, L))
     ref = start
     for n in range(1, 4):
@@ -646,8 +647,9 @@ def test_acceptance_probabilities_are_exact(J, h, algorithm):
     """From all spins up, one sweep: a first-colour spin (4 aligned neighbours) flips with
     p(0) = min(1, exp(-beta dE)); a second-colour spin sees Binomial(4, p(0)) flipped neighbours
     c and flips with p(c). The fraction of flipped spins over 4 x 2^20 updates against that
-    expectation (a z-score), for several couplings and fields."""
-    L, T = 1024, 3.0
+    expectation (a z-score), for several couplings and fields. (One multi-spin case at L = 4224,
+    whose rows of 2112 words of a colour are drawn for in two units.)"""
+    L, T = (4224 if algorithm == "multispin" and J == 0.8 else 1024), 3.0
     beta = 1.0 / T
 
     def p(c):  # spin up, c anti-aligned neighbours: dE = 2 J (4 - 2 c) + 2 h
@@ -694,10 +696,12 @@ def test_multispin_agrees_with_metropolis(T, J, h):
 
 
 def test_multispin_bitwise_identical_across_thread_counts_and_resume(tmp_path, monkeypatch):
-    runs = [ising.simulate(256, 2.3, 20, algorithm="multispin", seed=9, n_threads=n) for n in (1, 2, 3)]
-    for r in runs[1:]:
-        np.testing.assert_array_equal(r.spins, runs[0].spins)
-        np.testing.assert_array_equal(r.energy, runs[0].energy)
+    # units of one row (L = 256), of two rows (512) and of part of a row (4224)
+    for L, n in ((256, 20), (512, 10), (4224, 1)):
+        runs = [ising.simulate(L, 2.3, n, algorithm="multispin", seed=9, n_threads=t) for t in (1, 2, 3)]
+        for r in runs[1:]:
+            np.testing.assert_array_equal(r.spins, runs[0].spins)
+            np.testing.assert_array_equal(r.energy, runs[0].energy)
     kw = dict(L=128, T=2.3, n_sweeps=20000, n_burnin=7, measure_every=3, algorithm="multispin", seed=77)
     full = ising.simulate(**kw)
     path = tmp_path / "run.npz"
@@ -725,11 +729,12 @@ def test_multispin_bad_input(kwargs, match):
 
 
 @pytest.mark.parametrize(("L", "h", "T", "n"), [(128, 0.0, 2.3, 20), (256, 0.4, 2.3, 20), (128, 0.0, 0.9, 20),
-                                               (2048, 0.0, 2.3, 3)])
+                                               (1024, 0.0, 2.3, 4), (2048, 0.4, 2.3, 2), (4224, 0.0, 2.3, 1)])
 def test_multispin_vectorised_equals_scalar_reference(L, h, T, n):
     """Words classified eight at a time flip exactly what the one-word reference loop flips: in
-    a field (the general class loop), at T = 0.9 (p tiny: deep Bernoulli levels), and at
-    L = 2048, whose rows of 1024 words of a colour are drawn for in two segments."""
+    a field (the general class loop), at T = 0.9 (p tiny: deep Bernoulli levels), in units of
+    4 and 2 whole rows (L = 1024, 2048) and in units of part of a row (L = 4224: 2048 + 64
+    words)."""
     try:
         _core.ising._set_scalar_sweeps(True)
         ref = ising.simulate(L, T, n, h=h, algorithm="multispin", seed=9)

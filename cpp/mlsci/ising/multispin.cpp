@@ -36,7 +36,7 @@ namespace {
 
 constexpr Index kBits = 64;
 constexpr int kMaxGroups = 10;  // distinct p < 1 among the 10 (c, spin) classes
-constexpr Index kSegment = 512;  // words of a row that share their groups' Bernoulli bits
+constexpr Index kSegment = 2048;  // a unit's words (see Units): they share their groups' Bernoulli bits
 
 inline std::uint64_t rotl1(std::uint64_t v) { return (v << 1) | (v >> 63); }
 inline std::uint64_t rotr1(std::uint64_t v) { return (v >> 1) | (v << 63); }
@@ -155,9 +155,9 @@ void unpack(const Words& in, std::int8_t* s) {
 typedef std::uint64_t V8 __attribute__((vector_size(64)));
 #endif
 
-// A thread's scratch for one row: the rotated copies of the rows above and below at strip
-// edges, a segment's Philox blocks, decided flips and tied lanes, and each group's deeper bits.
-struct RowScratch {
+// A thread's scratch for one unit: the rotated copies of the rows above and below at strip
+// edges, the unit's Philox blocks, decided flips and tied lanes, and each group's deeper bits.
+struct UnitScratch {
     std::vector<std::uint64_t> rows, flips, tied, bits;
     std::vector<std::uint32_t> blocks;
     BernoulliWords bernoulli;
@@ -201,6 +201,21 @@ inline W level0(const Classes<W, G>& k, W r1, W r2, const FirstBits* fb, W* tied
     return k.yes | (m1 & ~r1) | (t1 & m2 & ~r2);
 }
 
+// A half-sweep's work comes in units of at most kSegment words of the colour: a piece of one
+// row when a row has kSegment words or more, else a run of whole rows, but at least 4 units in
+// all (for the threads). Units depend on L alone, so the lattice does not depend on the threads.
+struct Units {
+    Index rows = 1, pieces = 1, count = 0;  // rows per unit, units per row, units
+};
+Units make_units(Index L) {
+    const Index h = L / kBits, half = L / 2;
+    Units u;
+    if (half >= kSegment) u.pieces = (half + kSegment - 1) / kSegment;
+    else u.rows = std::max<Index>(1, std::min(kSegment / half, h / 4));
+    u.count = (h + u.rows - 1) / u.rows * u.pieces;
+    return u;
+}
+
 template <int G>
 void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t tag, std::uint32_t step, int colour,
                 int n_threads, bool scalar) {
@@ -209,57 +224,60 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
     (void)scalar;  // (without MLSCI_MULTISPIN_SIMD every word takes the scalar loop)
     FirstBits fb[G];
     for (int g = 0; g < G; ++g) fb[g] = first_bits(g < acc.n_groups ? acc.p[static_cast<std::size_t>(g)] : 0.0);
-    parallel_for(0, h, nt, [&](std::int64_t i) {
-        thread_local RowScratch sc;
-        std::uint64_t* cur = W.row(i);
-        const std::uint64_t* up = W.row(i == 0 ? h - 1 : i - 1);
-        const std::uint64_t* down = W.row(i == h - 1 ? 0 : i + 1);
-        const Index x0 = (colour + i) & 1;
-        // The rows above and below as they are, or rotated copies across strip edges.
-        const auto stride = static_cast<std::size_t>(L);
-        if (sc.rows.size() != 2 * stride) sc.rows.assign(2 * stride, 0);
-        const std::uint64_t *Pu = up, *Pd = down;
-        if (i == 0) {
-            std::uint64_t* E = sc.rows.data();
-            for (Index x = 0; x < L; ++x) E[x] = rotl1(up[x]);
-            Pu = E;
-        }
-        if (i == h - 1) {
-            std::uint64_t* E = sc.rows.data() + stride;
-            for (Index x = 0; x < L; ++x) E[x] = rotr1(down[x]);
-            Pd = E;
-        }
-        // Segment by segment (kSegment words, so that all of it stays in L1). Word t of this
-        // colour sits at column x = x0 + 2 t, with left and right neighbours at x -+ 1 (periodic).
-        // 1. one Philox block per word, {0, i half + t, step, tag}: its two halves decide three
-        // quarters of the lanes that need a decision (level0); the flips so far go to flips[],
-        // group g's tied lanes to tied[g kSegment + t - t0];
+    const Units units = make_units(L);
+    parallel_for(0, units.count, nt, [&](std::int64_t u) {
+        thread_local UnitScratch sc;
+        // Rows [i0, i1), words [t0, t1) of each: word t of row i sits at column x = x0 + 2 t,
+        // x0 = (colour + i) mod 2, with left and right neighbours at x -+ 1 (periodic). Word
+        // (i, t) is number i half + t of the half-sweep; the unit's are contiguous, from `base`.
+        const Index i0 = u / units.pieces * units.rows, i1 = std::min(h, i0 + units.rows);
+        const Index t0 = u % units.pieces * kSegment, t1 = std::min(half, t0 + kSegment);
+        const Index span = t1 - t0, n = (i1 - i0) * span, base = i0 * half + t0;
+        // 1. One Philox block per word, {0, base + w, step, tag} for the unit's word w: its two
+        // halves decide three quarters of the lanes that need a decision (level0); the flips so
+        // far go to flips[w], group g's tied lanes to tied[g kSegment + w];
         // 2. each group's Bernoulli(frac(4 p)) bits, one per tied lane, all from one generate():
-        // level l from Philox blocks {2^12 + l, 2 (i half + t0) + j, step, tag}, j < the words of
-        // all groups at that level, at most the segment's words + G (segments are at least 64
-        // words long, so the factor 2 keeps their blocks apart);
+        // level l from Philox blocks {2^12 + l, 2 base + j, step, tag}, j < the words of all
+        // groups at that level, at most n + G (units are at least 64 words long, so the factor 2
+        // keeps their blocks apart);
         // 3. flips: the decided ones, and in each group the tied lanes whose bit says yes.
-        // (Classifying a segment reads only its own words of this colour and the other colour.)
+        // (Classifying reads only the unit's own words of this colour and the other colour.)
         sc.flips.resize(static_cast<std::size_t>(kSegment));
         sc.tied.resize(static_cast<std::size_t>(G * kSegment));
         sc.bits.resize(static_cast<std::size_t>(G * (kSegment + 1)));
         sc.blocks.resize(static_cast<std::size_t>(4 * kSegment + 4));  // (the eight-word loop reads 8 bytes past)
+        const auto stride = static_cast<std::size_t>(L);
+        if (sc.rows.size() != 2 * stride) sc.rows.assign(2 * stride, 0);
         std::uint64_t* flips = sc.flips.data();
         std::uint64_t* tied = sc.tied.data();
-        const std::uint32_t* blocks = sc.blocks.data();
-        for (Index t0 = 0; t0 < half; t0 += kSegment) {
-            const Index t1 = std::min(half, t0 + kSegment);
-            philox4x32_blocks(key, 0u, static_cast<std::uint32_t>(i * half + t0), step, tag, t1 - t0,
-                              sc.blocks.data());
+        philox4x32_blocks(key, 0u, static_cast<std::uint32_t>(base), step, tag, n, sc.blocks.data());
+        for (Index i = i0; i < i1; ++i) {
+            const std::uint64_t* cur = W.row(i);
+            const std::uint64_t* up = W.row(i == 0 ? h - 1 : i - 1);
+            const std::uint64_t* down = W.row(i == h - 1 ? 0 : i + 1);
+            const Index x0 = (colour + i) & 1, w0 = (i - i0) * span - t0;  // word t of row i is w0 + t
+            // The rows above and below as they are, or rotated copies across strip edges.
+            const std::uint64_t *Pu = up, *Pd = down;
+            if (i == 0) {
+                std::uint64_t* E = sc.rows.data();
+                for (Index x = 0; x < L; ++x) E[x] = rotl1(up[x]);
+                Pu = E;
+            }
+            if (i == h - 1) {
+                std::uint64_t* E = sc.rows.data() + stride;
+                for (Index x = 0; x < L; ++x) E[x] = rotr1(down[x]);
+                Pd = E;
+            }
+            const std::uint32_t* blocks = sc.blocks.data();  // word t's block: blocks + 4 (w0 + t)
             const auto one = [&](Index t) {
                 const Index x = x0 + 2 * t;
                 const Classes<std::uint64_t, G> k =
                     classify<G>(cur[x], cur[x == 0 ? L - 1 : x - 1], cur[x == L - 1 ? 0 : x + 1], Pu[x], Pd[x], acc);
-                const std::uint32_t* q = blocks + 4 * (t - t0);
+                const std::uint32_t* q = blocks + 4 * (w0 + t);
                 std::uint64_t tg[G];
-                flips[t - t0] = level0<G>(k, q[0] | (static_cast<std::uint64_t>(q[1]) << 32),
+                flips[w0 + t] = level0<G>(k, q[0] | (static_cast<std::uint64_t>(q[1]) << 32),
                                           q[2] | (static_cast<std::uint64_t>(q[3]) << 32), fb, tg);
-                for (int g = 0; g < G; ++g) tied[g * kSegment + t - t0] = tg[g];
+                for (int g = 0; g < G; ++g) tied[g * kSegment + w0 + t] = tg[g];
             };
             Index t = t0;
 #ifdef MLSCI_MULTISPIN_SIMD
@@ -278,43 +296,46 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
                 const Classes<V8, G> k = classify<G>(even(cur + x), even(cur + x - 1), even(cur + x + 1),
                                                      even(Pu + x), even(Pd + x), acc);
                 // Block j's first half (words 0, 1) is r1 of word t + j, its second half r2.
-                const std::uint32_t* q = blocks + 4 * (t - t0);
+                const std::uint32_t* q = blocks + 4 * (w0 + t);
                 V8 tg[G];
                 const V8 f = level0<G>(k, even(q), even(q + 2), fb, tg);
-                std::memcpy(flips + t - t0, &f, sizeof(V8));
-                for (int g = 0; g < G; ++g) std::memcpy(tied + g * kSegment + t - t0, &tg[g], sizeof(V8));
+                std::memcpy(flips + w0 + t, &f, sizeof(V8));
+                for (int g = 0; g < G; ++g) std::memcpy(tied + g * kSegment + w0 + t, &tg[g], sizeof(V8));
             }
 #endif
             for (; t < t1; ++t) one(t);
-            double q[G];
-            std::int64_t count[G];
-            std::uint64_t* bits[G];
-            std::int64_t most = 0;  // (a quarter of a word's lanes tie: more than 57 happens with p < 1e-27)
-            for (int g = 0; g < G; ++g) {
-                const std::uint64_t* lanes = tied + g * kSegment;
-                std::int64_t c = 0;
-                for (Index j = 0; j < t1 - t0; ++j) {
-                    const std::int64_t k = __builtin_popcountll(lanes[j]);
-                    c += k;
-                    most = std::max(most, k);
-                }
-                q[g] = fb[g].rest;
-                count[g] = c;
-                bits[g] = sc.bits.data() + static_cast<std::size_t>(g) * (kSegment + 1);
+        }
+        double q[G];
+        std::int64_t count[G];
+        std::uint64_t* bits[G];
+        std::int64_t most = 0;  // (a quarter of a word's lanes tie: more than 57 happens with p < 1e-27)
+        for (int g = 0; g < G; ++g) {
+            const std::uint64_t* lanes = tied + g * kSegment;
+            std::int64_t c = 0;
+            for (Index w = 0; w < n; ++w) {
+                const std::int64_t k = __builtin_popcountll(lanes[w]);
+                c += k;
+                most = std::max(most, k);
             }
-            sc.bernoulli.generate(G, q, count, bits, key, 1u << 12, static_cast<std::uint32_t>(2 * (i * half + t0)),
-                                  step, tag);
-            std::int64_t pos[G] = {};
-            const auto flip = [&](auto take_bits) {
-                for (t = t0; t < t1; ++t) {
-                    std::uint64_t f = flips[t - t0];
-                    for (int g = 0; g < G; ++g) f |= take_bits(bits[g], pos[g], tied[g * kSegment + t - t0]);
+            q[g] = fb[g].rest;
+            count[g] = c;
+            bits[g] = sc.bits.data() + static_cast<std::size_t>(g) * (kSegment + 1);
+        }
+        sc.bernoulli.generate(G, q, count, bits, key, 1u << 12, static_cast<std::uint32_t>(2 * base), step, tag);
+        std::int64_t pos[G] = {};
+        const auto flip = [&](auto take_bits) {
+            for (Index i = i0; i < i1; ++i) {
+                std::uint64_t* cur = W.row(i);
+                const Index x0 = (colour + i) & 1, w0 = (i - i0) * span - t0;
+                for (Index t = t0; t < t1; ++t) {
+                    std::uint64_t f = flips[w0 + t];
+                    for (int g = 0; g < G; ++g) f |= take_bits(bits[g], pos[g], tied[g * kSegment + w0 + t]);
                     cur[x0 + 2 * t] ^= f;
                 }
-            };
-            if (most <= kSparseBits) flip([](const std::uint64_t* b, std::int64_t& at, std::uint64_t m) { return take_sparse(b, at, m); });
-            else flip([](const std::uint64_t* b, std::int64_t& at, std::uint64_t m) { return take(b, at, m); });
-        }
+            }
+        };
+        if (most <= kSparseBits) flip([](const std::uint64_t* b, std::int64_t& at, std::uint64_t m) { return take_sparse(b, at, m); });
+        else flip([](const std::uint64_t* b, std::int64_t& at, std::uint64_t m) { return take(b, at, m); });
     });
 }
 
