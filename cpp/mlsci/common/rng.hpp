@@ -139,7 +139,29 @@ struct PhiloxLanes {
         o[3] = __builtin_shufflevector(p01h, p23h, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
         std::memcpy(out, o, static_cast<std::size_t>(4 * m) * sizeof(std::uint32_t));
     }
+
+    // Blocks 8 h .. 8 h + 7 (h = 0 or 1) as 64-bit words, word 0 | word 1 << 32 (second = false)
+    // or word 2 | word 3 << 32: what a 64-bit read of out[4 b] or out[4 b + 2] after store() gives.
+    PhiloxV8 pairs(int h, bool second) const {
+        const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        const __m512i idx = h == 0 ? lo : _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+        const __m512i a = reinterpret_cast<__m512i>(second ? c2 : c0), b = reinterpret_cast<__m512i>(second ? c3 : c1);
+        return reinterpret_cast<PhiloxV8>(_mm512_permutex2var_epi32(a, idx, b));
+    }
 };
+
+// The 10 rounds under `key` on each of the lane sets, interleaved.
+template <class... Lanes>
+inline void philox_rounds(Key key, Lanes&... lanes) {
+    std::uint32_t k0 = key[0], k1 = key[1];
+    for (int r = 0; r < 10; ++r) {
+        if (r > 0) {
+            k0 += kPhiloxW0;
+            k1 += kPhiloxW1;
+        }
+        (lanes.round((static_cast<std::uint64_t>(k0) << 32) | k0, (static_cast<std::uint64_t>(k1) << 32) | k1), ...);
+    }
+}
 }  // namespace detail
 #elif defined(__AVX2__)
 #define MLSCI_PHILOX_AVX2 1
@@ -207,16 +229,7 @@ inline void philox4x32_blocks(Key key, std::uint32_t draw, std::uint32_t first, 
     // 16 blocks per pass, two passes interleaved where there are 32 (a round's chain of
     // multiply, permute and xor is as long as its throughput: the second pass fills it): about
     // 6 cycles per block on AVX-512 (Zen 4), 8x the scalar bijection, the same bits.
-    const auto rounds = [&key](auto&... lanes) {
-        std::uint32_t k0 = key[0], k1 = key[1];
-        for (int r = 0; r < 10; ++r) {
-            if (r > 0) {
-                k0 += detail::kPhiloxW0;
-                k1 += detail::kPhiloxW1;
-            }
-            (lanes.round((static_cast<std::uint64_t>(k0) << 32) | k0, (static_cast<std::uint64_t>(k1) << 32) | k1), ...);
-        }
-    };
+    const auto rounds = [&key](auto&... lanes) { detail::philox_rounds(key, lanes...); };
     std::int64_t start = 0;
     for (; start + 32 <= n; start += 32) {
         detail::PhiloxLanes a(draw, first + static_cast<std::uint32_t>(start), step, tag);

@@ -250,7 +250,6 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
         if (sc.rows.size() != 2 * stride) sc.rows.assign(2 * stride, 0);
         std::uint64_t* flips = sc.flips.data();
         std::uint64_t* tied = sc.tied.data();
-        philox4x32_blocks(key, 0u, static_cast<std::uint32_t>(base), step, tag, n, sc.blocks.data());
         for (Index i = i0; i < i1; ++i) {
             const std::uint64_t* cur = W.row(i);
             const std::uint64_t* up = W.row(i == 0 ? h - 1 : i - 1);
@@ -279,29 +278,62 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
                                           q[2] | (static_cast<std::uint64_t>(q[3]) << 32), fb, tg);
                 for (int g = 0; g < G; ++g) tied[g * kSegment + w0 + t] = tg[g];
             };
+            // The blocks of words [ta, tb) of the row, into blocks[].
+            const auto draw = [&](Index ta, Index tb) {
+                philox4x32_blocks(key, 0u, static_cast<std::uint32_t>(base + w0 + ta), step, tag, tb - ta,
+                                  sc.blocks.data() + 4 * (w0 + ta));
+            };
             Index t = t0;
 #ifdef MLSCI_MULTISPIN_SIMD
             // Eight words at once, the same arithmetic, reading the row in place: all but the
             // first word (whose left neighbour wraps) and the last eight (whose loads run past
-            // the row).
-            if (!scalar && t == 0) one(t++);
-            for (; !scalar && t + 8 <= t1 && t + 8 < half; t += 8) {
-                const auto even = [](const void* q) {
+            // the row). r1, r2: the halves of the words' blocks.
+            const auto eight = [&](Index tw, V8 r1, V8 r2) {
+                const auto even = [](const std::uint64_t* q) {
                     V8 a, b;
                     std::memcpy(&a, q, sizeof a);
-                    std::memcpy(&b, static_cast<const char*>(q) + sizeof a, sizeof b);
+                    std::memcpy(&b, q + 8, sizeof b);
                     return __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
                 };
-                const Index x = x0 + 2 * t;
+                const Index x = x0 + 2 * tw;
                 const Classes<V8, G> k = classify<G>(even(cur + x), even(cur + x - 1), even(cur + x + 1),
                                                      even(Pu + x), even(Pd + x), acc);
-                // Block j's first half (words 0, 1) is r1 of word t + j, its second half r2.
-                const std::uint32_t* q = blocks + 4 * (w0 + t);
                 V8 tg[G];
-                const V8 f = level0<G>(k, even(q), even(q + 2), fb, tg);
-                std::memcpy(flips + w0 + t, &f, sizeof(V8));
-                for (int g = 0; g < G; ++g) std::memcpy(tied + g * kSegment + w0 + t, &tg[g], sizeof(V8));
+                const V8 f = level0<G>(k, r1, r2, fb, tg);
+                std::memcpy(flips + w0 + tw, &f, sizeof(V8));
+                for (int g = 0; g < G; ++g) std::memcpy(tied + g * kSegment + w0 + tw, &tg[g], sizeof(V8));
+            };
+            if (!scalar && t == 0) {
+                draw(0, 1);
+                one(t++);
             }
+#ifdef MLSCI_PHILOX_SIMD
+            // 32 words at a time, their blocks straight from two interleaved Philox passes (the
+            // same bits as through blocks[], without the transposing store and the reloads).
+            for (; !scalar && t + 32 <= t1 && t + 32 < half; t += 32) {
+                detail::PhiloxLanes a(0u, static_cast<std::uint32_t>(base + w0 + t), step, tag);
+                detail::PhiloxLanes b(0u, static_cast<std::uint32_t>(base + w0 + t + 16), step, tag);
+                detail::philox_rounds(key, a, b);
+                eight(t, a.pairs(0, false), a.pairs(0, true));
+                eight(t + 8, a.pairs(1, false), a.pairs(1, true));
+                eight(t + 16, b.pairs(0, false), b.pairs(0, true));
+                eight(t + 24, b.pairs(1, false), b.pairs(1, true));
+            }
+#endif
+            draw(t, t1);
+            for (; !scalar && t + 8 <= t1 && t + 8 < half; t += 8) {
+                // Block j's first half (words 0, 1) is r1 of word t + j, its second half r2.
+                const auto pairs = [](const std::uint32_t* q) {
+                    V8 a, b;
+                    std::memcpy(&a, q, sizeof a);
+                    std::memcpy(&b, q + 16, sizeof b);
+                    return __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
+                };
+                const std::uint32_t* q = blocks + 4 * (w0 + t);
+                eight(t, pairs(q), pairs(q + 2));
+            }
+#else
+            draw(t, t1);
 #endif
             for (; t < t1; ++t) one(t);
         }
