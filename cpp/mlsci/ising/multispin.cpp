@@ -119,32 +119,47 @@ Acceptance make_acceptance(const Model& m) {
     return a;
 }
 
+// Row i holds its words of even columns, then those of odd columns: word (i, x) is
+// w[i L + (x mod 2) half + x / 2]. A half-sweep's words of a row are then contiguous, as are
+// their left and right neighbours (the other half, shifted by one).
 struct Words {
-    Index L = 0, h = 0;
-    std::vector<std::uint64_t> w;  // w[i * L + x]
-    std::uint64_t* row(Index i) { return w.data() + i * L; }
+    Index L = 0, h = 0, half = 0;
+    std::vector<std::uint64_t> w;
+    std::uint64_t* part(Index i, Index parity) { return w.data() + i * L + parity * half; }
+    const std::uint64_t* part(Index i, Index parity) const { return w.data() + i * L + parity * half; }
 };
 
+// Packing goes through rows in column order (contiguous reads and writes in the bit loops, which
+// a strided layout made 2x slower), then splits each row into its two halves.
 void pack(const std::int8_t* s, Index L, Words& out) {
     out.L = L;
     out.h = L / kBits;
-    out.w.assign(static_cast<std::size_t>(out.h * L), 0);
-    for (Index i = 0; i < out.h; ++i)
+    out.half = L / 2;
+    std::vector<std::uint64_t> row(static_cast<std::size_t>(L));
+    out.w.resize(static_cast<std::size_t>(out.h * L));
+    for (Index i = 0; i < out.h; ++i) {
+        std::fill(row.begin(), row.end(), 0);
         for (Index b = 0; b < kBits; ++b) {
             const std::int8_t* src = s + (i + b * out.h) * L;
-            std::uint64_t* dst = out.row(i);
-            for (Index x = 0; x < L; ++x) dst[x] |= static_cast<std::uint64_t>(src[x] > 0) << b;
+            for (Index x = 0; x < L; ++x) row[static_cast<std::size_t>(x)] |= static_cast<std::uint64_t>(src[x] > 0) << b;
         }
+        for (Index par = 0; par < 2; ++par)
+            for (Index t = 0; t < out.half; ++t) out.part(i, par)[t] = row[static_cast<std::size_t>(2 * t + par)];
+    }
 }
 
 void unpack(const Words& in, std::int8_t* s) {
     const Index L = in.L;
-    for (Index i = 0; i < in.h; ++i)
+    std::vector<std::uint64_t> row(static_cast<std::size_t>(L));
+    for (Index i = 0; i < in.h; ++i) {
+        for (Index par = 0; par < 2; ++par)
+            for (Index t = 0; t < in.half; ++t) row[static_cast<std::size_t>(2 * t + par)] = in.part(i, par)[t];
         for (Index b = 0; b < kBits; ++b) {
             std::int8_t* dst = s + (i + b * in.h) * L;
-            const std::uint64_t* src = in.w.data() + i * L;
-            for (Index x = 0; x < L; ++x) dst[x] = (src[x] >> b) & 1 ? std::int8_t{1} : std::int8_t{-1};
+            for (Index x = 0; x < L; ++x)
+                dst[x] = (row[static_cast<std::size_t>(x)] >> b) & 1 ? std::int8_t{1} : std::int8_t{-1};
         }
+    }
 }
 
 // AVX-512 only: built for AVX2, where GCC splits the 512-bit vectors in two, the eight-word
@@ -251,27 +266,29 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
         std::uint64_t* flips = sc.flips.data();
         std::uint64_t* tied = sc.tied.data();
         for (Index i = i0; i < i1; ++i) {
-            const std::uint64_t* cur = W.row(i);
-            const std::uint64_t* up = W.row(i == 0 ? h - 1 : i - 1);
-            const std::uint64_t* down = W.row(i == h - 1 ? 0 : i + 1);
+            // This colour's words of the row, the other colour's (its left and right neighbours:
+            // word t's are nb[t - 1 + x0] and nb[t + x0], periodic), and the words above and
+            // below, as they are or rotated copies across strip edges.
             const Index x0 = (colour + i) & 1, w0 = (i - i0) * span - t0;  // word t of row i is w0 + t
-            // The rows above and below as they are, or rotated copies across strip edges.
-            const std::uint64_t *Pu = up, *Pd = down;
+            const std::uint64_t* cur = W.part(i, x0);
+            const std::uint64_t* nb = W.part(i, 1 - x0);
+            const std::uint64_t* Pu = W.part(i == 0 ? h - 1 : i - 1, x0);
+            const std::uint64_t* Pd = W.part(i == h - 1 ? 0 : i + 1, x0);
             if (i == 0) {
                 std::uint64_t* E = sc.rows.data();
-                for (Index x = 0; x < L; ++x) E[x] = rotl1(up[x]);
+                for (Index t = 0; t < half; ++t) E[t] = rotl1(Pu[t]);
                 Pu = E;
             }
             if (i == h - 1) {
                 std::uint64_t* E = sc.rows.data() + stride;
-                for (Index x = 0; x < L; ++x) E[x] = rotr1(down[x]);
+                for (Index t = 0; t < half; ++t) E[t] = rotr1(Pd[t]);
                 Pd = E;
             }
             const std::uint32_t* blocks = sc.blocks.data();  // word t's block: blocks + 4 (w0 + t)
             const auto one = [&](Index t) {
-                const Index x = x0 + 2 * t;
+                const Index l = t - 1 + x0, r = t + x0;
                 const Classes<std::uint64_t, G> k =
-                    classify<G>(cur[x], cur[x == 0 ? L - 1 : x - 1], cur[x == L - 1 ? 0 : x + 1], Pu[x], Pd[x], acc);
+                    classify<G>(cur[t], nb[l < 0 ? half - 1 : l], nb[r == half ? 0 : r], Pu[t], Pd[t], acc);
                 const std::uint32_t* q = blocks + 4 * (w0 + t);
                 std::uint64_t tg[G];
                 flips[w0 + t] = level0<G>(k, q[0] | (static_cast<std::uint64_t>(q[1]) << 32),
@@ -286,18 +303,16 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
             Index t = t0;
 #ifdef MLSCI_MULTISPIN_SIMD
             // Eight words at once, the same arithmetic, reading the row in place: all but the
-            // first word (whose left neighbour wraps) and the last eight (whose loads run past
-            // the row). r1, r2: the halves of the words' blocks.
+            // first word and the last eight (whose neighbours may wrap around). r1, r2: the
+            // halves of the words' blocks.
             const auto eight = [&](Index tw, V8 r1, V8 r2) {
-                const auto even = [](const std::uint64_t* q) {
-                    V8 a, b;
+                const auto load = [](const std::uint64_t* q) {
+                    V8 a;
                     std::memcpy(&a, q, sizeof a);
-                    std::memcpy(&b, q + 8, sizeof b);
-                    return __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
+                    return a;
                 };
-                const Index x = x0 + 2 * tw;
-                const Classes<V8, G> k = classify<G>(even(cur + x), even(cur + x - 1), even(cur + x + 1),
-                                                     even(Pu + x), even(Pd + x), acc);
+                const Classes<V8, G> k = classify<G>(load(cur + tw), load(nb + tw - 1 + x0), load(nb + tw + x0),
+                                                     load(Pu + tw), load(Pd + tw), acc);
                 V8 tg[G];
                 const V8 f = level0<G>(k, r1, r2, fb, tg);
                 std::memcpy(flips + w0 + tw, &f, sizeof(V8));
@@ -357,12 +372,12 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
         std::int64_t pos[G] = {};
         const auto flip = [&](auto take_bits) {
             for (Index i = i0; i < i1; ++i) {
-                std::uint64_t* cur = W.row(i);
-                const Index x0 = (colour + i) & 1, w0 = (i - i0) * span - t0;
+                std::uint64_t* cur = W.part(i, (colour + i) & 1);
+                const Index w0 = (i - i0) * span - t0;
                 for (Index t = t0; t < t1; ++t) {
                     std::uint64_t f = flips[w0 + t];
                     for (int g = 0; g < G; ++g) f |= take_bits(bits[g], pos[g], tied[g * kSegment + w0 + t]);
-                    cur[x0 + 2 * t] ^= f;
+                    cur[t] ^= f;
                 }
             }
         };
@@ -372,18 +387,21 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
 }
 
 void measure(const Words& W, const Model& m, double& energy, double& magnetization) {
-    // Integer popcounts: exact, whatever the split.
-    const Index L = W.L, h = W.h;
+    // Integer popcounts: exact, whatever the split. Word (i, 2 t) has its right neighbour at
+    // (i, 2 t + 1) and that one at (i, 2 t + 2); the word below is (i + 1, x), rotated at the
+    // last row.
+    const Index L = W.L, h = W.h, half = W.half;
     std::int64_t up = 0, unlike = 0;
     for (Index i = 0; i < h; ++i) {
-        const std::uint64_t* cur = W.w.data() + i * L;
-        const std::uint64_t* down = W.w.data() + (i == h - 1 ? 0 : i + 1) * L;
-        for (Index x = 0; x < L; ++x) {
-            const std::uint64_t s = cur[x];
-            const std::uint64_t r = cur[x == L - 1 ? 0 : x + 1];
-            const std::uint64_t d = i == h - 1 ? rotr1(down[x]) : down[x];
-            up += __builtin_popcountll(s);
-            unlike += __builtin_popcountll(s ^ r) + __builtin_popcountll(s ^ d);
+        const std::uint64_t *E = W.part(i, 0), *O = W.part(i, 1);
+        const Index below = i == h - 1 ? 0 : i + 1;
+        const std::uint64_t *Ed = W.part(below, 0), *Od = W.part(below, 1);
+        const auto vertical = [&](std::uint64_t d) { return i == h - 1 ? rotr1(d) : d; };
+        for (Index t = 0; t < half; ++t) {
+            const std::uint64_t e = E[t], o = O[t], e_next = E[t == half - 1 ? 0 : t + 1];
+            up += __builtin_popcountll(e) + __builtin_popcountll(o);
+            unlike += __builtin_popcountll(e ^ o) + __builtin_popcountll(o ^ e_next);
+            unlike += __builtin_popcountll(e ^ vertical(Ed[t])) + __builtin_popcountll(o ^ vertical(Od[t]));
         }
     }
     const double N = static_cast<double>(L * L);
