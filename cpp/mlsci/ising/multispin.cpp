@@ -164,8 +164,9 @@ void unpack(const Words& in, std::int8_t* s) {
 
 // AVX-512 only: built for AVX2, where GCC splits the 512-bit vectors in two, the eight-word
 // loop ran at 1.15 flips/ns against the one-word loop's 1.44 (and returning the vectors by value
-// changes the ABI there, which -Wpsabi reports).
-#if defined(__GNUC__) && defined(__AVX512F__)
+// changes the ABI there, which -Wpsabi reports). It takes its random words straight from the
+// SIMD Philox passes (rng.hpp), which need GCC 12 or clang.
+#if defined(__GNUC__) && defined(__AVX512F__) && defined(MLSCI_PHILOX_SIMD)
 #define MLSCI_MULTISPIN_SIMD 1
 typedef std::uint64_t V8 __attribute__((vector_size(64)));
 #endif
@@ -236,7 +237,7 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
                 int n_threads, bool scalar) {
     const Index L = W.L, h = W.h, half = L / 2;
     const int nt = L * L < 65536 ? 1 : n_threads;
-    (void)scalar;  // (without MLSCI_MULTISPIN_SIMD every word takes the scalar loop)
+    (void)scalar;  // (without MLSCI_MULTISPIN_SIMD every word takes the reference loop)
     FirstBits fb[G];
     for (int g = 0; g < G; ++g) fb[g] = first_bits(g < acc.n_groups ? acc.p[static_cast<std::size_t>(g)] : 0.0);
     const Units units = make_units(L);
@@ -260,7 +261,7 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
         sc.flips.resize(static_cast<std::size_t>(kSegment));
         sc.tied.resize(static_cast<std::size_t>(G * kSegment));
         sc.bits.resize(static_cast<std::size_t>(G * (kSegment + 1)));
-        sc.blocks.resize(static_cast<std::size_t>(4 * kSegment + 4));  // (the eight-word loop reads 8 bytes past)
+        sc.blocks.resize(static_cast<std::size_t>(4 * kSegment));
         const auto stride = static_cast<std::size_t>(L);
         if (sc.rows.size() != 2 * stride) sc.rows.assign(2 * stride, 0);
         std::uint64_t* flips = sc.flips.data();
@@ -295,62 +296,58 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
                                           q[2] | (static_cast<std::uint64_t>(q[3]) << 32), fb, tg);
                 for (int g = 0; g < G; ++g) tied[g * kSegment + w0 + t] = tg[g];
             };
-            // The blocks of words [ta, tb) of the row, into blocks[].
-            const auto draw = [&](Index ta, Index tb) {
-                philox4x32_blocks(key, 0u, static_cast<std::uint32_t>(base + w0 + ta), step, tag, tb - ta,
-                                  sc.blocks.data() + 4 * (w0 + ta));
-            };
-            Index t = t0;
 #ifdef MLSCI_MULTISPIN_SIMD
-            // Eight words at once, the same arithmetic, reading the row in place: all but the
-            // first word and the last eight (whose neighbours may wrap around). r1, r2: the
-            // halves of the words' blocks.
+            // Eight words at once, the same arithmetic, reading the row in place (the first and
+            // last eight take their wrapped neighbour through a copy). r1, r2: the halves of
+            // the words' Philox blocks.
             const auto eight = [&](Index tw, V8 r1, V8 r2) {
                 const auto load = [](const std::uint64_t* q) {
                     V8 a;
                     std::memcpy(&a, q, sizeof a);
                     return a;
                 };
-                const Classes<V8, G> k = classify<G>(load(cur + tw), load(nb + tw - 1 + x0), load(nb + tw + x0),
-                                                     load(Pu + tw), load(Pd + tw), acc);
+                std::uint64_t wrap[8];
+                V8 l, r;
+                if (x0 == 0 && tw == 0) {  // word 0's left neighbour is the row's last
+                    wrap[0] = nb[half - 1];
+                    std::memcpy(wrap + 1, nb, 7 * sizeof(std::uint64_t));
+                    l = load(wrap);
+                } else {
+                    l = load(nb + tw - 1 + x0);
+                }
+                if (x0 == 1 && tw + 8 == half) {  // the last word's right neighbour is the row's first
+                    std::memcpy(wrap, nb + tw + 1, 7 * sizeof(std::uint64_t));
+                    wrap[7] = nb[0];
+                    r = load(wrap);
+                } else {
+                    r = load(nb + tw + x0);
+                }
+                const Classes<V8, G> k = classify<G>(load(cur + tw), l, r, load(Pu + tw), load(Pd + tw), acc);
                 V8 tg[G];
                 const V8 f = level0<G>(k, r1, r2, fb, tg);
                 std::memcpy(flips + w0 + tw, &f, sizeof(V8));
                 for (int g = 0; g < G; ++g) std::memcpy(tied + g * kSegment + w0 + tw, &tg[g], sizeof(V8));
             };
-            if (!scalar && t == 0) {
-                draw(0, 1);
-                one(t++);
-            }
-#ifdef MLSCI_PHILOX_SIMD
-            // 32 words at a time, their blocks straight from two interleaved Philox passes (the
-            // same bits as through blocks[], without the transposing store and the reloads).
-            for (; !scalar && t + 32 <= t1 && t + 32 < half; t += 32) {
-                detail::PhiloxLanes a(0u, static_cast<std::uint32_t>(base + w0 + t), step, tag);
-                detail::PhiloxLanes b(0u, static_cast<std::uint32_t>(base + w0 + t + 16), step, tag);
-                detail::philox_rounds(key, a, b);
-                eight(t, a.pairs(0, false), a.pairs(0, true));
-                eight(t + 8, a.pairs(1, false), a.pairs(1, true));
-                eight(t + 16, b.pairs(0, false), b.pairs(0, true));
-                eight(t + 24, b.pairs(1, false), b.pairs(1, true));
+            if (!scalar) {
+                // 32 words at a time (a unit's part of a row is a multiple of 64 words), their
+                // blocks straight from two interleaved Philox passes: the same bits as the
+                // reference loop reads from blocks[], without the transposing store and reloads.
+                for (Index t = t0; t < t1; t += 32) {
+                    detail::PhiloxLanes a(0u, static_cast<std::uint32_t>(base + w0 + t), step, tag);
+                    detail::PhiloxLanes b(0u, static_cast<std::uint32_t>(base + w0 + t + 16), step, tag);
+                    detail::philox_rounds(key, a, b);
+                    eight(t, a.pairs(0, false), a.pairs(0, true));
+                    eight(t + 8, a.pairs(1, false), a.pairs(1, true));
+                    eight(t + 16, b.pairs(0, false), b.pairs(0, true));
+                    eight(t + 24, b.pairs(1, false), b.pairs(1, true));
+                }
+                continue;
             }
 #endif
-            draw(t, t1);
-            for (; !scalar && t + 8 <= t1 && t + 8 < half; t += 8) {
-                // Block j's first half (words 0, 1) is r1 of word t + j, its second half r2.
-                const auto pairs = [](const std::uint32_t* q) {
-                    V8 a, b;
-                    std::memcpy(&a, q, sizeof a);
-                    std::memcpy(&b, q + 16, sizeof b);
-                    return __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
-                };
-                const std::uint32_t* q = blocks + 4 * (w0 + t);
-                eight(t, pairs(q), pairs(q + 2));
-            }
-#else
-            draw(t, t1);
-#endif
-            for (; t < t1; ++t) one(t);
+            // The reference: one word at a time, its block from philox4x32_blocks.
+            philox4x32_blocks(key, 0u, static_cast<std::uint32_t>(base + w0 + t0), step, tag, t1 - t0,
+                              sc.blocks.data() + 4 * (w0 + t0));
+            for (Index t = t0; t < t1; ++t) one(t);
         }
         double q[G];
         std::int64_t count[G];
