@@ -130,36 +130,44 @@ struct Words {
 };
 
 // Packing goes through rows in column order (contiguous reads and writes in the bit loops, which
-// a strided layout made 2x slower), then splits each row into its two halves.
-void pack(const std::int8_t* s, Index L, Words& out) {
+// a strided layout made 2x slower), then splits each row into its two halves; rows in parallel.
+void pack(const std::int8_t* s, Index L, Words& out, int n_threads) {
+    const Index h = L / kBits, half = L / 2;
     out.L = L;
-    out.h = L / kBits;
-    out.half = L / 2;
-    std::vector<std::uint64_t> row(static_cast<std::size_t>(L));
-    out.w.resize(static_cast<std::size_t>(out.h * L));
-    for (Index i = 0; i < out.h; ++i) {
-        std::fill(row.begin(), row.end(), 0);
+    out.h = h;
+    out.half = half;
+    out.w.resize(static_cast<std::size_t>(h * L));
+    std::uint64_t* const w = out.w.data();
+    parallel_for(0, h, n_threads, [s, L, h, half, w](std::int64_t i) {
+        std::vector<std::uint64_t> buf(static_cast<std::size_t>(L), 0);
+        std::uint64_t* const row = buf.data();
         for (Index b = 0; b < kBits; ++b) {
-            const std::int8_t* src = s + (i + b * out.h) * L;
-            for (Index x = 0; x < L; ++x) row[static_cast<std::size_t>(x)] |= static_cast<std::uint64_t>(src[x] > 0) << b;
+            const std::int8_t* src = s + (i + b * h) * L;
+            for (Index x = 0; x < L; ++x) row[x] |= static_cast<std::uint64_t>(src[x] > 0) << b;
         }
-        for (Index par = 0; par < 2; ++par)
-            for (Index t = 0; t < out.half; ++t) out.part(i, par)[t] = row[static_cast<std::size_t>(2 * t + par)];
-    }
+        for (Index t = 0; t < half; ++t) {
+            w[i * L + t] = row[2 * t];
+            w[i * L + half + t] = row[2 * t + 1];
+        }
+    });
 }
 
-void unpack(const Words& in, std::int8_t* s) {
-    const Index L = in.L;
-    std::vector<std::uint64_t> row(static_cast<std::size_t>(L));
-    for (Index i = 0; i < in.h; ++i) {
-        for (Index par = 0; par < 2; ++par)
-            for (Index t = 0; t < in.half; ++t) row[static_cast<std::size_t>(2 * t + par)] = in.part(i, par)[t];
-        for (Index b = 0; b < kBits; ++b) {
-            std::int8_t* dst = s + (i + b * in.h) * L;
-            for (Index x = 0; x < L; ++x)
-                dst[x] = (row[static_cast<std::size_t>(x)] >> b) & 1 ? std::int8_t{1} : std::int8_t{-1};
+void unpack(const Words& in, std::int8_t* s, int n_threads) {
+    const Index L = in.L, h = in.h, half = in.half;
+    const std::uint64_t* const w = in.w.data();
+    parallel_for(0, h, n_threads, [s, L, h, half, w](std::int64_t i) {
+        std::vector<std::uint64_t> buf(static_cast<std::size_t>(L));
+        std::uint64_t* const row = buf.data();
+        for (Index t = 0; t < half; ++t) {
+            row[2 * t] = w[i * L + t];
+            row[2 * t + 1] = w[i * L + half + t];
         }
-    }
+        const Index n = L;  // (a local: the closure's copy is reloaded after every int8 store)
+        for (Index b = 0; b < kBits; ++b) {
+            std::int8_t* dst = s + (i + b * h) * n;
+            for (Index x = 0; x < n; ++x) dst[x] = static_cast<std::int8_t>(2 * static_cast<int>((row[x] >> b) & 1) - 1);
+        }
+    });
 }
 
 // AVX-512 only: built for AVX2, where GCC splits the 512-bit vectors in two, the eight-word
@@ -427,7 +435,7 @@ SweepResult run_multispin(std::int8_t* spins, const Model& m, std::uint64_t seed
     const std::uint32_t tag = (static_cast<std::uint32_t>(Stream::IsingMultispin) << 24) | (replica & 0xFFFFFFu);
     const bool scalar = scalar_sweeps();
     Words W;
-    pack(spins, m.L, W);
+    pack(spins, m.L, W, m.L * m.L < 65536 ? 1 : n_threads);
     SweepResult r;
     for (std::int64_t k = 0; k < n_sweeps; ++k) {
         const std::uint64_t sweep = first_sweep + static_cast<std::uint64_t>(k);
@@ -448,7 +456,7 @@ SweepResult run_multispin(std::int8_t* spins, const Model& m, std::uint64_t seed
             break;
         }
     }
-    unpack(W, spins);
+    unpack(W, spins, m.L * m.L < 65536 ? 1 : n_threads);
     return r;
 }
 
