@@ -550,8 +550,8 @@ def _run(r: IsingResult, *, progress, checkpoint, checkpoint_every, n_threads) -
         return f"{done * r.n_spins / max(time.perf_counter() - started, 1e-9) / 1e9:.2f} flips/ns"
 
     # Chunks of about 2e7 updates. A multi-spin chunk packs the lattice into words and back (a
-    # third of a sweep's time), and its sweeps are 4x cheaper: 64x longer chunks, about 0.1 s
-    # (Ctrl-C is still seen after every sweep).
+    # sizeable part of a sweep's time), and its sweeps are 5x cheaper: 64x longer chunks, about
+    # 0.1 s (Ctrl-C is still seen after every sweep).
     cost = max(1, r.n_spins // 64) if r.algorithm == "multispin" else r.n_spins
     return _chunked(r, done_attr="sweeps_done", total=r.n_burnin + r.n_sweeps, cost=cost,
                     label=f"ising L={r.L} T={r.T:g}", unit="sweeps", progress=progress, checkpoint=checkpoint,
