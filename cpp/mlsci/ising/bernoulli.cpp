@@ -83,7 +83,8 @@ void BernoulliWords::generate(int n_groups, const double* p, const std::int64_t*
                 tied += c;
                 most = std::max(most, c);
             }
-            done_.push_back({g, levels_, off, n, most <= kSparseBits});  // (a quarter of the lanes tie: > 57 has p < 1e-27)
+            // (A quarter of a word's lanes tie: more than 57 happens with p < 1e-27.)
+            done_.push_back({g, levels_, off, n, most <= kSparseBits});
             off += n + 1;
             // Tied lanes with nothing left of p have u >= p: no. Otherwise they take the next level's bits.
             if (tied == 0 || y == 0.0) {

@@ -11,8 +11,9 @@
 // all, against 8 and more for running every lane to the end in lock-step.
 //
 // The random words of level l come from Philox blocks {draw + l, first + j, step, tag}: word j
-// of the level uses block j (its two 64-bit halves for the two steps), so the bits are a pure
-// function of the counters and of p.
+// of the level uses block j (its two 64-bit halves for the two steps; several groups drawn
+// together take their words one group after the other), so the bits are a pure function of the
+// counters and of p.
 #pragma once
 
 #include <cstdint>

@@ -258,9 +258,11 @@ void heatbath_half_sweep(std::int8_t* s, const Model& m, const Table& t, std::ui
 // of the colour, so that its Bernoulli levels are long); each row is read in chunks of 64 sites,
 // whose sites of the colour are sorted into classes as 64-bit masks (bit b: site x0 + b). Then
 // each group draws exact Bernoulli(p) bits, one per site it has in the unit (all groups from one
-// BernoulliWords::generate, level l from Philox blocks {l, unit * words + j, step, tag}), and
-// deposits them chunk by chunk into its sites in order. Sites that always flip draw nothing. The classes do not change while a colour is
-// updated (its neighbours are the other colour), so the unit is classified first, then flipped.
+// BernoulliWords::generate, level l from Philox blocks {l, unit * words + j, step, tag}: j is
+// below half the unit's chunks plus the groups, within `words` when there are several units),
+// and deposits them chunk by chunk into its sites in order. Sites that always flip draw nothing.
+// The classes do not change while a colour is updated (its neighbours are the other colour), so
+// the unit is classified first, then flipped.
 constexpr Index kUnitSites = 32768;
 
 struct UnitScratch {

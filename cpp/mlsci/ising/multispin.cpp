@@ -12,11 +12,11 @@
 // for each distinct p < 1 (a group) the lanes that have it. The decision u < p compares the bits
 // of a uniform u with p's binary expansion until they differ (bernoulli.hpp: exact to the double
 // p, no 2^-32 rounding). Its first two steps run in place, one Philox block per word for all 64
-// lanes: they decide three quarters of the lanes that need it. The tied quarter of a segment
-// of words takes exact Bernoulli(frac(4 p)) bits from BernoulliWords, one per lane, which are
-// deposited word by word into its lanes in order (pdep). Together a decision costs about 2.7
-// random bits. The random bits come from Philox blocks keyed by (seed, half-sweep, word or
-// segment, level), so the lattice does not depend on the thread count.
+// lanes: they decide three quarters of the lanes that need it. The tied quarter of a unit of
+// words (see Units) takes exact Bernoulli(frac(4 p)) bits from BernoulliWords, one per lane,
+// which are deposited word by word into its lanes in order (pdep). Together a decision costs
+// about 2.7 random bits. The random bits come from Philox blocks keyed by (seed, half-sweep,
+// word or unit, level), so the lattice does not depend on the thread count.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -386,8 +386,9 @@ void half_sweep(Words& W, const Acceptance& acc, const Key& key, std::uint32_t t
                 }
             }
         };
-        if (most <= kSparseBits) flip([](const std::uint64_t* b, std::int64_t& at, std::uint64_t m) { return take_sparse(b, at, m); });
-        else flip([](const std::uint64_t* b, std::int64_t& at, std::uint64_t m) { return take(b, at, m); });
+        using Bits = const std::uint64_t*;
+        if (most <= kSparseBits) flip([](Bits b, std::int64_t& at, std::uint64_t m) { return take_sparse(b, at, m); });
+        else flip([](Bits b, std::int64_t& at, std::uint64_t m) { return take(b, at, m); });
     });
 }
 
