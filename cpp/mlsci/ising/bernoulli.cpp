@@ -52,26 +52,14 @@ void BernoulliWords::generate(int n_groups, const double* p, const std::int64_t*
             const auto gi = static_cast<std::size_t>(g);
             const std::int64_t n = size[gi];
             if (n == 0) continue;
-            // The next two bits of p (doubling a double in [0, 1) and dropping the 1 is exact).
             double& y = x[gi];
-            y *= 2.0;
-            const bool b1 = y >= 1.0;
-            if (b1) y -= 1.0;
-            y *= 2.0;
-            const bool b2 = y >= 1.0;
-            if (b2) y -= 1.0;
+            const TwoBits b = next_two_bits(y);
             std::uint64_t* res = levels_ == 0 ? out[g] : res_.data() + off;
             std::uint64_t* tie = tie_.data() + off;
-            const std::uint64_t m1 = b1 ? ~std::uint64_t{0} : 0, m2 = b2 ? ~std::uint64_t{0} : 0;
             for (std::int64_t j = 0; j < n; ++j, blocks += 4) {
                 const std::uint64_t r1 = blocks[0] | (static_cast<std::uint64_t>(blocks[1]) << 32);
                 const std::uint64_t r2 = blocks[2] | (static_cast<std::uint64_t>(blocks[3]) << 32);
-                // Step 1 (every lane tied): r1 < b1 means u < p, r1 == b1 ties. Step 2 on the tied.
-                std::uint64_t yes = m1 & ~r1, t = ~(r1 ^ m1);
-                yes |= t & m2 & ~r2;
-                t &= ~(r2 ^ m2);
-                res[j] = yes;
-                tie[j] = t;
+                res[j] = two_steps(r1, r2, b.m1, b.m2, tie[j]);
             }
             // Only the first `need` lanes are asked for: the rest of the last word must not keep
             // the levels going.

@@ -69,6 +69,37 @@ inline std::uint64_t take_sparse(const std::uint64_t* s, std::int64_t& pos, std:
     return out;
 }
 
+// One level's arithmetic, shared by BernoulliWords and the multi-spin update's in-place level.
+// The next two bits of the expansion x in [0, 1) as all-zero / all-one masks; x becomes the rest,
+// frac(4 x) (doubling a double in [0, 1) and dropping the 1 is exact).
+struct TwoBits {
+    std::uint64_t m1 = 0, m2 = 0;
+};
+inline TwoBits next_two_bits(double& x) {
+    TwoBits b;
+    x *= 2.0;
+    if (x >= 1.0) {
+        b.m1 = ~std::uint64_t{0};
+        x -= 1.0;
+    }
+    x *= 2.0;
+    if (x >= 1.0) {
+        b.m2 = ~std::uint64_t{0};
+        x -= 1.0;
+    }
+    return b;
+}
+
+// Two steps of the comparison, lane by lane (W: a 64-bit word or a vector of them): random bits
+// r1, r2 against the expansion's bits m1, m2. Step 1: r1 < m1 means u < p, r1 == m1 ties; step 2
+// on the tied. Returns the lanes decided yes; `tie` gets those still tied.
+template <class W>
+inline W two_steps(W r1, W r2, W m1, W m2, W& tie) {
+    const W t1 = ~(r1 ^ m1);
+    tie = t1 & ~(r2 ^ m2);
+    return (m1 & ~r1) | (t1 & m2 & ~r2);
+}
+
 // Generates the bits; keeps its scratch between calls (one per thread).
 class BernoulliWords {
 public:

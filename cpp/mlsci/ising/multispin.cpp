@@ -187,42 +187,32 @@ struct UnitScratch {
     BernoulliWords bernoulli;
 };
 
-// The first two bits of p's binary expansion as all-zero / all-one masks, and the rest of it,
-// frac(4 p) (doubling a double in [0, 1) and dropping the 1 is exact).
+// A group's first two bits of p (masks) and the rest of its expansion, frac(4 p).
 struct FirstBits {
-    std::uint64_t m1 = 0, m2 = 0;
+    TwoBits bits;
     double rest = 0.0;
 };
 inline FirstBits first_bits(double p) {
     FirstBits f;
-    double x = 2.0 * p;
-    if (x >= 1.0) {
-        f.m1 = ~std::uint64_t{0};
-        x -= 1.0;
-    }
-    x *= 2.0;
-    if (x >= 1.0) {
-        f.m2 = ~std::uint64_t{0};
-        x -= 1.0;
-    }
-    f.rest = x;
+    f.rest = p;
+    f.bits = next_two_bits(f.rest);
     return f;
 }
 
 // Level 0 in place: every lane of a word compares the two random words r1, r2 with the first two
-// bits of its group's p (bernoulli.hpp, one step each). Returns the lanes decided yes (with those
+// bits of its group's p (bernoulli.hpp's two_steps). Returns the lanes decided yes (with those
 // that always flip); tied[g] gets group g's lanes still tied, which take Bernoulli(frac(4 p)) bits.
 template <int G, class W>
 inline W level0(const Classes<W, G>& k, W r1, W r2, const FirstBits* fb, W* tied) {
     W m1 = k.yes ^ k.yes, m2 = m1;
     for (int g = 0; g < G; ++g) {
-        m1 |= k.group[g] & fb[g].m1;
-        m2 |= k.group[g] & fb[g].m2;
+        m1 |= k.group[g] & fb[g].bits.m1;
+        m2 |= k.group[g] & fb[g].bits.m2;
     }
-    const W t1 = ~(r1 ^ m1);
-    const W t = t1 & ~(r2 ^ m2);
+    W t;
+    const W yes = two_steps(r1, r2, m1, m2, t);
     for (int g = 0; g < G; ++g) tied[g] = k.group[g] & t;
-    return k.yes | (m1 & ~r1) | (t1 & m2 & ~r2);
+    return k.yes | yes;
 }
 
 // A half-sweep's work comes in units of at most kSegment words of the colour: a piece of one
