@@ -180,6 +180,36 @@ def bench_conv2d_backward(benchmark, record, impl):
     _time(benchmark, fn, 2 * _flops(x, w, stride, pad), n_threads)
 
 
+@pytest.mark.parametrize("impl", ["mlsci_fast", "torch"])
+@pytest.mark.parametrize("order", ["first", "second"])
+def bench_layer_backward_orders(benchmark, record, order, impl):
+    """Through the torch layer: the first backward (dL/dx, dL/dw of sum(tanh(y))), and the
+    second (a gradient penalty: the weight gradient of |dL/dx|^2, which differentiates the
+    backward pass itself) on the MNIST-like layer (64, 1, 28, 28) -> 32 5x5."""
+    from mlsci_fast.nn import Conv2d
+
+    name = "mnist64-1to32-5x5"
+    x, w, stride, pad = _data(benchmark, name)
+    benchmark.group = f"conv2d-layer-backward-{order}-{name}"
+    record(impl)
+    n_threads = mlsci_fast.get_num_threads()
+    torch.set_num_threads(n_threads)
+    layer = (Conv2d if impl == "mlsci_fast" else torch.nn.Conv2d)(w.shape[1], w.shape[0], w.shape[2:], stride, pad)
+    with torch.no_grad():
+        layer.weight.copy_(torch.from_numpy(w))
+    tx = torch.from_numpy(x).requires_grad_()
+
+    def fn():
+        loss = torch.tanh(layer(tx)).sum()
+        if order == "first":
+            return torch.autograd.grad(loss, (tx, layer.weight))
+        (gx,) = torch.autograd.grad(loss, tx, create_graph=True)
+        return torch.autograd.grad((gx**2).sum(), layer.weight)
+
+    # forward + first backward: 3 convolutions; the penalty adds the double backward's 4
+    _time(benchmark, fn, (3 if order == "first" else 7) * _flops(x, w, stride, pad), n_threads)
+
+
 def _digits_cnn_data():
     from sklearn.datasets import load_digits
 

@@ -15,12 +15,14 @@ if importlib.util.find_spec("torch") is None:  # pragma: no cover - exercised on
 
 from .builders import mlp, small_cnn
 from .callbacks import Callback, EarlyStopping, LearningRateScheduler, ModelCheckpoint
-from .layers import Conv2d, conv2d
+from .layers import Conv2d, ConvShapeError, ConvTypeError, conv2d
 from .model import History, Model
 
 __all__ = [
     "Callback",
     "Conv2d",
+    "ConvShapeError",
+    "ConvTypeError",
     "EarlyStopping",
     "History",
     "LearningRateScheduler",
