@@ -423,3 +423,116 @@ def test_cluster_search_ctrl_c_returns_the_best_so_far(monkeypatch):
     with pytest.warns(RuntimeWarning, match="interrupted after"):
         r = cluster_search(38, seed=1, max_relaxations=5000)
     assert not r.found and r.n_relaxations == 30 + 2 * 5 * 16 and np.isfinite(r.energy)
+
+
+# ---- checkpoints are untrusted input ---------------------------------------------------------
+def _tampered(src, dst, *, meta_changes=None, **array_changes):
+    from mlsci_fast._io import atomic_savez, load_npz
+
+    meta, arrays = load_npz(src, _format(src), "checkpoint")
+    meta.update(meta_changes or {})
+    for k, v in array_changes.items():
+        if v is None:
+            arrays.pop(k)
+        else:
+            arrays[k] = v
+    atomic_savez(dst, meta, **arrays)
+    return dst
+
+
+def _format(path):
+    import json
+
+    with np.load(path, allow_pickle=False) as data:
+        return json.loads(bytes(data["meta"]).decode())["format"]
+
+
+@pytest.fixture(scope="module")
+def ga_checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ga") / "ga.npz"
+    GeneticAlgorithm(P.Rastrigin(4), population_size=12, seed=2).run(6, checkpoint=path)
+    return path
+
+
+TAMPERED = {
+    "negative generation": dict(counters=np.array([-5, 72])),
+    "generation past the history": dict(counters=np.array([40, 72])),
+    "negative evaluations": dict(counters=np.array([6, -1])),
+    "counters of the wrong shape": dict(counters=np.array([6])),
+    "counters as floats": dict(counters=np.array([6.0, 72.0])),
+    "population of the wrong shape": dict(population=np.zeros((11, 4))),
+    "population as strings": dict(population=np.full((12, 4), "x")),
+    "NaN in the population": dict(population=np.full((12, 4), np.nan)),
+    "fitness of the wrong length": dict(fitness=np.zeros(3)),
+    "history cut short": dict(history_best=np.zeros(2)),
+    "a missing array": dict(best_x=None),
+    "plan before the generation": dict(meta_changes={"plan": 2}),
+    "plan of 10^15 generations": dict(meta_changes={"plan": 10**15}),
+    "plan as a string": dict(meta_changes={"plan": "many"}),
+    "negative elapsed time": dict(meta_changes={"elapsed": -1.0}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERED))
+def test_tampered_checkpoint_is_refused(ga_checkpoint, tmp_path, case):
+    bad = _tampered(ga_checkpoint, tmp_path / "bad.npz", **TAMPERED[case])
+    with pytest.raises(ValueError, match="corrupt|missing"):
+        GeneticAlgorithm.load(bad).resume()
+
+
+def test_damaged_checkpoint_bytes_are_refused(ga_checkpoint, tmp_path):
+    """Truncations and bit flips anywhere in the file: a clear ValueError or a checkpoint that
+    still loads and resumes to a result (a flip inside a float's low bits is still a valid file),
+    never a crash."""
+    data = ga_checkpoint.read_bytes()
+    rng = np.random.default_rng(0)
+    bad = tmp_path / "bad.npz"
+    for cut in (0, 10, len(data) // 3, len(data) - 1):
+        bad.write_bytes(data[:cut])
+        with pytest.raises(ValueError):
+            GeneticAlgorithm.load(bad)
+    for _ in range(40):
+        flipped = bytearray(data)
+        i = int(rng.integers(len(data)))
+        flipped[i] ^= 1 << int(rng.integers(8))
+        bad.write_bytes(bytes(flipped))
+        try:
+            GeneticAlgorithm.load(bad).resume()
+        except ValueError:
+            pass
+
+
+def test_tampered_nsga2_checkpoint_is_refused(tmp_path):
+    def zdt1(X):
+        g = 1 + 9 * X[:, 1:].mean(axis=1)
+        return np.column_stack([X[:, 0], g * (1 - np.sqrt(X[:, 0] / g))])
+
+    path = tmp_path / "mo.npz"
+    NSGA2(zdt1, [[0.0, 1.0]] * 4, 2, population_size=8, seed=1).run(3, checkpoint=path)
+    for change in (dict(objectives=np.zeros((8, 3))), dict(mo_min=np.zeros((2, 2))), dict(mo_front_size=None),
+                   dict(objectives=np.full((8, 2), np.nan))):
+        bad = _tampered(path, tmp_path / "bad.npz", **change)
+        with pytest.raises(ValueError, match="corrupt|missing"):
+            NSGA2.load(bad, zdt1).resume()
+
+
+def test_checkpoint_header_claiming_terabytes_is_refused(ga_checkpoint, tmp_path):
+    """numpy allocates what an array header says before reading: a crafted header must not make
+    a 1 kB file ask for terabytes."""
+    import zipfile
+
+    bad = tmp_path / "huge.npz"
+    with zipfile.ZipFile(ga_checkpoint) as src, zipfile.ZipFile(bad, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "population.npy":
+                header = np.lib.format.header_data_from_array_1_0(np.zeros((12, 4)))
+                header["shape"] = (10**7, 10**6)
+                import io
+
+                buf = io.BytesIO()
+                np.lib.format.write_array_header_1_0(buf, header)
+                data = buf.getvalue() + b"\0" * 64
+            dst.writestr(info.filename, data)
+    with pytest.raises(ValueError, match="claims .* bytes"):
+        GeneticAlgorithm.load(bad)

@@ -7,6 +7,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from typing import IO, Any, Callable
 
 import numpy as np
@@ -41,14 +42,45 @@ def atomic_savez(path: str | os.PathLike, meta: dict[str, Any] | None = None, *,
     atomic_write(path, lambda f: save(f, **arrays), ".npz")
 
 
+# what reading a damaged or crafted .npz can raise
+NPZ_ERRORS = (OSError, EOFError, ValueError, KeyError, TypeError, NotImplementedError, json.JSONDecodeError,
+              UnicodeDecodeError, zipfile.BadZipFile, zlib.error)
+
+
+def check_npz_sizes(f) -> None:
+    """Every member's header must promise no more bytes than the member holds: numpy allocates
+    what the header says before it reads, so a crafted 1 kB file could ask for terabytes."""
+    with zipfile.ZipFile(f) as z:
+        for info in z.infolist():
+            with z.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+                else:
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+                if dtype.hasobject:
+                    raise ValueError(f"{info.filename} holds Python objects")
+                need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                if need > info.file_size:
+                    raise ValueError(f"{info.filename} claims {need} bytes but holds {info.file_size}")
+    f.seek(0)
+
+
 def load_npz(path: str | os.PathLike, fmt: str, what: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Read a file written by atomic_savez with meta["format"] == fmt; ValueError otherwise."""
+    """Read a file written by atomic_savez with meta["format"] == fmt; ValueError otherwise.
+
+    The file is untrusted input: a damaged or crafted one gets a ValueError, never a crash or
+    an allocation larger than the file."""
     path = os.fspath(path)
     try:
-        with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
-            meta = json.loads(bytes(data["meta"]).decode())
-            arrays = {k: data[k] for k in data.files if k != "meta"}
-    except (OSError, ValueError, KeyError, json.JSONDecodeError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
+        with open(path, "rb") as f:
+            check_npz_sizes(f)
+            with np.load(f, allow_pickle=False) as data:
+                meta = json.loads(bytes(data["meta"]).decode())
+                arrays = {k: data[k] for k in data.files if k != "meta"}
+        if not isinstance(meta, dict):
+            raise ValueError("its metadata is not a mapping")
+    except NPZ_ERRORS as exc:
         raise ValueError(f"{path} is not an mlsci_fast {what}: {exc}") from None
     if meta.get("format") != fmt:
         raise ValueError(f"{path} is not an mlsci_fast {what} (format {meta.get('format')!r}, expected {fmt!r})")

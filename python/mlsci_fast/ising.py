@@ -23,7 +23,6 @@ import numbers
 import os
 import time
 import warnings
-import zipfile
 from typing import Any
 
 import numpy as np
@@ -31,7 +30,7 @@ from numpy.typing import ArrayLike
 
 from . import _core, _seed, _threads
 from . import random as _random
-from ._io import atomic_savez
+from ._io import NPZ_ERRORS, atomic_savez, check_npz_sizes
 from ._progress import Progress
 from .mcmc import diagnostics as _diagnostics
 from ._validation import check_scalar
@@ -316,11 +315,16 @@ def load(path: str | os.PathLike) -> IsingResult | TemperingResult:
     or by `TemperingResult.save` or `parallel_tempering(checkpoint=...)`."""
     path = os.fspath(path)
     try:
-        with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
-            meta = json.loads(bytes(data["meta"]).decode())
-            keys = _TEMPERING_ARRAYS if meta.get("format") == _TEMPERING_FORMAT else ("energy", "magnetization", "spins")
-            arrays = {k: data[k] for k in keys}
-    except (OSError, ValueError, KeyError, json.JSONDecodeError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
+        with open(path, "rb") as f:
+            check_npz_sizes(f)
+            with np.load(f, allow_pickle=False) as data:
+                meta = json.loads(bytes(data["meta"]).decode())
+                if not isinstance(meta, dict):
+                    raise ValueError("its metadata is not a mapping")
+                tempering = meta.get("format") == _TEMPERING_FORMAT
+                keys = _TEMPERING_ARRAYS if tempering else ("energy", "magnetization", "spins")
+                arrays = {k: data[k] for k in keys}
+    except NPZ_ERRORS as exc:
         raise ValueError(f"{path} is not an mlsci_fast Ising result or checkpoint: {exc}") from None
     if meta.get("format") == _TEMPERING_FORMAT:
         return _tempering_from(meta, arrays, path)

@@ -259,11 +259,22 @@ void BatchSolver::run(const SmoParams& params, SmoResult& result) {
         const double g = gap(m, M);
         if (params.progress) params.progress(g, iter);
         if (g < params.tol || iter >= limit) break;
+        const bool fresh = prev_.empty();
         select(q, m, M);
         if (ws_.size() < 2) break;
         fetch_rows();
-        iter += solve_subproblem(params.tol, limit - iter);
+        const std::int64_t steps = solve_subproblem(params.tol, limit - iter);
+        // Every round counts towards max_iter, moved or not, so the limit always ends the loop.
+        iter += std::max<std::int64_t>(steps, 1);
         update_gradient();
+        if (steps == 0) {
+            // No pair of this set could move. A small cache (a set of 2: one new variable and one
+            // kept) can pick such a set round after round; a fresh set starts from the most
+            // violating pair, which moves while the gap is above tol. If even that does not
+            // move, the iterate is optimal to the precision of the arithmetic.
+            if (fresh) break;
+            prev_.clear();
+        }
     }
     result.rho = compute_rho([&](auto&& fn) {
         for (Index t = 0; t < l_; ++t) fn(y_[u(t)], G_[u(t)], a_[u(t)] >= C_[u(t)], a_[u(t)] <= 0.0);

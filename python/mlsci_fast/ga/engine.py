@@ -460,20 +460,48 @@ class GeneticAlgorithm:
         bounds = None if meta["settings"].get("genome") == "permutation" else a["bounds"]
         ga = cls(fitness, bounds, seed=int(meta["seed"]), n_threads=n_threads, **meta["settings"])
         try:
-            if a["population"].shape != ga._pop.shape:
-                raise ValueError(f"population has shape {a['population'].shape}, expected {ga._pop.shape}")
-            ga._pop = np.ascontiguousarray(a["population"], dtype=np.float64)
-            ga._fit = np.ascontiguousarray(a["fitness"], dtype=np.float64)
-            ga._best_x = np.ascontiguousarray(a["best_x"], dtype=np.float64)
-            ga._best_f = np.ascontiguousarray(a["best_f"], dtype=np.float64)
-            ga._counters = np.ascontiguousarray(a["counters"], dtype=np.int64)
-            ga._history = {k: np.ascontiguousarray(a[f"history_{k}"], dtype=np.float64) for k in ("best", "mean", "std")}
+            _restore_checked(ga, meta, a, path)
         except KeyError as exc:
             raise ValueError(f"{path} is corrupt: missing {exc}") from None
-        ga._plan = meta["plan"]
-        ga._elapsed = float(meta["elapsed"])
         ga._checkpoint_path = os.fspath(path)
         return ga
+
+
+def _array_checker(a, path) -> Callable:
+    """`array(name, shape)`: a checkpoint's array, refused unless it has the expected kind and shape."""
+    def array(name: str, shape: tuple[int, ...], dtype=np.float64) -> np.ndarray:
+        arr = a[name]
+        kinds = "iu" if dtype is np.int64 else "f"
+        if arr.dtype.kind not in kinds or arr.shape != shape:
+            raise ValueError(f"{path} is corrupt: {name} is {arr.dtype} of shape {arr.shape}, expected {shape}")
+        return np.ascontiguousarray(arr, dtype=dtype)
+    return array
+
+
+def _restore_checked(ga: GeneticAlgorithm, meta: dict, a, path) -> None:
+    """Copies a checkpoint's arrays onto a fresh `ga`, treating the file as untrusted: every
+    array's dtype and shape, and the counters against the history, are checked before any of it
+    can reach C++ (a negative generation counter once made resume() write the history at a
+    negative index)."""
+    array = _array_checker(a, path)
+    pop = array("population", ga._pop.shape)
+    fit = array("fitness", (ga._pop.shape[0],))
+    best_x = array("best_x", ga._best_x.shape)
+    best_f = array("best_f", ga._best_f.shape)
+    counters = array("counters", (2,), np.int64)
+    generation, evaluations = (int(v) for v in counters)
+    if generation < 0 or evaluations < 0:
+        raise ValueError(f"{path} is corrupt: generation {generation} and evaluations {evaluations} must be >= 0")
+    history = {k: array(f"history_{k}", (generation + 1,)) for k in ("best", "mean", "std")}
+    if not np.all(np.isfinite(pop)) or np.isnan(fit).any() or np.isnan(best_f).any():
+        raise ValueError(f"{path} is corrupt: the population or its fitness holds NaN or infinity")
+    plan, elapsed = meta.get("plan"), meta.get("elapsed")
+    if plan is not None and (isinstance(plan, bool) or not isinstance(plan, int) or not generation <= plan < 2**40):
+        raise ValueError(f"{path} is corrupt: planned generations {plan!r} (at generation {generation})")
+    if isinstance(elapsed, bool) or not isinstance(elapsed, (int, float)) or not 0 <= elapsed < float("inf"):
+        raise ValueError(f"{path} is corrupt: elapsed time {elapsed!r}")
+    ga._pop, ga._fit, ga._best_x, ga._best_f, ga._counters, ga._history = pop, fit, best_x, best_f, counters, history
+    ga._plan, ga._elapsed = plan, float(elapsed)
 
 
 def _evolve_island(spec: dict, island: int, population: np.ndarray, fitness: np.ndarray, generation: int,

@@ -20,7 +20,7 @@ from numpy.typing import ArrayLike
 from .. import _core
 from .._io import atomic_savez, load_npz
 from .._validation import check_scalar
-from .engine import _FORMAT, GeneticAlgorithm
+from .engine import _FORMAT, GeneticAlgorithm, _array_checker
 from .problems import Problem
 
 __all__ = ["NSGA2", "ParetoResult"]
@@ -204,6 +204,12 @@ class NSGA2(GeneticAlgorithm):
         if not meta.get("nsga2"):
             raise ValueError(f"{path} is a GeneticAlgorithm checkpoint, not an NSGA2 one")
         ga = super().load.__func__(cls, path, fitness, n_threads=n_threads)
-        ga._obj = np.ascontiguousarray(a["objectives"], dtype=np.float64)
-        ga._mo = {"front_size": np.array(a["mo_front_size"], dtype=np.float64), "min": np.array(a["mo_min"])}
+        array, rows, m = _array_checker(a, path), ga.generation + 1, ga.n_objectives
+        try:
+            ga._obj = array("objectives", (ga._pop.shape[0], m))
+            ga._mo = {"front_size": array("mo_front_size", (rows,)), "min": array("mo_min", (rows, m))}
+        except KeyError as exc:
+            raise ValueError(f"{path} is corrupt: missing {exc}") from None
+        if np.isnan(ga._obj).any():
+            raise ValueError(f"{path} is corrupt: the objectives hold NaN")
         return ga
