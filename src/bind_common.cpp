@@ -5,6 +5,7 @@
 
 #include "bind_util.hpp"
 #include "mlsci/common/build_info.hpp"
+#include "mlsci/common/parallel.hpp"
 #include "mlsci/common/random.hpp"
 #include "mlsci/common/rng.hpp"
 
@@ -18,6 +19,7 @@ void bind_common(py::module_& m) {
     m.def("build_info", &mlsci::build_info, "internal; see mlsci_fast.show_config");
     m.def("openmp_max_threads", [] { return omp_get_max_threads(); },
           "internal; see mlsci_fast.get_num_threads");
+    m.def("max_threads", &mlsci::max_threads, "internal; the most threads a kernel starts (4 per processor)");
 
     auto r = m.def_submodule("random", "internal; see mlsci_fast.random");
     r.def(

@@ -69,6 +69,63 @@ def test_omp_num_threads_is_the_default():
     assert out.stdout.strip() == "3"
 
 
+HUGE_THREAD_CALLS = [
+    "from mlsci_fast import random; random.uniform(10, seed=1, n_threads={n})",
+    "import numpy as np; from mlsci_fast.svm import SVC; SVC(n_threads={n}).fit(np.eye(4), [0, 1, 0, 1])",
+    "import numpy as np; from mlsci_fast import pairwise; pairwise.rbf_kernel(np.eye(3), n_threads={n})",
+    "import numpy as np; from mlsci_fast import conv; conv.conv2d(np.ones((1, 1, 4, 4)), np.ones((1, 1, 2, 2)), "
+    "n_threads={n})",
+    "from mlsci_fast.ga import GeneticAlgorithm, problems; "
+    "GeneticAlgorithm(problems.Sphere(3), population_size=8, seed=1, n_threads={n}).run(2)",
+    "import numpy as np; from mlsci_fast.tree import DecisionTreeClassifier; "
+    "DecisionTreeClassifier(n_threads={n}).fit(np.eye(4), [0, 1, 0, 1])",
+    "import mlsci_fast; mlsci_fast.set_num_threads({n})",
+    # straight into the extension, past the Python checks: C++ refuses it too
+    "import numpy as np; from mlsci_fast import _core; _core.random.uniform(10, 1, 0, {n})",
+]
+
+
+@pytest.mark.parametrize("n", [10**6, 5000])
+def test_huge_thread_counts_are_refused_not_crashed(n):
+    """A thread count the machine cannot start used to reach OpenMP: SIGSEGV above ~80,000,
+    exit(1) from libgomp above ~2,000. The calls run in a child process, so a crash shows."""
+    probe = "refused = 0\n"
+    for code in HUGE_THREAD_CALLS:
+        probe += f"""
+try:
+    {code.format(n=n)}
+except ValueError as e:
+    assert "must be at most" in str(e), e
+    refused += 1
+"""
+    probe += "print(refused)\n"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == str(len(HUGE_THREAD_CALLS))
+
+
+def test_thread_cap_allows_oversubscription_for_tests():
+    cap = mlsci_fast.max_threads()
+    assert cap == 4 * len(os.sched_getaffinity(0))
+    a = mlsci_fast.random.uniform(1000, seed=3, n_threads=cap)
+    np.testing.assert_array_equal(a, mlsci_fast.random.uniform(1000, seed=3, n_threads=1))
+
+
+def test_huge_omp_num_threads_is_capped_with_a_warning():
+    env = {**os.environ, "OMP_NUM_THREADS": "1000000"}
+    code = ("import warnings; warnings.simplefilter('error'); import mlsci_fast\n"
+            "try:\n    mlsci_fast.get_num_threads()\nexcept RuntimeWarning as w:\n    print('warned', w)\n"
+            "warnings.simplefilter('ignore')\n"
+            "print(mlsci_fast.get_num_threads() == mlsci_fast.max_threads())\n"
+            "print(mlsci_fast.random.uniform(5, seed=1).shape)")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                         check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("warned the OpenMP default of 1000000 threads")
+    assert lines[1:] == ["True", "(5,)"]
+
+
 def test_cli_version_and_info():
     r = _run("--version")
     assert r.returncode == 0 and r.stdout.strip() == f"mlsci-fast {mlsci_fast.__version__}"
@@ -114,3 +171,28 @@ def test_kernel_releases_the_gil():
     t.join()
     # With the GIL held during the kernel the ticker could not run between its calls.
     assert len(ticks) > 10
+
+
+def _probe(code, env_extra=None, drop=("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")):
+    env = {k: v for k, v in os.environ.items() if k not in drop} | (env_extra or {})
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                         check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip().splitlines()
+
+
+def test_threads_wait_briefly_then_sleep_by_default():
+    """Spinning OpenMP threads burn the core a descheduled partner needs on a busy machine; our
+    runtime spins briefly, and the variable that says so does not leak to later runtimes."""
+    code = ("import os, mlsci_fast; print(mlsci_fast.show_config('dicts')['threads wait']); "
+            "print('GOMP_SPINCOUNT' in os.environ)")
+    policy, leaked = _probe(code)
+    assert policy.startswith("spin 1000 iterations, then sleep") and leaked == "False"
+
+
+def test_threads_wait_as_the_user_says():
+    code = "import mlsci_fast; print(mlsci_fast.show_config('dicts')['threads wait'])"
+    assert _probe(code, {"OMP_WAIT_POLICY": "active"}) == ["from the environment: OMP_WAIT_POLICY=active"]
+    # libgomp loaded before us keeps its own settings, and show_config says so
+    first = "import ctypes; ctypes.CDLL('libgomp.so.1'); " + code
+    assert _probe(first) == ["the OpenMP runtime's own (libgomp was loaded before mlsci_fast)"]

@@ -7,15 +7,22 @@ and threadpoolctl all work; results never depend on the thread count.
 
 from __future__ import annotations
 
-from . import _core, pairwise, random
+from . import _openmp
+
+_openmp.before_load()  # how our OpenMP threads wait: set before the extension loads libgomp
+from . import _core  # noqa: E402
+
+_openmp.after_load()
+from . import pairwise, random  # noqa: E402
 from ._config import show_config
-from ._threads import get_num_threads, set_num_threads
+from ._threads import get_num_threads, max_threads, set_num_threads
 
 __version__: str = _core.__version__
 
 __all__ = [
     "__version__",
     "get_num_threads",
+    "max_threads",
     "pairwise",
     "random",
     "set_num_threads",

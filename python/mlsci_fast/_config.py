@@ -8,7 +8,7 @@ from typing import Literal
 
 import numpy as np
 
-from . import _core, _threads
+from . import _core, _openmp, _threads
 
 
 def show_config(mode: Literal["stdout", "dicts"] = "stdout") -> dict[str, str] | None:
@@ -16,12 +16,15 @@ def show_config(mode: Literal["stdout", "dicts"] = "stdout") -> dict[str, str] |
 
     Build: version, compiler, build type, compiler flags, whether -march=native was used
     (MLSCI_NATIVE), OpenMP version, Eigen version, the SIMD instruction sets in use.
-    Runtime: thread count, Python, numpy, platform.
+    Runtime: thread count and its cap, how waiting threads wait (see `mlsci_fast._openmp`),
+    Python, numpy, platform.
     """
     if mode not in ("stdout", "dicts"):
         raise ValueError(f"mode must be 'stdout' or 'dicts', got {mode!r}")
     info = dict(_core.build_info())
     info["threads"] = str(_threads.get_num_threads())
+    info["max threads"] = f"{_threads.max_threads()} (4 per processor)"
+    info["threads wait"] = _openmp.wait_policy()
     info["python"] = sys.version.split()[0]
     info["numpy"] = np.__version__
     info["platform"] = platform.platform()

@@ -43,7 +43,9 @@ void swendsen_wang_sweep(std::int8_t* s, const Model& m, std::uint64_t seed, std
     const std::uint32_t tag = (static_cast<std::uint32_t>(Stream::IsingSwendsenWang) << 24) | (replica & 0xFFFFFFu);
     const auto step = static_cast<std::uint32_t>(sweep);
     const Index chunks = (N + kChunk - 1) / kChunk;
-    const int nt = N < 16384 ? 1 : n_threads;
+    // Between the two parallel phases the union-find runs on one thread, so each sweep wakes the
+    // team twice: below 2^16 sites that costs more than it saves on a busy machine.
+    const int nt = N < 65536 ? 1 : n_threads;
 
     // Bonds: site i to its +x, +y (+z) neighbours, bond d of site i drawn from word (i, d) of a
     // Philox block keyed by (draw 0, block (i * D + d) / 4). Active bonds are recorded per site.

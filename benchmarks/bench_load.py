@@ -1,0 +1,144 @@
+"""Threads on a busy machine: one representative call per family on one thread and on all
+threads, on the idle machine and with one busy process per core running beside it.
+
+The group ``load-<condition>-<family>`` pairs "mlsci_fast" (all threads) with "one-thread", so
+the printed speed-up is (1-thread time) / (all-thread time): above 1 means the threads help,
+and under load it must stay >= 0.9 (all threads never more than 10% slower than one). The busy
+processes are plain Python loops, bounded in time and stopped at the end in every case. Same
+seeds: the two sides compute the same bits.
+
+    pytest benchmarks/bench_load.py --benchmark-enable --benchmark-only
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import mlsci_fast
+
+BUSY_SECONDS = 120  # each busy process stops by itself after this, whatever happens here
+
+
+class _Load:
+    """One busy process per core, kept running across consecutive loaded benchmarks (so a
+    family's 1-thread and all-thread runs see the same load), restarted before they expire and
+    stopped when an idle benchmark starts and at the end of the session."""
+
+    def __init__(self):
+        self.procs: list[subprocess.Popen] = []
+        self.started = 0.0
+
+    def busy(self) -> None:
+        if self.procs and time.monotonic() - self.started < BUSY_SECONDS - 30:
+            return
+        self.idle()
+        code = f"import time\nt = time.time() + {BUSY_SECONDS}\nwhile time.time() < t:\n    pass\n"
+        self.procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(len(os.sched_getaffinity(0)))]
+        self.started = time.monotonic()
+        time.sleep(0.3)
+
+    def idle(self) -> None:
+        for p in self.procs:
+            p.kill()
+        for p in self.procs:
+            p.wait()
+        self.procs = []
+
+
+@pytest.fixture(scope="module")
+def _load():
+    load = _Load()
+    try:
+        yield load
+    finally:
+        load.idle()
+
+
+@pytest.fixture
+def condition(request, benchmark, _load):
+    """'idle', or 'loaded': one busy process per core beside the benchmark."""
+    if request.param == "loaded" and not benchmark.disabled:
+        _load.busy()
+    else:
+        _load.idle()
+    return request.param
+
+
+def _cases(small: bool):
+    """family -> a zero-argument call that takes it ~0.1-0.5 s on one core (small: a smoke run)."""
+    from mlsci_fast import conv, ising, mcmc, pairwise, rbm, tree
+    from mlsci_fast.ga import NSGA2, GeneticAlgorithm, cluster_search, problems
+    from mlsci_fast.mcmc import targets
+    from mlsci_fast.svm import SVC
+
+    rng = np.random.default_rng(0)
+    s = 4 if small else 1
+    X = rng.standard_normal((2000 // s, 16))
+    y = (X[:, 0] + 0.5 * X[:, 1] ** 2 > 0.5).astype(int)
+    L = 256 // s
+    x_img = rng.standard_normal((8 // s, 16, 32, 32), dtype=np.float32)
+    w_img = rng.standard_normal((16, 16, 3, 3), dtype=np.float32)
+    g_img = rng.standard_normal((8 // s, 16, 32, 32), dtype=np.float32)
+    gauss = targets.Gaussian(np.zeros(10), np.eye(10) + 0.5)
+    p0 = rng.normal(size=(64, 10)) * 1e-2
+    V = (rng.random((1000 // s, 64)) < 0.3).astype(np.float64)
+
+    def zdt1(Xp):
+        f1 = Xp[:, 0]
+        g = 1 + 9 * Xp[:, 1:].mean(axis=1)
+        return np.column_stack([f1, g * (1 - np.sqrt(f1 / g))])
+
+    def ensemble():
+        sampler = mcmc.EnsembleSampler(64, 10, gauss, seed=1)
+        sampler.run_mcmc(p0, 2000 // s)
+
+    return {
+        "svm-fit": lambda: SVC(kernel="rbf").fit(X, y),
+        "pairwise-rbf": lambda: pairwise.rbf_kernel(X),
+        "ising-metropolis": lambda: ising.simulate(L, 2.269, 50, algorithm="metropolis", seed=1),
+        "ising-heatbath": lambda: ising.simulate(L, 2.269, 50, algorithm="heatbath", seed=1),
+        "ising-multispin": lambda: ising.simulate(4 * L, 2.269, 20, algorithm="multispin", seed=1),
+        "ising-wolff": lambda: ising.simulate(L // 2, 2.269, 200, algorithm="wolff", seed=1),
+        "ising-swendsen-wang": lambda: ising.simulate(L // 2, 2.269, 50, algorithm="swendsen-wang", seed=1),
+        "ising-tempering": lambda: ising.parallel_tempering(L // 4, np.linspace(2.0, 2.6, 8), 100, seed=1),
+        "mcmc-ensemble": ensemble,
+        "mcmc-nuts": lambda: mcmc.nuts(gauss, 1000 // s, n_warmup=300, n_chains=4, seed=1),
+        "ga-rastrigin": lambda: GeneticAlgorithm(problems.Rastrigin(30), population_size=200, seed=1).run(200 // s),
+        "ga-nsga2": lambda: NSGA2(zdt1, [[0.0, 1.0]] * 30, 2, population_size=100, seed=1).run(100 // s),
+        "ga-cluster-search": lambda: cluster_search(13, seed=1, max_relaxations=2000 // s),
+        "conv2d-forward": lambda: conv.conv2d(x_img, w_img, padding=1),
+        "conv2d-backward": lambda: (conv.conv2d_backward_data(g_img, w_img, (32, 32), padding=1),
+                                    conv.conv2d_backward_weights(x_img, g_img, (3, 3), padding=1)),
+        "tree-fit": lambda: tree.DecisionTreeClassifier(random_state=0).fit(X, y),
+        "rbm-fit": lambda: rbm.BernoulliRBM(n_components=64, n_iter=5, random_state=0).fit(V),
+    }
+
+
+FAMILIES = list(_cases(True))
+
+
+@pytest.mark.parametrize("impl", ["mlsci_fast", "one-thread"])
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("condition", ["idle", "loaded"], indirect=True)
+def bench_threads_under_load(benchmark, record, family, condition, impl):
+    call = _cases(benchmark.disabled)[family]
+    benchmark.group = f"load-{condition}-{family}"
+    n_threads = 1 if impl == "one-thread" else mlsci_fast.get_num_threads()
+    record(impl)
+    mlsci_fast.set_num_threads(n_threads)
+    try:
+        call()  # warm-up: imports, first-touch allocations
+        t = time.perf_counter()
+        call()
+        single = time.perf_counter() - t
+        # rounds of >= 0.2 s: a busy machine deschedules threads for milliseconds at a time
+        iterations = 1 if benchmark.disabled else max(1, int(np.ceil(0.2 / max(single, 1e-6))))
+        benchmark.pedantic(call, rounds=1 if benchmark.disabled else 7, iterations=iterations)
+    finally:
+        mlsci_fast.set_num_threads(None)
