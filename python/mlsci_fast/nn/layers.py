@@ -2,8 +2,9 @@
 
 The kernel is registered as three torch operators (``torch.ops.mlsci_fast.conv2d``,
 ``conv2d_backward_data`` and ``conv2d_backward_weight``), each with a fake (meta) kernel for
-shape propagation, an autograd formula, a vmap rule and a forward-mode (jvp) formula. So the
-layer works under ``torch.compile(fullgraph=True)``, ``torch.export``, ``torch.func`` (``vmap``,
+shape propagation, an autograd formula and a vmap rule, and as three autograd Functions with
+the same rules plus forward-mode (jvp) ones, for eager calls and torch.func. So the layer works
+under ``torch.compile(fullgraph=True)``, ``torch.export``, ``torch.func`` (``vmap``,
 ``grad``, ``jvp``, ``jacrev``, ``functional_call``) and to any order of differentiation.
 
 Why higher-order gradients are exact: the convolution is bilinear, and the three operators are
