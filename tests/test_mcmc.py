@@ -797,3 +797,39 @@ def test_gaussian_batch_equals_single_point_evaluation(rng):
         batch = target(X)
         single = np.array([target.log_prob_and_gradient(x)[0] for x in X])
         np.testing.assert_array_equal(batch, single)
+
+
+# ---- diagnostics on bad input (issue: silent wrong answers) -----------------------------------
+def test_diagnostics_are_nan_for_non_finite_draws_as_in_arviz():
+    import arviz as az
+
+    from mlsci_fast.mcmc import diagnostics as D
+
+    x = np.random.default_rng(0).standard_normal((4, 200))
+    y = x.copy()
+    y[2, 17] = np.nan
+    for ours in (D.ess, D.ess_bulk, D.ess_tail, D.split_rhat):
+        assert np.isnan(ours(y)), ours.__name__
+    assert np.isnan(float(az.ess(y))) and np.isnan(float(az.rhat(y)))
+    # an infinite draw still has a rank: the rank-based diagnostics stay finite, as ArviZ's
+    y[2, 17] = np.inf
+    assert np.isfinite(D.ess_bulk(y)) and np.isfinite(float(az.ess(y)))
+
+
+def test_diagnostics_refuse_complex_mismatched_names_and_bad_constants():
+    from mlsci_fast.mcmc import diagnostics as D
+
+    x = np.random.default_rng(0).standard_normal((2, 100, 3))
+    with pytest.raises(ValueError, match="names has 1 entries but samples has 3 parameters"):
+        D.summary(x, names=["a"])
+    with pytest.raises(ValueError, match="must be real"):
+        D.ess_bulk(x[:, :, 0] + 1j)
+    with pytest.raises(ValueError, match="must be real"):
+        D.summary(x + 0j)
+    chain = np.random.default_rng(1).standard_normal(5000)
+    for kwargs, match in ((dict(c=0), "c must be a positive"), (dict(c=-1.0), "c must be a positive"),
+                          (dict(c=float("nan")), "c must be a positive"), (dict(tol=-1), "tol must be"),
+                          (dict(tol=float("inf")), "tol must be")):
+        with pytest.raises(ValueError, match=match):
+            D.integrated_time(chain, **kwargs)
+    assert D.integrated_time(chain, tol=0).shape == (1,)

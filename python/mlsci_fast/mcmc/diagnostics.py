@@ -72,7 +72,14 @@ def integrated_time(x: ArrayLike, c: float = 5.0, tol: float = 50.0, quiet: bool
     quiet : bool
         Warn instead of raising AutocorrError when the chain is too short.
     """
-    x = np.asarray(x, dtype=np.float64)
+    for name, value in (("c", c), ("tol", tol)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    if not (np.isfinite(c) and c > 0):
+        raise ValueError(f"c must be a positive finite number, got {c}")
+    if not (np.isfinite(tol) and tol >= 0):
+        raise ValueError(f"tol must be a finite number >= 0, got {tol}")
+    x = _real(x, "x")
     if x.ndim == 1:
         x = x[:, None, None]
     elif x.ndim == 2:
@@ -103,8 +110,23 @@ def integrated_time(x: ArrayLike, c: float = 5.0, tol: float = 50.0, quiet: bool
 # -- Vehtari et al. (2021) ------------------------------------------------------------------
 
 
+def _real(x: ArrayLike, name: str) -> np.ndarray:
+    """x as float64; complex input is refused (casting would drop the imaginary part)."""
+    arr = np.asarray(x)
+    if np.iscomplexobj(arr):
+        raise ValueError(f"{name} must be real, got complex values")
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    return arr.astype(np.float64, copy=False)
+
+
+def _invalid(x: np.ndarray) -> bool:
+    """NaN draws: the diagnostics are then NaN, as ArviZ's are (infinite draws still have ranks)."""
+    return bool(np.isnan(x).any())
+
+
 def _chains(x: ArrayLike, name: str = "x") -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
+    x = _real(x, name)
     if x.ndim == 1:
         x = x[None, :]
     if x.ndim != 2:
@@ -138,7 +160,7 @@ def ess(x: ArrayLike) -> float:
     sequence (no splitting or rank normalisation: see ess_bulk for the robust version)."""
     x = _chains(x)
     m, n = x.shape
-    if np.all(x == x.flat[0]):
+    if _invalid(x) or np.all(x == x.flat[0]):
         return float("nan")
     size = 1 << (2 * n - 1).bit_length()
     centred = x - x.mean(axis=1, keepdims=True)
@@ -178,6 +200,8 @@ def ess(x: ArrayLike) -> float:
 def split_rhat(x: ArrayLike) -> float:
     """Rank-normalised split-R-hat (max of the bulk and folded-tail versions); < 1.01 is good."""
     x = _chains(x)
+    if _invalid(x):
+        return float("nan")
     s = _split(x)
     bulk = _rhat(_rank_normalize(s))
     folded = _rhat(_rank_normalize(_split(np.abs(x - np.median(x)))))
@@ -186,12 +210,15 @@ def split_rhat(x: ArrayLike) -> float:
 
 def ess_bulk(x: ArrayLike) -> float:
     """Bulk effective sample size: ESS of the rank-normalised split chains."""
-    return ess(_rank_normalize(_split(_chains(x))))
+    x = _chains(x)
+    return float("nan") if _invalid(x) else ess(_rank_normalize(_split(x)))
 
 
 def ess_tail(x: ArrayLike, prob: tuple[float, float] = (0.05, 0.95)) -> float:
     """Tail effective sample size: the smaller ESS of the indicators x <= q5% and x <= q95%."""
     x = _chains(x)
+    if _invalid(x):
+        return float("nan")
     lo, hi = np.quantile(x, prob)
     return float(min(ess(_split((x <= lo).astype(np.float64))), ess(_split((x <= hi).astype(np.float64)))))
 
@@ -201,10 +228,12 @@ def summary(samples: ArrayLike, names: list[str] | None = None) -> str:
 
     samples : array of shape (n_chains, n_draws, ndim) (walkers count as chains).
     """
-    x = np.asarray(samples, dtype=np.float64)
+    x = _real(samples, "samples")
     if x.ndim != 3:
         raise ValueError(f"samples must have shape (n_chains, n_draws, ndim), got {x.shape}")
-    names = names or [f"x[{i}]" for i in range(x.shape[2])]
+    if names is not None and len(names) != x.shape[2]:
+        raise ValueError(f"names has {len(names)} entries but samples has {x.shape[2]} parameters")
+    names = list(names) if names is not None else [f"x[{i}]" for i in range(x.shape[2])]
     width = max(8, *(len(n) for n in names))
     head = f"{'':<{width}} {'mean':>10} {'sd':>10} {'5%':>10} {'50%':>10} {'95%':>10} {'ess_bulk':>9} {'ess_tail':>9} {'r_hat':>6}"
     lines = [head]
