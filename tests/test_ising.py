@@ -745,3 +745,15 @@ def test_multispin_vectorised_equals_scalar_reference(L, h, T, n):
     fast = ising.simulate(L, T, n, h=h, algorithm="multispin", seed=9)
     np.testing.assert_array_equal(fast.spins, ref.spins)
     np.testing.assert_array_equal(fast.energy, ref.energy)
+
+
+def test_exact_results_and_start_refuse_nan_and_complex():
+    """onsager_*(J=nan) returned a number; a complex +-1j start passed the +-1 check and ran on a
+    lattice of zeros."""
+    for f in (ising.onsager_energy, ising.onsager_magnetization, ising.onsager_specific_heat):
+        with pytest.raises(ValueError, match="J must be a finite real number"):
+            f(2.0, J=float("nan"))
+        with pytest.raises(ValueError, match="must be real"):
+            f(2.0 + 0j)
+    with pytest.raises(ValueError, match="real"):
+        ising.simulate(4, 2.0, 2, start=np.full((4, 4), 1j), seed=1)

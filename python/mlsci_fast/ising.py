@@ -82,9 +82,13 @@ def critical_temperature(J: float = 1.0) -> float:
 
 
 def _beta_k(T: ArrayLike, J: float) -> tuple[np.ndarray, np.ndarray]:
+    if np.iscomplexobj(T) or np.iscomplexobj(J):
+        raise ValueError("T and J must be real")
     T = np.asarray(T, dtype=np.float64)
     if np.any(~np.isfinite(T)) or np.any(T <= 0):
         raise ValueError("T must be finite and > 0")
+    if isinstance(J, bool) or not isinstance(J, (int, float, np.integer, np.floating)) or not np.isfinite(J):
+        raise ValueError(f"J must be a finite real number, got {J!r}")
     K = J / T  # beta J
     return T, K
 
@@ -364,6 +368,8 @@ def _initial_spins(L: int, dim: int, start, seed: int) -> np.ndarray:
             return np.where(u < 0.5, 1, -1).astype(np.int8).reshape(shape)
         raise ValueError(f"start must be 'random', 'cold' or an array of +-1, got {start!r}")
     spins = np.asarray(start)
+    if np.iscomplexobj(spins) or spins.dtype.kind not in "biuf":
+        raise ValueError(f"start must be an array of real +1/-1 values, got dtype {spins.dtype}")
     if spins.shape != shape or not np.all(np.abs(spins) == 1):
         raise ValueError(f"start must be an array of +1/-1 of shape {shape}, got shape {spins.shape}")
     return np.array(spins, dtype=np.int8, order="C")  # a copy: the run must not write into the caller's array
