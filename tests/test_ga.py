@@ -536,3 +536,18 @@ def test_checkpoint_header_claiming_terabytes_is_refused(ga_checkpoint, tmp_path
             dst.writestr(info.filename, data)
     with pytest.raises(ValueError, match="claims .* bytes"):
         GeneticAlgorithm.load(bad)
+
+
+def test_checkpoint_with_forged_zip_sizes_is_refused(ga_checkpoint, tmp_path):
+    """The zip's own size fields are what a header is measured against: a member claiming to
+    expand past what deflate can, or to be stored in more bytes than the file has, is refused."""
+    import struct
+
+    data = bytearray(ga_checkpoint.read_bytes())
+    # the central directory entry of the first member: its uncompressed size at offset 24
+    at = data.find(b"PK\x01\x02")
+    data[at + 24:at + 28] = struct.pack("<I", 0xFFFFFFF0)
+    bad = tmp_path / "forged.npz"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ValueError):
+        GeneticAlgorithm.load(bad)

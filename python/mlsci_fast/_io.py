@@ -47,11 +47,20 @@ NPZ_ERRORS = (OSError, EOFError, ValueError, KeyError, TypeError, NotImplemented
               UnicodeDecodeError, zipfile.BadZipFile, zlib.error)
 
 
+# deflate expands at most about 1032:1; a member that claims more is forged
+_MAX_DEFLATE_RATIO = 1100
+
+
 def check_npz_sizes(f) -> None:
     """Every member's header must promise no more bytes than the member holds: numpy allocates
-    what the header says before it reads, so a crafted 1 kB file could ask for terabytes."""
+    what the header says before it reads, so a crafted 1 kB file could ask for terabytes. The
+    zip's own size fields are checked too (they are what "holds" is measured by): no member may
+    be stored in more bytes than the file has, nor expand more than deflate can."""
+    file_size = os.fstat(f.fileno()).st_size
     with zipfile.ZipFile(f) as z:
         for info in z.infolist():
+            if info.compress_size > file_size or info.file_size > _MAX_DEFLATE_RATIO * info.compress_size + 1024:
+                raise ValueError(f"{info.filename} claims {info.file_size} bytes from {info.compress_size} stored")
             with z.open(info) as member:
                 version = np.lib.format.read_magic(member)
                 if version == (1, 0):
@@ -66,8 +75,9 @@ def check_npz_sizes(f) -> None:
     f.seek(0)
 
 
-def load_npz(path: str | os.PathLike, fmt: str, what: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Read a file written by atomic_savez with meta["format"] == fmt; ValueError otherwise.
+def load_npz(path: str | os.PathLike, fmt: str | tuple[str, ...], what: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Read a file written by atomic_savez with meta["format"] == fmt (or one of several formats);
+    ValueError otherwise.
 
     The file is untrusted input: a damaged or crafted one gets a ValueError, never a crash or
     an allocation larger than the file."""
@@ -82,6 +92,8 @@ def load_npz(path: str | os.PathLike, fmt: str, what: str) -> tuple[dict[str, An
             raise ValueError("its metadata is not a mapping")
     except NPZ_ERRORS as exc:
         raise ValueError(f"{path} is not an mlsci_fast {what}: {exc}") from None
-    if meta.get("format") != fmt:
-        raise ValueError(f"{path} is not an mlsci_fast {what} (format {meta.get('format')!r}, expected {fmt!r})")
+    formats = (fmt,) if isinstance(fmt, str) else tuple(fmt)
+    if meta.get("format") not in formats:
+        expected = " or ".join(repr(f) for f in formats)
+        raise ValueError(f"{path} is not an mlsci_fast {what} (format {meta.get('format')!r}, expected {expected})")
     return meta, arrays

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import math
 import numbers
 import os
@@ -30,7 +29,7 @@ from numpy.typing import ArrayLike
 
 from . import _core, _seed, _threads
 from . import random as _random
-from ._io import NPZ_ERRORS, atomic_savez, check_npz_sizes
+from ._io import atomic_savez, load_npz
 from ._progress import Progress
 from .mcmc import diagnostics as _diagnostics
 from ._validation import check_scalar
@@ -82,8 +81,8 @@ def critical_temperature(J: float = 1.0) -> float:
 
 
 def _beta_k(T: ArrayLike, J: float) -> tuple[np.ndarray, np.ndarray]:
-    if np.iscomplexobj(T) or np.iscomplexobj(J):
-        raise ValueError("T and J must be real")
+    if np.iscomplexobj(T):
+        raise ValueError("T must be real")
     T = np.asarray(T, dtype=np.float64)
     if np.any(~np.isfinite(T)) or np.any(T <= 0):
         raise ValueError("T must be finite and > 0")
@@ -318,22 +317,15 @@ def load(path: str | os.PathLike) -> IsingResult | TemperingResult:
     """Read a result or checkpoint written by `IsingResult.save` or `simulate(checkpoint=...)`,
     or by `TemperingResult.save` or `parallel_tempering(checkpoint=...)`."""
     path = os.fspath(path)
+    what = "Ising result or checkpoint"
+    meta, data = load_npz(path, (_FORMAT, _TEMPERING_FORMAT), what)
+    tempering = meta["format"] == _TEMPERING_FORMAT
     try:
-        with open(path, "rb") as f:
-            check_npz_sizes(f)
-            with np.load(f, allow_pickle=False) as data:
-                meta = json.loads(bytes(data["meta"]).decode())
-                if not isinstance(meta, dict):
-                    raise ValueError("its metadata is not a mapping")
-                tempering = meta.get("format") == _TEMPERING_FORMAT
-                keys = _TEMPERING_ARRAYS if tempering else ("energy", "magnetization", "spins")
-                arrays = {k: data[k] for k in keys}
-    except NPZ_ERRORS as exc:
-        raise ValueError(f"{path} is not an mlsci_fast Ising result or checkpoint: {exc}") from None
-    if meta.get("format") == _TEMPERING_FORMAT:
+        arrays = {k: data[k] for k in (_TEMPERING_ARRAYS if tempering else ("energy", "magnetization", "spins"))}
+    except KeyError as exc:
+        raise ValueError(f"{path} is not an mlsci_fast {what}: missing {exc}") from None
+    if tempering:
         return _tempering_from(meta, arrays, path)
-    if meta.get("format") != _FORMAT:
-        raise ValueError(f"{path} is not an mlsci_fast Ising result or checkpoint (format {meta.get('format')!r})")
     meta.pop("format")
     meta["seed"] = int(meta["seed"])
     result = IsingResult(**meta, **arrays)
