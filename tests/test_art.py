@@ -237,3 +237,42 @@ def test_image_limits_and_formats(tmp_path):
         deep_dream("coffee", size=10**6, progress=False)
     grey = load_image(np.full((20, 30), 128, np.uint8))
     assert grey.shape == (1, 3, 20, 30)  # grey made RGB
+
+
+class _RunsCode:
+    def __reduce__(self):
+        import os
+
+        return (os.mkdir, (os.environ["MLSCI_TEST_MARKER"],))
+
+
+def test_pix2pix_load_never_runs_code_from_the_file(tmp_path, monkeypatch):
+    import torch
+
+    from mlsci_fast.art import Pix2Pix
+
+    small = _blobs(4, 16, 3)
+    with pytest.raises(ValueError, match="at least 24 x 24"):  # was torch's "Kernel size can't be greater"
+        Pix2Pix(1, 1, base_filters=4, depth=3).fit(small, small, epochs=1, progress=False)
+    A, B = _blobs(4, 32, 3), 1.0 - _blobs(4, 32, 3)
+    m = Pix2Pix(1, 1, base_filters=4, depth=3, seed=1).fit(A, B, epochs=1, batch_size=4, progress=False)
+    m.save(tmp_path / "good.pt")
+    assert Pix2Pix.load(tmp_path / "good.pt").history_ == m.history_
+    state = torch.load(tmp_path / "good.pt", weights_only=True)
+    marker = tmp_path / "ran"
+    monkeypatch.setenv("MLSCI_TEST_MARKER", str(marker))
+    torch.save({**state, "history": _RunsCode()}, tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match="holds more than weights"):
+        Pix2Pix.load(tmp_path / "evil.pt")
+    assert not marker.exists()
+    for bad, match in [({**state, "settings": {**state["settings"], "depth": 40}}, "depth"),
+                       ({**state, "settings": {**state["settings"], "evil": 1}}, "settings must be"),
+                       ({k: v for k, v in state.items() if k != "opt_g"}, "needs the entries"),
+                       ({**state, "epochs": -1}, "epochs"),
+                       ({**state, "settings": {**state["settings"], "base_filters": 8}}, "do not match")]:
+        torch.save(bad, tmp_path / "bad.pt")
+        with pytest.raises(ValueError, match=match):
+            Pix2Pix.load(tmp_path / "bad.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a torch file")
+    with pytest.raises(ValueError, match="not a Pix2Pix file"):
+        Pix2Pix.load(tmp_path / "junk.pt")

@@ -49,3 +49,34 @@ def test_slurm_example_runs_on_a_local_cluster(tmp_path, capsys):
     assert len(rows) == 4
     here = ising.temperature_scan(8, np.linspace(1.8, 3.0, 3), 200, algorithm="swendsen-wang", n_burnin=20, seed=4)
     np.testing.assert_allclose([float(r.split(",")[1]) for r in rows[1:]], here.table["energy"], rtol=1e-12)
+
+
+def _public_modules():
+    import pkgutil
+
+    import mlsci_fast
+
+    yield mlsci_fast
+    for info in pkgutil.walk_packages(mlsci_fast.__path__, "mlsci_fast."):
+        parts = info.name.split(".")[1:]
+        if any(p.startswith("_") for p in parts) or parts[0] == "tour":
+            continue
+        try:
+            yield importlib.import_module(info.name)
+        except ModuleNotFoundError as exc:  # an optional extra (torch) is not installed
+            if exc.name.split(".")[0] == "mlsci_fast":
+                raise
+
+
+def test_every_public_function_and_class_has_a_docstring():
+    """help() shows text for each: a docstring built as an expression ("..." + COMMON) is not kept."""
+    import inspect
+
+    missing = []
+    for mod in _public_modules():
+        for name in getattr(mod, "__all__", [n for n in dir(mod) if not n.startswith("_")]):
+            obj = getattr(mod, name)
+            if (inspect.isfunction(obj) or inspect.isclass(obj)) and obj.__module__.startswith("mlsci_fast"):
+                if len((inspect.getdoc(obj) or "").strip()) < 20:
+                    missing.append(f"{mod.__name__}.{name}")
+    assert not missing, missing

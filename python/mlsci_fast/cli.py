@@ -137,17 +137,13 @@ def _write_csv(path: str, header: list[str], rows) -> None:
 
 
 def _save_figure(draw, path: str) -> str | None:
-    """Draw a figure if matplotlib is installed; returns the path written or None."""
+    """Draw a figure to `path` if matplotlib is installed; returns the path written or None.
+
+    The plot methods write a figure that pyplot never sees, so no backend is chosen here."""
     if importlib.util.find_spec("matplotlib") is None:
         print("(no figure: pip install matplotlib)", file=sys.stderr)
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     draw(path)
-    plt.close("all")
     return path
 
 
@@ -434,6 +430,8 @@ def _tour(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The `mlsci-fast` command: parse `argv` (default: the command line), run the subcommand and
+    return its exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "info":

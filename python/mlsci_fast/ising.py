@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _core, _seed, _threads
+from . import _core, _plotting, _seed, _threads
 from . import random as _random
 from ._io import atomic_savez, load_npz
 from ._progress import Progress
@@ -260,19 +260,14 @@ class IsingResult:
             raise ValueError("no measurements yet: the run has not passed its burn-in")
         return _summarize(self.energy, self.magnetization, self.n_spins, self.T)
 
-    def plot(self, path: str | None = None):
+    def plot(self, path: str | os.PathLike | None = None, *, ax=None):
         """Energy and |magnetisation| against sweeps, and the final lattice (a slice for 3-D).
 
-        Returns the matplotlib Figure; with `path`, also saves it there.
+        Returns the matplotlib Figure; with `path`, also saves it there. ax: three Axes to draw
+        into (the figure is then the caller's to lay out). The backend is never changed.
         """
-        import matplotlib
-
-        if path is not None:
-            matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
         sweeps = self.n_burnin + self.measure_every * np.arange(1, len(self.energy) + 1)
-        fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+        fig, axes, owned = _plotting.subplots(ax, 3, path=path, figsize=(13, 3.8))
         axes[0].plot(sweeps, self.energy, lw=0.7)
         axes[0].set_xlabel("sweep")
         axes[0].set_ylabel("energy per spin")
@@ -288,10 +283,7 @@ class IsingResult:
         axes[2].set_title(f"L = {self.L}, T = {self.T:g}" + (" (slice z = 0)" if self.dim == 3 else ""))
         axes[2].set_xticks([])
         axes[2].set_yticks([])
-        fig.tight_layout()
-        if path is not None:
-            fig.savefig(path, dpi=110)
-        return fig
+        return _plotting.finish(fig, path, owned)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the result (and everything needed to resume it) to one .npz file, atomically."""
@@ -582,16 +574,17 @@ class ScanResult:
     results: list[IsingResult] | None
     elapsed: float
 
-    def plot(self, path: str | None = None):
-        """E, |M|, C, chi and the Binder cumulant against T, with Onsager's curves in 2-D."""
-        import matplotlib
+    def plot(self, path: str | os.PathLike | None = None, *, ax=None):
+        """E, |M|, C, chi and the Binder cumulant against T, with Onsager's curves in 2-D.
 
-        if path is not None:
-            matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        Returns the Figure; with `path`, also saves it. ax: five Axes to draw into.
+        """
+        fig, axes, owned = _plotting.subplots(ax, 5, path=path, figsize=(18, 3.6))
+        self._draw(axes)
+        return _plotting.finish(fig, path, owned)
 
+    def _draw(self, axes) -> None:
         T = self.temperatures
-        fig, axes = plt.subplots(1, 5, figsize=(18, 3.6))
         labels = ("energy per spin", "|magnetisation| per spin", "specific heat", "susceptibility", "Binder cumulant")
         exact = self.dim == 2 and self.J == 1.0 and self.h == 0.0
         Tf = np.linspace(T.min(), T.max(), 400)
@@ -606,10 +599,6 @@ class ScanResult:
             if self.dim == 2:
                 ax.axvline(critical_temperature(self.J), color="0.7", lw=0.8)
         axes[0].legend(fontsize=8)
-        fig.tight_layout()
-        if path is not None:
-            fig.savefig(path, dpi=110)
-        return fig
 
 
 def _unit_seed(seed: int, i: int) -> int:
@@ -729,19 +718,20 @@ class TemperingResult:
                           seed=self.seed, temperatures=self.temperatures, table=table, results=None,
                           elapsed=self.elapsed)
 
-    def plot(self, path: str | None = None):
+    def plot(self, path: str | os.PathLike | None = None, *, ax=None):
         """E, |M|, C, chi and the Binder cumulant against T (Onsager's curves in 2-D) and the swap
-        acceptance between neighbouring temperatures."""
-        fig = self.summary().plot()
-        ax = fig.add_axes([0.06, -0.32, 0.3, 0.25])
+        acceptance between neighbouring temperatures.
+
+        Returns the Figure; with `path`, also saves it. ax: six Axes to draw into.
+        """
+        fig, axes, owned = _plotting.subplots(ax, 6, path=path, figsize=(13, 7), ncols=3)
+        self.summary()._draw(axes[:5])
         mid = 0.5 * (self.temperatures[1:] + self.temperatures[:-1])
-        ax.plot(mid, self.swap_acceptance, "o-")
-        ax.set_xlabel("T (between neighbours)")
-        ax.set_ylabel("swap acceptance")
-        ax.set_ylim(0, 1.05)
-        if path is not None:
-            fig.savefig(path, dpi=110, bbox_inches="tight")
-        return fig
+        axes[5].plot(mid, self.swap_acceptance, "o-")
+        axes[5].set_xlabel("T (between neighbours)")
+        axes[5].set_title("swap acceptance", fontsize=9)
+        axes[5].set_ylim(0, 1.05)
+        return _plotting.finish(fig, path, owned)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the result (and everything needed to resume it) to one .npz file, atomically."""

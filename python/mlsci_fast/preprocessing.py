@@ -34,6 +34,7 @@ from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import _plotting
 from ._validation import check_scalar
 
 __all__ = ["Cleaner", "DataReport", "data_report", "outlier_mask"]
@@ -155,15 +156,7 @@ class DataReport:
 
     def plot(self, ax=None):
         """Four small panels: missing values, outliers and scale per column, class counts."""
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            fig, axes = plt.subplots(1, 4, figsize=(14, 3.2))
-        else:
-            axes = np.asarray(ax).ravel()
-            if axes.size != 4:
-                raise ValueError("ax must hold 4 Axes")
-            fig = axes[0].figure
+        fig, axes, owned = _plotting.subplots(ax, 4, path=None, figsize=(14, 3.2))
         x = np.arange(self.n_features)
         short = [n if len(n) <= 10 else n[:9] + "~" for n in self.feature_names]
         rot = 90 if self.n_features > 8 else (40 if self.n_features > 3 else 0)
@@ -184,7 +177,8 @@ class DataReport:
         else:
             axes[3].axis("off")
             axes[3].text(0.5, 0.5, "no class labels given", ha="center", va="center")
-        fig.tight_layout()
+        if owned:
+            fig.tight_layout()
         return axes
 
 

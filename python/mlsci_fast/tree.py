@@ -40,7 +40,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from . import _core, _seed, _threads
+from . import _core, _plotting, _seed, _threads
 from ._validation import check_scalar
 
 __all__ = ["DecisionTreeClassifier", "DecisionTreeRegressor", "Tree", "export_text", "plot_tree"]
@@ -544,7 +544,7 @@ def plot_tree(
     are coloured by the majority class (classifiers) or by the value (regressors) when `filled`.
     Returns the matplotlib Axes.
     """
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
 
     check_is_fitted(estimator, "tree_")
     names = _names(estimator, feature_names)
@@ -565,9 +565,8 @@ def plot_tree(
             xs[k] = 0.5 * (xs[t.children_left[k]] + xs[t.children_right[k]])
     pos = {int(k): (xs[k], int(depth[k])) for k in np.flatnonzero(shown)}
     width = max(float(np.count_nonzero(terminal)), 1.0)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(min(2.2 * width, 40), 1.6 * (min(limit, t.max_depth) + 1)))
-    cmap = plt.get_cmap("tab10")
+    _, (ax,), _ = _plotting.subplots(ax, 1, path=None, figsize=(min(2.2 * width, 40), 1.6 * (min(limit, t.max_depth) + 1)))
+    cmap = colormaps["tab10"]
     vmin, vmax = (t.value[:, 0, 0].min(), t.value[:, 0, 0].max()) if not is_clf else (0, 1)
     fs = fontsize or max(5.0, 10.0 - 0.15 * width)
     for node, (x, depth) in pos.items():
@@ -587,7 +586,7 @@ def plot_tree(
             v = t.value[node, 0, 0]
             lines.append(f"value = {v:.{decimals}f}")
             shade = 0.0 if vmax == vmin else (v - vmin) / (vmax - vmin)
-            color = plt.get_cmap("viridis")(shade) if filled else "white"
+            color = colormaps["viridis"](shade) if filled else "white"
         if not leaf and depth >= limit:
             lines.append("(...)")
         ax.text(x / width, 1 - (depth + 0.5) / (limit + 1), "\n".join(lines), ha="center", va="center",

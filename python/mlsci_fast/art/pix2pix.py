@@ -10,9 +10,11 @@ measured disparity (depth from a single image).
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import os
+import pickle
 
 import numpy as np
 import torch
@@ -83,6 +85,13 @@ class PatchDiscriminator(nn.Module):
 
     def forward(self, a, b):
         return self.net(torch.cat([a, b], dim=1))
+
+
+def _patch_grid(size: int, n_layers: int = 3) -> int:
+    """Side of PatchDiscriminator's output for an input side `size` (4 x 4 kernels, padding 1)."""
+    for i in range(n_layers + 2):
+        size = (size + 2 - 4) // (2 if i < n_layers else 1) + 1
+    return size
 
 
 def _as_batch(x, name: str, channels: int | None = None) -> torch.Tensor:
@@ -157,8 +166,8 @@ class Pix2Pix:
         h, w = t.shape[-2:]
         if h % k or w % k:
             raise ValueError(f"{name} is {h} x {w} pixels; with depth={self.depth} both sides must be multiples of {k}")
-        if min(h, w) < 16:
-            raise ValueError(f"{name} is too small ({h} x {w}); the discriminator needs at least 16 x 16 pixels")
+        if _patch_grid(min(h, w)) < 1:
+            raise ValueError(f"{name} is too small ({h} x {w}); the discriminator needs at least 24 x 24 pixels")
 
     def fit(self, A, B=None, *, epochs: int = 10, batch_size: int = 4, validation: tuple | None = None,
             progress: bool = True, checkpoint: str | os.PathLike | None = None) -> Pix2Pix:
@@ -273,14 +282,38 @@ class Pix2Pix:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Pix2Pix:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-        model = cls(**state["settings"])
+        """Read a model written by `save` (or by `fit`'s checkpoint).
+
+        The file is unpickled with ``weights_only=True``: tensors, numbers, strings and containers
+        only, so a crafted file cannot run code; anything else in it is refused with a ValueError.
+        """
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
+            raise ValueError(f"{path} is not a Pix2Pix file, or holds more than weights and numbers: "
+                             f"{str(exc).splitlines()[0]}") from None
+        keys = ("settings", "generator", "discriminator", "opt_g", "opt_d", "history", "epochs")
+        if not isinstance(state, dict) or any(k not in state for k in keys):
+            raise ValueError(f"{path} is not a Pix2Pix file: it needs the entries {keys}")
+        settings, history, epochs = state["settings"], state["history"], state["epochs"]
+        known = set(inspect.signature(cls).parameters)
+        if not isinstance(settings, dict) or not set(settings) <= known:
+            raise ValueError(f"{path}: settings must be a dict of {sorted(known)}")
+        if (not isinstance(history, dict) or not all(isinstance(v, list) for v in history.values())
+                or not isinstance(epochs, int) or epochs < 0):
+            raise ValueError(f"{path}: history must be a dict of lists and epochs a count")
+        model = cls(**settings)  # checks each setting (depth at most 8)
+        if model.depth is None:
+            raise ValueError(f"{path}: settings has no depth")
         model._build(2**model.depth, 2**model.depth)
-        model.generator.load_state_dict(state["generator"])
-        model.discriminator.load_state_dict(state["discriminator"])
-        model._opt_g.load_state_dict(state["opt_g"])
-        model._opt_d.load_state_dict(state["opt_d"])
-        model.history_, model._epochs = state["history"], state["epochs"]
+        try:
+            model.generator.load_state_dict(state["generator"])
+            model.discriminator.load_state_dict(state["discriminator"])
+            model._opt_g.load_state_dict(state["opt_g"])
+            model._opt_d.load_state_dict(state["opt_d"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: the weights do not match the settings: {str(exc).splitlines()[0]}") from None
+        model.history_, model._epochs = history, epochs
         return model
 
 

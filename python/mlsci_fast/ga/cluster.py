@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .. import _core, _seed, _threads
+from .. import _core, _plotting, _seed, _threads
 from .._progress import Progress
 from .._validation import as_float_array, check_scalar
 from .problems import LennardJonesCluster
@@ -47,16 +47,12 @@ class ClusterResult:
         with open(path, "w") as f:
             f.write("\n".join(lines) + "\n")
 
-    def plot(self, path: str | None = None):
-        """The cluster in 3-D (bonds where r < 1.35) and the best energy per generation."""
-        import matplotlib
+    def plot(self, path: str | os.PathLike | None = None, *, ax=None):
+        """The cluster in 3-D (bonds where r < 1.35) and the best energy per generation.
 
-        if path is not None:
-            matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig = plt.figure(figsize=(10, 4.5))
-        ax = fig.add_subplot(1, 2, 1, projection="3d")
+        Returns the Figure; with `path`, also saves it. ax: a 3-D Axes and a plain one.
+        """
+        fig, (ax, ax2), owned = _plotting.subplots(ax, 2, path=path, figsize=(10, 4.5), projections=("3d", None))
         p = self.positions
         r = np.linalg.norm(p[:, None] - p[None, :], axis=2)
         for i, j in zip(*np.nonzero(np.triu(r < 1.35, 1))):
@@ -64,17 +60,13 @@ class ClusterResult:
         ax.scatter(*p.T, s=60, color="tab:blue", depthshade=True)
         ax.set_title(f"LJ{len(p)}: E = {self.energy:.6f}")
         ax.set_axis_off()
-        ax2 = fig.add_subplot(1, 2, 2)
         ax2.plot(self.history, color="k")
         if self.target is not None:
             ax2.axhline(self.target, color="tab:red", ls="--", label="known global minimum")
             ax2.legend()
         ax2.set_xlabel("generation")
         ax2.set_ylabel("best energy")
-        fig.tight_layout()
-        if path is not None:
-            fig.savefig(path, dpi=110)
-        return fig
+        return _plotting.finish(fig, path, owned)
 
 
 def relax(positions: ArrayLike, *, gtol: float = 1e-6, max_iter: int = 10000) -> tuple[np.ndarray, float, bool]:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .. import _core, _seed, _threads
+from .. import _core, _plotting, _seed, _threads
 from .._io import atomic_savez, load_npz
 from .._progress import Progress
 from .._validation import as_float_array, check_scalar
@@ -45,17 +45,14 @@ class GAResult:
     fitness: np.ndarray
     elapsed: float
 
-    def plot(self, path: str | None = None, *, log: bool | None = None):
-        """Convergence curve: best and mean fitness (with the spread) against generation."""
-        import matplotlib
+    def plot(self, path: str | os.PathLike | None = None, *, log: bool | None = None, ax=None):
+        """Convergence curve: best and mean fitness (with the spread) against generation.
 
-        if path is not None:
-            matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
+        Returns the Figure; with `path`, also saves it. ax: an Axes to draw into.
+        """
         h = self.history
         g = np.arange(len(h["best"]))
-        fig, ax = plt.subplots(figsize=(7, 4))
+        fig, (ax,), owned = _plotting.subplots(ax, 1, path=path, figsize=(7, 4))
         ax.plot(g, h["best"], label="best", color="k")
         ax.plot(g, h["mean"], label="mean", color="tab:blue")
         ax.fill_between(g, h["mean"] - h["std"], h["mean"] + h["std"], color="tab:blue", alpha=0.2, label="mean ± std")
@@ -64,10 +61,7 @@ class GAResult:
         ax.set_xlabel("generation")
         ax.set_ylabel("fitness (lower is better)")
         ax.legend()
-        fig.tight_layout()
-        if path is not None:
-            fig.savefig(path, dpi=110)
-        return fig
+        return _plotting.finish(fig, path, owned)
 
 
 class GeneticAlgorithm:

@@ -27,7 +27,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .. import _core, _threads
+from .. import _core, _plotting, _threads
 from .._io import atomic_savez, atomic_write, load_npz
 from .._validation import as_float_array, check_scalar
 
@@ -865,17 +865,14 @@ class ForceFieldFit:
         rows.append(f"{self.n_evaluations} parameter sets evaluated in {self.elapsed:.1f} s")
         return "\n".join(rows)
 
-    def plot(self, training_set: TrainingSet | None = None, path: str | None = None):
-        """Convergence of the GA and, given a training set, predicted vs reference energies."""
-        import matplotlib
+    def plot(self, training_set: TrainingSet | None = None, path: str | os.PathLike | None = None, *, ax=None):
+        """Convergence of the GA and, given a training set, predicted vs reference energies.
 
-        if path is not None:
-            matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-
+        Returns the Figure; with `path`, also saves it. ax: one Axes (two with a training set).
+        """
         ncols = 2 if training_set is not None else 1
-        fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols, 4.2), squeeze=False)
-        ax = axes[0, 0]
+        fig, axes, owned = _plotting.subplots(ax, ncols, path=path, figsize=(5.2 * ncols, 4.2))
+        ax = axes[0]
         h = self.ga_result.history
         if "best" in h:
             ax.semilogy(h["best"], label="best")
@@ -888,7 +885,7 @@ class ForceFieldFit:
         ax.set_xlabel("generation")
         ax.set_title("GA convergence")
         if training_set is not None:
-            ax = axes[0, 1]
+            ax = axes[1]
             e, _ = training_set.compute(self.parameters, forces=False)
             ref = np.array([np.nan if s.energy is None else s.energy / s.n_atoms for s in training_set.structures])
             n = np.array([s.n_atoms for s in training_set.structures])
@@ -898,11 +895,7 @@ class ForceFieldFit:
             ax.set_xlabel("reference energy (eV/atom)")
             ax.set_ylabel("fitted energy (eV/atom)")
             ax.set_title("energies")
-        fig.tight_layout()
-        if path is not None:
-            fig.savefig(path, dpi=110)
-            plt.close(fig)
-        return fig
+        return _plotting.finish(fig, path, owned)
 
 
 def fit(

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .. import _core
+from .. import _core, _plotting
 from .._io import atomic_savez, load_npz
 from .._validation import check_scalar
 from .engine import _FORMAT, GeneticAlgorithm, _array_checker
@@ -42,28 +42,22 @@ class ParetoResult:
     seed: int
     elapsed: float
 
-    def plot(self, path: str | None = None, names: list[str] | None = None):
-        """The population in objective space with its Pareto front (pairs of objectives)."""
-        import matplotlib
+    def plot(self, path: str | os.PathLike | None = None, names: list[str] | None = None, *, ax=None):
+        """The population in objective space with its Pareto front (pairs of objectives).
 
-        if path is not None:
-            matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
+        Returns the Figure; with `path`, also saves it. ax: one Axes per pair of objectives.
+        """
         m = self.objectives.shape[1]
         names = names or [f"f{k + 1}" for k in range(m)]
         pairs = [(i, j) for i in range(m) for j in range(i + 1, m)]
-        fig, axes = plt.subplots(1, len(pairs), figsize=(4.5 * len(pairs), 4), squeeze=False)
-        for ax, (i, j) in zip(axes[0], pairs):
+        fig, axes, owned = _plotting.subplots(ax, len(pairs), path=path, figsize=(4.5 * len(pairs), 4))
+        for ax, (i, j) in zip(axes, pairs):
             ax.scatter(self.objectives[:, i], self.objectives[:, j], s=8, color="0.7", label="population")
             ax.scatter(self.pareto_f[:, i], self.pareto_f[:, j], s=12, color="tab:red", label="Pareto front")
             ax.set_xlabel(names[i])
             ax.set_ylabel(names[j])
-        axes[0, 0].legend(fontsize=8)
-        fig.tight_layout()
-        if path is not None:
-            fig.savefig(path, dpi=110)
-        return fig
+        axes[0].legend(fontsize=8)
+        return _plotting.finish(fig, path, owned)
 
 
 class NSGA2(GeneticAlgorithm):

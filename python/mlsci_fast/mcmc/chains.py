@@ -142,19 +142,17 @@ class ChainResult:
             stats["tree_depth"] = self.tree_depth[:, post]
         return az.from_dict(posterior=posterior, sample_stats=stats)
 
-    def plot(self, path: str | None = None):
-        """Trace plot of every chain (warmup shaded) and a corner plot of the samples; returns the figures."""
+    def plot(self, path: str | os.PathLike | None = None):
+        """Trace plot of every chain (warmup shaded) and a corner plot of the samples; returns the
+        two figures. With `path` ("out.png"), writes out_trace.png and out_corner.png. For either
+        panel alone in your own Axes, call `plots.trace` or `plots.corner` with ``ax=``."""
         from .plots import corner, trace
 
+        stem, ext = (None, None) if path is None else os.path.splitext(os.fspath(path))
         chain = np.moveaxis(self.draws[:, : self.iterations_done], 0, 1)
-        fig1 = trace(chain, self.names, path=None)
-        for ax in fig1.axes:
-            ax.axvspan(0, self.n_warmup, color="0.9", zorder=-1)
-        fig2 = corner(self.samples(flat=True), self.names)
-        if path is not None:
-            stem, ext = os.path.splitext(os.fspath(path))
-            fig1.savefig(f"{stem}_trace{ext or '.png'}", dpi=110)
-            fig2.savefig(f"{stem}_corner{ext or '.png'}", dpi=110)
+        fig1 = trace(chain, self.names, warmup=self.n_warmup,
+                     path=None if path is None else f"{stem}_trace{ext or '.png'}")
+        fig2 = corner(self.samples(flat=True), self.names, path=None if path is None else f"{stem}_corner{ext or '.png'}")
         return fig1, fig2
 
     # -- files --------------------------------------------------------------------------------
@@ -452,6 +450,14 @@ _COMMON_DOC = """
 """
 
 
+def _common_doc(f):
+    """Append the parameters the three samplers share (an expression after the docstring would
+    leave the function without one: Python keeps only a plain literal as ``__doc__``)."""
+    f.__doc__ = f.__doc__.rstrip() + "\n" + _COMMON_DOC
+    return f
+
+
+@_common_doc
 def nuts(
     log_prob: Target | Callable[[np.ndarray], tuple[float, np.ndarray]],
     n_samples: int = 1000,
@@ -487,7 +493,7 @@ def nuts(
         At most 2**max_tree_depth leapfrog steps per iteration.
     step_size : float, optional
         Initial step size (default: found by Stan's heuristic).
-    """ + _COMMON_DOC
+    """
     return _sample("nuts", log_prob, n_samples, n_warmup=n_warmup, n_chains=n_chains, x0=x0, metric=metric,
                    target_accept=target_accept, max_tree_depth=max_tree_depth, n_leapfrog=1, jitter=0.0, step_size=step_size,
                    adapt_step_size=True, adapt_metric=True, seed=seed, progress=progress, n_threads=n_threads,
@@ -495,6 +501,7 @@ def nuts(
                    client=client)
 
 
+@_common_doc
 def hmc(
     log_prob: Target | Callable[[np.ndarray], tuple[float, np.ndarray]],
     n_samples: int = 1000,
@@ -535,7 +542,7 @@ def hmc(
         The mean acceptance probability the step size is tuned toward.
     step_size : float, optional
         Initial step size (default: found by Stan's heuristic).
-    """ + _COMMON_DOC
+    """
     return _sample("hmc", log_prob, n_samples, n_warmup=n_warmup, n_chains=n_chains, x0=x0, metric=metric,
                    target_accept=target_accept, max_tree_depth=10, n_leapfrog=n_leapfrog, jitter=jitter, step_size=step_size,
                    adapt_step_size=True, adapt_metric=True, seed=seed, progress=progress, n_threads=n_threads,
@@ -543,6 +550,7 @@ def hmc(
                    client=client)
 
 
+@_common_doc
 def metropolis(
     log_prob: Target | Callable[[np.ndarray], float],
     n_samples: int = 10000,
@@ -580,7 +588,7 @@ def metropolis(
         Initial proposal scale (default 2.38 / sqrt(ndim)).
     adapt : bool
         False: keep `step_size` and the identity proposal covariance throughout.
-    """ + _COMMON_DOC
+    """
     return _sample("metropolis", log_prob, n_samples, n_warmup=n_warmup, n_chains=n_chains, x0=x0, metric=metric,
                    target_accept=target_accept, max_tree_depth=10, n_leapfrog=1, jitter=0.0, step_size=step_size,
                    adapt_step_size=adapt, adapt_metric=adapt, seed=seed, progress=progress, n_threads=n_threads,

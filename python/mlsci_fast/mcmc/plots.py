@@ -5,17 +5,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .. import _plotting
+
 __all__ = ["corner", "trace"]
-
-
-def _pyplot(path):
-    import matplotlib
-
-    if path is not None:
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def corner(
@@ -26,12 +18,15 @@ def corner(
     bins: int = 40,
     quantiles: tuple[float, ...] = (0.16, 0.5, 0.84),
     path: str | None = None,
+    ax=None,
 ):
     """Marginal histograms on the diagonal, 2-D histograms below it.
 
     samples : (n, ndim) flat samples (e.g. ``sampler.get_chain(discard=..., flat=True)``).
     truths : optional true values, drawn as lines. quantiles : marked on the 1-D histograms and
-    printed in the titles (median with the 16-84% interval by default). Returns the Figure.
+    printed in the titles (median with the 16-84% interval by default). ax : ndim x ndim Axes to
+    draw into (row by row), as corner.py's ``fig=``. Returns the Figure; with `path`, also saves it.
+    The matplotlib backend is never changed.
     """
     x = np.asarray(samples, dtype=np.float64)
     if x.ndim != 2:
@@ -41,9 +36,10 @@ def corner(
     if len(names) != d:
         raise ValueError(f"names has {len(names)} entries for {d} parameters")
     truths = None if truths is None else np.asarray(truths, dtype=np.float64).reshape(d)
-    plt = _pyplot(path)
     size = max(2.2, min(3.0, 12.0 / d))
-    fig, axes = plt.subplots(d, d, figsize=(size * d, size * d), squeeze=False)
+    fig, flat, owned = _plotting.subplots(ax, d * d, path=path, figsize=(size * d, size * d), ncols=d)
+    axes = np.empty((d, d), dtype=object)
+    axes.ravel()[:] = flat
     lo, hi = np.quantile(x, 0.001, axis=0), np.quantile(x, 0.999, axis=0)
     for i in range(d):
         for j in range(d):
@@ -74,26 +70,27 @@ def corner(
                 ax.set_ylabel(names[i])
             elif j > 0:
                 ax.set_yticklabels([])
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=110)
-    return fig
+    return _plotting.finish(fig, path, owned)
 
 
-def trace(chain: ArrayLike, names: list[str] | None = None, *, path: str | None = None):
-    """Every walker's value against step, one panel per parameter; chain is (n_steps, n_walkers, ndim)."""
+def trace(chain: ArrayLike, names: list[str] | None = None, *, warmup: int = 0, path: str | None = None, ax=None):
+    """Every walker's value against step, one panel per parameter; chain is (n_steps, n_walkers, ndim).
+
+    warmup : the first `warmup` steps are shaded (burn-in or tuning). ax : ndim Axes to draw into.
+    Returns the Figure; with `path`, also saves it.
+    """
     c = np.asarray(chain, dtype=np.float64)
     if c.ndim != 3:
         raise ValueError(f"chain must have shape (n_steps, n_walkers, ndim), got {c.shape}")
     d = c.shape[2]
     names = names or [f"x[{i}]" for i in range(d)]
-    plt = _pyplot(path)
-    fig, axes = plt.subplots(d, 1, figsize=(9, 1.8 * d + 0.6), sharex=True, squeeze=False)
+    if len(names) != d:
+        raise ValueError(f"names has {len(names)} entries for {d} parameters")
+    fig, axes, owned = _plotting.subplots(ax, d, path=path, figsize=(9, 1.8 * d + 0.6), ncols=1, sharex=True)
     for i in range(d):
-        axes[i, 0].plot(c[:, :, i], color="k", alpha=0.25, lw=0.5)
-        axes[i, 0].set_ylabel(names[i])
-    axes[-1, 0].set_xlabel("step")
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=110)
-    return fig
+        if warmup > 0:
+            axes[i].axvspan(0, warmup, color="0.9", zorder=-1)
+        axes[i].plot(c[:, :, i], color="k", alpha=0.25, lw=0.5)
+        axes[i].set_ylabel(names[i])
+    axes[-1].set_xlabel("step")
+    return _plotting.finish(fig, path, owned)

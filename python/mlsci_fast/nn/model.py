@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import _plotting
 from .._progress import Progress
 from .callbacks import Callback
 
@@ -83,23 +84,23 @@ class History:
         last = ", ".join(f"{k}={v[-1]:.4g}" for k, v in self.history.items())
         return f"History({len(self.epoch)} epochs: {last})"
 
-    def plot(self, metrics: Sequence[str] | None = None):
+    def plot(self, metrics: Sequence[str] | None = None, *, path: str | os.PathLike | None = None, ax=None):
         """One panel per metric (loss first), training and validation curves per epoch; returns the
-        matplotlib Figure."""
-        import matplotlib.pyplot as plt
-
+        matplotlib Figure (with `path`, also saves it). ax: one Axes per metric."""
         names = list(metrics) if metrics else [k for k in self.history if not k.startswith("val_") and k != "lr"]
-        fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.4), squeeze=False)
+        unknown = [n for n in names if n not in self.history]
+        if unknown:
+            raise ValueError(f"metrics: {unknown} not recorded; the history has {list(self.history)}")
+        fig, axes, owned = _plotting.subplots(ax, len(names), path=path, figsize=(4.5 * len(names), 3.4))
         epochs = np.asarray(self.epoch) + 1
-        for ax, name in zip(axes[0], names):
+        for ax, name in zip(axes, names):
             ax.plot(epochs, self.history[name], "o-", label="training")
             if "val_" + name in self.history:
                 ax.plot(epochs, self.history["val_" + name], "s--", label="validation")
             ax.set_xlabel("epoch")
             ax.set_ylabel(name)
             ax.legend()
-        fig.tight_layout()
-        return fig
+        return _plotting.finish(fig, path, owned)
 
 
 class Model:

@@ -3,6 +3,7 @@ lines of text, figures; the data are generated or ship with scikit-learn."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import logging
 import time
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from .. import _plotting
 
 
 @dataclass(frozen=True)
@@ -32,19 +35,14 @@ class Part:
 
 def _figure(r, draw: Callable) -> None:
     """Render `draw(plt) -> Figure` to PNG into r.figures; without matplotlib, say so instead."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ModuleNotFoundError:
+    if importlib.util.find_spec("matplotlib") is None:
         if "matplotlib" not in r.note:
             r.note = 'figures need matplotlib: pip install "mlsci_fast[plot]"'
         return
-    fig = draw(plt)
+    with _plotting.offscreen() as plt:  # pyplot and its backend are left alone
+        fig = draw(plt)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
     r.figures.append(buf.getvalue())
 
 
