@@ -19,6 +19,19 @@ def test_map_units_here_keeps_order_and_passes_threads():
     assert all(o[3] is None for o in out)  # here: the kernel's default (all threads)
 
 
+def _stops_at_two(u, n_threads=None):
+    if u == 2:
+        raise KeyboardInterrupt  # what a unit whose own run saw Ctrl-C raises
+    return u
+
+
+def test_map_units_ctrl_c_returns_the_finished_units_when_asked():
+    with pytest.warns(RuntimeWarning, match="interrupted after 2 of 4 units of demo"):
+        assert distributed.map_units(_stops_at_two, [0, 1, 2, 3], label="demo", partial=True) == [0, 1]
+    with pytest.raises(KeyboardInterrupt):
+        distributed.map_units(_stops_at_two, [0, 1, 2, 3])
+
+
 def test_map_units_on_an_embedded_local_cluster():
     pytest.importorskip("dask.distributed")
     here = distributed.map_units(_unit, range(4))

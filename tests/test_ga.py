@@ -130,8 +130,9 @@ def test_run_continues_and_checkpoint_resumes_exactly(tmp_path):
         return P.Ackley(10)(X)
 
     path = tmp_path / "ga.npz"
-    with pytest.raises(KeyboardInterrupt):
-        GeneticAlgorithm(fitness, P.Ackley(10).bounds, population_size=40, seed=4).run(60, checkpoint=path)
+    with pytest.warns(RuntimeWarning, match=r"interrupted after 28 of 60 generations.*GeneticAlgorithm.load"):
+        part = GeneticAlgorithm(fitness, P.Ackley(10).bounds, population_size=40, seed=4).run(60, checkpoint=path)
+    assert part.interrupted and part.n_generations == 28
     calls["n"] = -10**9
     again = GeneticAlgorithm.load(path, fitness)
     assert again.generation == 28
@@ -259,8 +260,9 @@ def test_nsga2_threads_islands_and_resume(tmp_path):
             raise KeyboardInterrupt
         return zdt(X, 1)
 
-    with pytest.raises(KeyboardInterrupt):
-        NSGA2(f, [[0, 1]] * 10, 2, **kw).run(30, checkpoint=tmp_path / "n.npz")
+    with pytest.warns(RuntimeWarning, match="interrupted after 10 of 30 generations"):
+        part = NSGA2(f, [[0, 1]] * 10, 2, **kw).run(30, checkpoint=tmp_path / "n.npz")
+    assert part.interrupted and part.n_generations == 10
     calls["n"] = -10**9
     again = NSGA2.load(tmp_path / "n.npz", f)
     r = again.resume()

@@ -201,6 +201,19 @@ def _interrupt_after(monkeypatch, n_calls):
     monkeypatch.setattr(_core.ising, "run_sweeps", fake)
 
 
+def test_ctrl_c_stops_a_whole_scan(monkeypatch):
+    """Ctrl-C during the third temperature stops the scan (not only that temperature) and returns
+    the two finished ones, marked interrupted, with one warning."""
+    full = ising.temperature_scan(8, [2.0, 2.2, 2.4, 2.6], 300, seed=5)
+    _interrupt_after(monkeypatch, 2)  # one kernel call per temperature at this size
+    with pytest.warns(RuntimeWarning, match="interrupted after 2 of 4 units") as record:
+        part = ising.temperature_scan(8, [2.0, 2.2, 2.4, 2.6], 300, seed=5)
+    assert len(record) == 1 and part.interrupted and not full.interrupted
+    np.testing.assert_array_equal(part.temperatures, [2.0, 2.2])
+    for key, values in part.table.items():
+        np.testing.assert_array_equal(values, full.table[key][:2])
+
+
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_resume_equals_uninterrupted(tmp_path, monkeypatch, algorithm):
     kw = dict(L=64, T=2.3, n_sweeps=30_000, n_burnin=7, measure_every=3, algorithm=algorithm, seed=77)

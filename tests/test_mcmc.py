@@ -385,9 +385,9 @@ def test_interrupted_run_resumes_bit_for_bit(rng, tmp_path):
     calls.update(n=0, stop_at=157)
     path = tmp_path / "run.npz"
     s = mcmc.EnsembleSampler(8, d, log_prob, vectorize=True, seed=9)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.warns(RuntimeWarning, match=r"interrupted after \d+ of 400 steps.*resume with"):
         s.run_mcmc(p0, 200, thin_by=2, checkpoint=path)
-    assert 0 < s.iteration < 200
+    assert 0 < s.iteration < 200 and s.interrupted
     calls["stop_at"] = None
     again = mcmc.EnsembleSampler.load(path, log_prob)
     assert again.iteration == s.iteration
@@ -682,10 +682,11 @@ def test_chains_checkpoint_and_resume_bit_for_bit(tmp_path):
     full = mcmc.nuts(lp_grad, 150, n_warmup=150, n_chains=2, ndim=2, seed=11)
     calls.update(n=0, stop_at=calls["n"] // 2)
     path = tmp_path / "nuts.npz"
-    with pytest.raises(KeyboardInterrupt):
-        mcmc.nuts(lp_grad, 150, n_warmup=150, n_chains=2, ndim=2, seed=11, checkpoint=path)
+    with pytest.warns(RuntimeWarning, match=r"interrupted after \d+ of 300 iterations.*mcmc.resume"):
+        returned = mcmc.nuts(lp_grad, 150, n_warmup=150, n_chains=2, ndim=2, seed=11, checkpoint=path)
     partial = mcmc.chains.load(path)
-    assert 0 < partial.iterations_done < 300
+    assert 0 < partial.iterations_done < 300 and partial.interrupted and not partial.complete
+    assert returned.interrupted and returned.iterations_done == partial.iterations_done
     calls["stop_at"] = None
     done = mcmc.resume(path, lp_grad)
     for k in ("draws", "trace_lp", "accept", "step_size", "energy", "n_steps", "tree_depth", "divergent"):
@@ -833,3 +834,11 @@ def test_diagnostics_refuse_complex_mismatched_names_and_bad_constants():
         with pytest.raises(ValueError, match=match):
             D.integrated_time(chain, **kwargs)
     assert D.integrated_time(chain, tol=0).shape == (1,)
+
+
+@pytest.mark.parametrize("cov", [np.eye(2) * (1 + 1j), 1j, np.array([1, 2j])])
+def test_gaussian_target_refuses_a_complex_covariance(cov):
+    """np.asarray(cov, dtype=float) dropped the imaginary part (with only a ComplexWarning)."""
+    with pytest.raises(TypeError, match="cov must hold real numbers"):
+        T.Gaussian(np.zeros(2), cov)
+    np.testing.assert_array_equal(T.Gaussian(np.zeros(2), [1, 2]).cov, np.diag([1.0, 2.0]))

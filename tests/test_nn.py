@@ -124,6 +124,9 @@ def test_model_checkpoint(digits, tmp_path):
     assert [p.split("/")[-1][:4] for p in every.saved] == ["e01-", "e02-", "e03-"]
     assert all((tmp_path / p.split("/")[-1]).exists() for p in every.saved)
     assert 1 <= len(best.saved) <= 3 and (tmp_path / "best.pt").exists()
+    lost = ModelCheckpoint(tmp_path / "missing" / "e{epoch:02d}-{loss:.3f}.pt", monitor="loss")
+    with pytest.raises(ValueError, match="ModelCheckpoint filepath=.*does not exist"):  # before epoch 1
+        compiled_mlp().fit(X, y, epochs=3, verbose=0, callbacks=[lost], seed=0)
 
 
 def test_learning_rate_scheduler(digits):

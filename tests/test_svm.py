@@ -533,3 +533,21 @@ print("ok")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("kernel, error, match", [
+    (lambda A, B: np.full((len(A), len(B)), np.nan), ValueError, "kernel callable's result contains NaN"),
+    (lambda A, B: np.full((len(A), len(B)), np.inf), ValueError, "kernel callable's result contains infinity"),
+    (lambda A, B: (A @ B.T) + 0j, TypeError, "must hold real numbers, got complex"),
+    (lambda A, B: np.ones((2, 2)), ValueError, r"returned shape \(2, 2\)"),
+])
+def test_callable_kernel_result_is_checked(kernel, error, match):
+    """A callable kernel returning NaN, inf or complex values used to fit (on garbage)."""
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    y = (X[:, 0] > 0).astype(int)
+    with pytest.raises(error, match=match):
+        svm.SVC(kernel=kernel).fit(X, y)
+    good = svm.SVC(kernel=lambda A, B: A @ B.T).fit(X, y)
+    good.kernel = kernel  # at predict time too
+    with pytest.raises(error, match=match if "shape" not in match else "returned shape"):
+        good.decision_function(X)

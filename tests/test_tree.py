@@ -334,3 +334,17 @@ def test_plot_tree_draws_every_node(tmp_path):
 @parametrize_with_checks([DecisionTreeClassifier(), DecisionTreeRegressor(), DecisionTreeClassifier(splitter="hist")])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("class_weight, match", [
+    ({0: -1.0, 1: 1.0}, r"finite weights >= 0, got \{0: -1.0\}"),
+    ({0: float("nan"), 1: 1.0}, "finite weights >= 0"),
+    ({0: float("inf"), 1: 1.0}, "finite weights >= 0"),
+    ({0: 0.0, 1: 0.0}, "every sample with weight 0"),
+])
+def test_bad_class_weight_is_refused(class_weight, match):
+    """Negative or NaN class weights used to fit a tree silently."""
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = (X[:, 0] > 0).astype(int)
+    with pytest.raises(ValueError, match=match):
+        DecisionTreeClassifier(class_weight=class_weight).fit(X, y)

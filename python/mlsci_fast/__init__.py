@@ -15,6 +15,7 @@ from . import _core  # noqa: E402
 _openmp.after_load()
 from . import pairwise, random  # noqa: E402
 from ._config import show_config
+from ._results import load
 from ._threads import get_num_threads, max_threads, set_num_threads
 
 __version__: str = _core.__version__
@@ -22,6 +23,7 @@ __version__: str = _core.__version__
 __all__ = [
     "__version__",
     "get_num_threads",
+    "load",
     "max_threads",
     "pairwise",
     "random",

@@ -12,7 +12,37 @@ from typing import IO, Any, Callable
 
 import numpy as np
 
-__all__ = ["atomic_savez", "atomic_write", "load_npz"]
+__all__ = ["atomic_savez", "atomic_write", "check_writable", "load_npz", "read_meta"]
+
+
+def check_writable(path: str | os.PathLike, name: str) -> None:
+    """Refuse an output path before a run starts rather than at its first write (after hours):
+    its folder must exist and be writable, and the path must not be a folder."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ValueError(f"{name}={path!r} is a folder; give a file name in it")
+    if not os.path.isdir(folder):
+        raise ValueError(f"{name}={path!r}: the folder {folder!r} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"{name}={path!r}: the folder {folder!r} is not writable")
+
+
+def _mode_for(path: str) -> int:
+    """The permissions a plain open() would give: the old file's, or 0666 less the umask."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        pass
+    umask = 0o022
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    umask = int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o666 & ~umask
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None], suffix: str = "") -> None:
@@ -26,6 +56,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None], su
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _mode_for(path))  # mkstemp's 0600 would hide results from the group
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -73,6 +104,22 @@ def check_npz_sizes(f) -> None:
                 if need > info.file_size:
                     raise ValueError(f"{info.filename} claims {need} bytes but holds {info.file_size}")
     f.seek(0)
+
+
+def read_meta(path: str | os.PathLike) -> dict[str, Any]:
+    """The metadata of a file written by atomic_savez (only that member is read); ValueError for a
+    file that is not one."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            check_npz_sizes(f)
+            with np.load(f, allow_pickle=False) as data:
+                meta = json.loads(bytes(data["meta"]).decode())
+        if not isinstance(meta, dict) or not isinstance(meta.get("format"), str):
+            raise ValueError("its metadata has no format")
+    except NPZ_ERRORS as exc:
+        raise ValueError(f"{path} is not an mlsci_fast result or checkpoint: {exc}") from None
+    return meta
 
 
 def load_npz(path: str | os.PathLike, fmt: str | tuple[str, ...], what: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -7,6 +7,7 @@ already right (they never copy), so a conversion happens at most once per call.
 from __future__ import annotations
 
 import numbers
+import os
 from typing import Any
 
 import numpy as np
@@ -114,3 +115,43 @@ def check_scalar(
         op = "<=" if include_max else "<"
         raise ValueError(f"{name} must be {op} {max_val}, got {value!r}")
     return value
+
+
+class TooLargeError(ValueError, MemoryError):
+    """A request that would not fit in the machine's memory, refused before allocating. Both a
+    ValueError (the argument is at fault) and a MemoryError (what numpy would have raised)."""
+
+
+def available_memory() -> int:
+    """Bytes of memory available to a new allocation now (Linux: MemAvailable; else the free
+    physical pages; 2**62 when neither can be read)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 2**62
+
+
+def _bytes(n: float) -> str:
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("kiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{int(n)} bytes"
+
+
+def check_memory(nbytes: float, what: str) -> None:
+    """Refuse a run whose arrays need more than the memory available now, before allocating.
+
+    what: the arguments at fault and their values ("L=100000, dim=2"), named in the message
+    with the estimate and what is available.
+    """
+    avail = available_memory()
+    if nbytes > avail:
+        raise TooLargeError(f"{what} needs about {_bytes(nbytes)} of memory; {_bytes(avail)} is available "
+                            f"on this machine now")

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, show_config
+from ._io import check_writable
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -439,6 +440,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if getattr(args, "threads", None) is not None and args.threads < 1:
         parser.error("--threads must be >= 1")
+    if args.command != "tour" and getattr(args, "out", None):
+        try:  # before the run, not after it
+            check_writable(args.out + ".npz", "--out")
+        except ValueError as exc:
+            parser.error(str(exc))
     if args.command == "tour":
         return _tour(args)
     if args.command == "ising":

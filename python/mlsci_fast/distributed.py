@@ -17,6 +17,7 @@ units are kept.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -69,28 +70,45 @@ def map_units(
     progress: bool = False,
     label: str = "units",
     retries: int = 2,
+    partial: bool = False,
 ) -> list[Any]:
     """[fn(unit, n_threads=...) for unit in units], here or on a Dask cluster, in order.
 
     `fn` must be picklable (a module-level function, or anything cloudpickle handles) and take
-    the number of threads its kernel may use as the keyword `n_threads`.
+    the number of threads its kernel may use as the keyword `n_threads`. With `partial`, Ctrl-C
+    (a KeyboardInterrupt here, or raised by `fn` when its own run was interrupted) returns the
+    results of the units finished before it, in order (a shorter list), with a RuntimeWarning;
+    without, it propagates.
     """
     units = list(units)
-    if client is None:
-        out = []
-        with Progress(len(units), label, "units", enabled=progress) as bar:
-            for i, u in enumerate(units):
-                out.append(fn(u, n_threads=None))
-                bar.update(i + 1)
-        return out
-    from dask.distributed import as_completed
-
-    c, owned, n_threads = resolve_client(client, len(units))
+    out: list[Any] = []
     try:
-        futures = [c.submit(fn, u, n_threads=n_threads, pure=False, retries=retries) for u in units]
-        with Progress(len(units), label, "units", enabled=progress) as bar:
-            for done, _ in enumerate(as_completed(futures), 1):
-                bar.update(done)
-        return c.gather(futures)
-    finally:
-        release_client(c, owned)
+        if client is None:
+            with Progress(len(units), label, "units", enabled=progress) as bar:
+                for i, u in enumerate(units):
+                    out.append(fn(u, n_threads=None))
+                    bar.update(i + 1)
+            return out
+        from dask.distributed import as_completed
+
+        c, owned, n_threads = resolve_client(client, len(units))
+        try:
+            futures = [c.submit(fn, u, n_threads=n_threads, pure=False, retries=retries) for u in units]
+            try:
+                with Progress(len(units), label, "units", enabled=progress) as bar:
+                    for done, _ in enumerate(as_completed(futures), 1):
+                        bar.update(done)
+            except KeyboardInterrupt:
+                finished = next((i for i, f in enumerate(futures) if f.status != "finished"), len(futures))
+                out = c.gather(futures[:finished])
+                c.cancel(futures[finished:])
+                raise
+            return c.gather(futures)
+        finally:
+            release_client(c, owned)
+    except KeyboardInterrupt:
+        if not partial:
+            raise
+        warnings.warn(f"interrupted after {len(out)} of {len(units)} units of {label}; returning those",
+                      RuntimeWarning, stacklevel=3)
+        return out

@@ -21,18 +21,16 @@ import math
 import numbers
 import os
 import time
-import warnings
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _core, _plotting, _seed, _threads
+from . import _core, _plotting, _run, _seed, _threads
 from . import random as _random
 from ._io import atomic_savez, load_npz
-from ._progress import Progress
 from .mcmc import diagnostics as _diagnostics
-from ._validation import check_scalar
+from ._validation import check_memory, check_scalar
 
 __all__ = [
     "IsingResult",
@@ -77,7 +75,7 @@ _START_STEP = 2**32 - 1  # the random-number step reserved for the random initia
 
 def critical_temperature(J: float = 1.0) -> float:
     """T_c = 2 J / ln(1 + sqrt 2) of the infinite square lattice (about 2.269 J)."""
-    return 2.0 * J / math.log1p(math.sqrt(2.0))
+    return 2.0 * float(check_scalar(J, "J", numbers.Real)) / math.log1p(math.sqrt(2.0))
 
 
 def _beta_k(T: ArrayLike, J: float) -> tuple[np.ndarray, np.ndarray]:
@@ -132,7 +130,9 @@ def onsager_specific_heat(T: ArrayLike, J: float = 1.0) -> np.ndarray:
 def exact_enumeration(L: int, T: float, J: float = 1.0, h: float = 0.0) -> dict[str, float]:
     """Exact thermal averages of a periodic L x L lattice by summing over all 2^(L^2) states.
 
-    For checking simulations on small lattices (L <= 4 is instant; L = 5 takes seconds).
+    For checking simulations on small lattices (L <= 4 is instant; L = 5 takes about ten
+    seconds). The states are streamed in blocks into a histogram of (bond sum, magnetisation), so
+    memory stays at a few MB whatever L.
 
     Returns
     -------
@@ -140,15 +140,24 @@ def exact_enumeration(L: int, T: float, J: float = 1.0, h: float = 0.0) -> dict[
     'm2' (<M^2>/N^2), 'm4', 'e2' (<E^2>/N^2), 'specific_heat' (per spin) and
     'susceptibility' (of |M|, per spin), as `IsingResult.summary` defines them.
     """
-    check_scalar(L, "L", numbers.Integral, min_val=2, max_val=5)
+    L = int(check_scalar(L, "L", numbers.Integral, min_val=2, max_val=5))
     T = float(check_scalar(T, "T", numbers.Real, min_val=0.0, include_min=False))
+    J = float(check_scalar(J, "J", numbers.Real))
+    h = float(check_scalar(h, "h", numbers.Real))
     N = L * L
-    states = np.arange(2**N, dtype=np.int64)
-    s = (((states[:, None] >> np.arange(N)) & 1) * 2 - 1).astype(np.int8).reshape(-1, L, L)
-    bonds = (s * np.roll(s, 1, axis=1)).sum(axis=(1, 2)) + (s * np.roll(s, 1, axis=2)).sum(axis=(1, 2))
-    M = s.sum(axis=(1, 2)).astype(np.float64)
+    counts = np.zeros((4 * N + 1) * (2 * N + 1), dtype=np.int64)  # index (bonds + 2N) * (2N + 1) + M + N
+    shifts = np.arange(N, dtype=np.int64)
+    block = 1 << min(N, 16)
+    for first in range(0, 2**N, block):
+        states = np.arange(first, first + block, dtype=np.int64)
+        s = (((states[:, None] >> shifts) & 1) * 2 - 1).astype(np.int8).reshape(-1, L, L)
+        bonds = (s * np.roll(s, 1, axis=1)).sum(axis=(1, 2)) + (s * np.roll(s, 1, axis=2)).sum(axis=(1, 2))
+        counts += np.bincount((bonds + 2 * N) * (2 * N + 1) + s.sum(axis=(1, 2)) + N, minlength=counts.size)
+    seen = np.flatnonzero(counts)
+    bonds, M = np.divmod(seen, 2 * N + 1)
+    bonds, M = (bonds - 2 * N).astype(np.float64), (M - N).astype(np.float64)
     E = -J * bonds - h * M
-    w = np.exp(-(E - E.min()) / T)
+    w = counts[seen] * np.exp(-(E - E.min()) / T)
     w /= w.sum()
     e, m = E / N, M / N
     out = {
@@ -342,6 +351,11 @@ def _check_consistent(r: IsingResult, path: str) -> None:
 # -- simulation -------------------------------------------------------------------------------
 
 
+# The most a run needs per site while it starts or runs: the lattice (1 byte), a random start's
+# uniforms and mask (9), a cluster algorithm's labels and stack (16).
+_BYTES_PER_SITE = 26
+
+
 def _initial_spins(L: int, dim: int, start, seed: int) -> np.ndarray:
     shape = (L,) * dim
     if isinstance(start, str):
@@ -349,7 +363,11 @@ def _initial_spins(L: int, dim: int, start, seed: int) -> np.ndarray:
             return np.ones(shape, dtype=np.int8)
         if start == "random":
             u = _random.uniform(L**dim, seed, step=_START_STEP)
-            return np.where(u < 0.5, 1, -1).astype(np.int8).reshape(shape)
+            spins = np.less(u, 0.5).view(np.int8)  # 1 or 0, without an int64 temporary
+            del u
+            spins *= 2
+            spins -= 1
+            return spins.reshape(shape)
         raise ValueError(f"start must be 'random', 'cold' or an array of +-1, got {start!r}")
     spins = np.asarray(start)
     if np.iscomplexobj(spins) or spins.dtype.kind not in "biuf":
@@ -453,9 +471,11 @@ def simulate(
     )
     if result.n_burnin + result.n_sweeps >= 2**31:
         raise ValueError("n_burnin + n_sweeps must be < 2**31")
+    check_memory(L**result.dim * _BYTES_PER_SITE + 32 * (result.n_sweeps // result.measure_every),
+                 f"L={L}, dim={dim}, n_sweeps={n_sweeps}, measure_every={measure_every}")
     result.spins = _initial_spins(L, result.dim, start, result.seed)
-    return _run(result, progress=progress, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-                n_threads=n_threads)
+    return _run_simulation(result, progress=progress, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                           n_threads=n_threads)
 
 
 def resume(checkpoint: str | os.PathLike, *, progress: bool = False, checkpoint_every: int | None = None,
@@ -467,52 +487,12 @@ def resume(checkpoint: str | os.PathLike, *, progress: bool = False, checkpoint_
     """
     result = load(checkpoint)
     result.interrupted = False
-    run = _run_tempering if isinstance(result, TemperingResult) else _run
+    run = _run_tempering if isinstance(result, TemperingResult) else _run_simulation
     return run(result, progress=progress, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
                n_threads=n_threads)
 
 
-def _chunked(r, *, done_attr: str, total: int, cost: int, label: str, unit: str, progress, checkpoint,
-             checkpoint_every, advance, save_state, status):
-    """The loop simulate and parallel_tempering share. Runs `advance(n)` (n more steps; it updates
-    r's `done_attr` and returns True when the kernel saw Ctrl-C) in chunks of about 2e7 spin updates
-    (`cost` per step): the unit of progress reports, checkpoints and Ctrl-C. `save_state()` copies
-    the results onto r (and writes the checkpoint) every `checkpoint_every` steps (default: about
-    a minute), on Ctrl-C and at the end."""
-    chunk = max(1, int(2e7 // cost))
-    if checkpoint is not None and checkpoint_every is None:
-        checkpoint_every = max(chunk, int(3e9 // cost))  # about a minute
-    if checkpoint_every is not None:
-        checkpoint_every = int(check_scalar(checkpoint_every, "checkpoint_every", numbers.Integral, min_val=1))
-    first = last_checkpoint = getattr(r, done_attr)
-    with Progress(total - first, label, unit, enabled=progress) as bar:
-        try:
-            while (done := getattr(r, done_attr)) < total:
-                n = min(chunk, total - done)
-                if checkpoint_every is not None:
-                    n = min(n, checkpoint_every - (done - last_checkpoint) % checkpoint_every)
-                if advance(n):
-                    raise KeyboardInterrupt
-                done = getattr(r, done_attr)
-                bar.update(done - first, status(done - first))
-                if checkpoint is not None and done - last_checkpoint >= checkpoint_every:
-                    save_state()
-                    last_checkpoint = done
-        except KeyboardInterrupt:
-            r.interrupted = True
-            save_state()
-            warnings.warn(
-                f"interrupted after {getattr(r, done_attr)} of {total} {unit}; returning what was done"
-                + (f" (resume with mlsci_fast.ising.resume({os.fspath(checkpoint)!r}))" if checkpoint else ""),
-                RuntimeWarning,
-                stacklevel=4,
-            )
-            return r
-    save_state()
-    return r
-
-
-def _run(r: IsingResult, *, progress, checkpoint, checkpoint_every, n_threads) -> IsingResult:
+def _run_simulation(r: IsingResult, *, progress, checkpoint, checkpoint_every, n_threads) -> IsingResult:
     nt = _threads.resolve(n_threads)
     n_meas = r.n_sweeps // r.measure_every
     energy = np.empty(n_meas)
@@ -534,22 +514,29 @@ def _run(r: IsingResult, *, progress, checkpoint, checkpoint_every, n_threads) -
         done_meas += measured
         return stopped
 
-    def save_state():
+    def commit(write: bool, interrupted: bool):
+        r.interrupted = interrupted
         r.energy, r.magnetization = energy[:done_meas].copy(), magnetization[:done_meas].copy()
         r.elapsed = elapsed0 + time.perf_counter() - started
-        if checkpoint is not None:
+        if write:
             r.save(checkpoint)
 
-    def status(done: int) -> str:
-        return f"{done * r.n_spins / max(time.perf_counter() - started, 1e-9) / 1e9:.2f} flips/ns"
+    first = r.sweeps_done
 
-    # Chunks of about 2e7 updates. A multi-spin chunk packs the lattice into words and back (a
-    # sizeable part of a sweep's time), and its sweeps are 5x cheaper: 64x longer chunks, about
-    # 0.1 s (Ctrl-C is still seen after every sweep).
+    def status() -> str:
+        flips = (r.sweeps_done - first) * r.n_spins
+        return f"{flips / max(time.perf_counter() - started, 1e-9) / 1e9:.2f} flips/ns"
+
+    # The first chunk is about 2e7 updates (a multi-spin sweep costs about 1/64 of a plain one),
+    # later chunks about _run.CHUNK_SECONDS; the kernel sees Ctrl-C after every sweep.
     cost = max(1, r.n_spins // 64) if r.algorithm == "multispin" else r.n_spins
-    return _chunked(r, done_attr="sweeps_done", total=r.n_burnin + r.n_sweeps, cost=cost,
-                    label=f"ising L={r.L} T={r.T:g}", unit="sweeps", progress=progress, checkpoint=checkpoint,
-                    checkpoint_every=checkpoint_every, advance=advance, save_state=save_state, status=status)
+    _run.run_chunks(
+        done=lambda: r.sweeps_done, total=r.n_burnin + r.n_sweeps, advance=advance, commit=commit,
+        label=f"ising L={r.L} T={r.T:g}", unit="sweeps", progress=progress, checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every, status=status, first_chunk=int(2e7 // cost),
+        resume_hint=f"mlsci_fast.ising.resume({os.fspath(checkpoint)!r})" if checkpoint is not None else None,
+        warn_stacklevel=4)
+    return r
 
 
 # -- temperature scans ------------------------------------------------------------------------
@@ -573,6 +560,7 @@ class ScanResult:
     table: dict[str, np.ndarray]
     results: list[IsingResult] | None
     elapsed: float
+    interrupted: bool = False  # Ctrl-C: the temperatures finished before it only
 
     def plot(self, path: str | os.PathLike | None = None, *, ax=None):
         """E, |M|, C, chi and the Binder cumulant against T, with Onsager's curves in 2-D.
@@ -607,8 +595,9 @@ def _unit_seed(seed: int, i: int) -> int:
 
 def _scan_unit(kwargs: dict, unit: tuple[int, float], n_threads: int | None = None):
     i, T = unit
-    r = simulate(T=T, seed=_unit_seed(kwargs["seed"], i), n_threads=n_threads,
-                 **{k: v for k, v in kwargs.items() if k not in ("seed", "keep")})
+    with _run.propagate_interrupts():  # Ctrl-C stops the scan, not only this temperature
+        r = simulate(T=T, seed=_unit_seed(kwargs["seed"], i), n_threads=n_threads,
+                     **{k: v for k, v in kwargs.items() if k not in ("seed", "keep")})
     return r.summary(), (r if kwargs["keep"] else None)
 
 
@@ -635,6 +624,9 @@ def temperature_scan(
     Temperature i runs with a seed derived from (seed, i), so the table is the same whether
     the temperatures run here, one after another, or as Dask tasks (``client="local"``, a
     scheduler address or a `dask.distributed.Client`: see `mlsci_fast.distributed`).
+
+    Ctrl-C stops the scan: the temperatures finished before it are returned, with
+    `interrupted=True` and a RuntimeWarning.
     """
     from .distributed import map_units
 
@@ -651,7 +643,9 @@ def temperature_scan(
         raise ValueError(f"n_sweeps={n_sweeps} gives no measurement with measure_every={measure_every}")
     started = time.perf_counter()
     out = map_units(functools.partial(_scan_unit, kwargs), list(enumerate(temps.tolist())), client=client,
-                    progress=progress, label=f"ising L={L} scan")
+                    progress=progress, label=f"ising L={L} scan", partial=True)
+    interrupted = len(out) < len(temps)
+    temps = temps[:len(out)]
     table: dict[str, np.ndarray] = {}
     for key in _SCAN_KEYS:
         table[key] = np.array([s[key][0] for s, _ in out])
@@ -660,7 +654,7 @@ def temperature_scan(
         table[key] = np.array([s[key] for s, _ in out])
     return ScanResult(L=int(L), dim=int(dim), J=float(J), h=float(h), algorithm=algorithm, seed=seed,
                       temperatures=temps, table=table, results=[r for _, r in out] if keep_results else None,
-                      elapsed=time.perf_counter() - started)
+                      elapsed=time.perf_counter() - started, interrupted=interrupted)
 
 
 # -- parallel tempering -----------------------------------------------------------------------
@@ -839,6 +833,8 @@ def parallel_tempering(
     h = float(check_scalar(h, "h", numbers.Real))
     seed = _seed.resolve(seed)
     R = temps.size
+    check_memory(R * L**dim * (2 + _BYTES_PER_SITE) + 64 * R * (n_burnin + n_rounds),
+                 f"{R} temperatures, L={L}, dim={dim}, n_rounds={n_rounds}")
     spins = np.stack([_initial_spins(L, dim, start, _unit_seed(seed, r)) for r in range(R)])
     result = TemperingResult(
         L=L, dim=int(dim), J=J, h=h, algorithm=algorithm, seed=seed, temperatures=temps, n_rounds=n_rounds,
@@ -874,15 +870,20 @@ def _run_tempering(r: TemperingResult, *, progress, checkpoint, checkpoint_every
         r.rounds_done += done
         return stopped
 
-    def save_state():
+    def commit(write: bool, interrupted: bool):
+        r.interrupted = interrupted
         r.energy = energy[r.n_burnin:max(r.n_burnin, r.rounds_done)].copy()
         r.magnetization = magnetization[r.n_burnin:max(r.n_burnin, r.rounds_done)].copy()
         r.spins = lattices[r.lattice_at]
         r.elapsed = elapsed0 + time.perf_counter() - started
-        if checkpoint is not None:
+        if write:
             r.save(checkpoint)
 
-    return _chunked(r, done_attr="rounds_done", total=total, cost=R * r.sweeps_per_round * r.n_spins,
-                    label=f"tempering L={r.L} R={R}", unit="rounds", progress=progress, checkpoint=checkpoint,
-                    checkpoint_every=checkpoint_every, advance=advance, save_state=save_state,
-                    status=lambda done: f"swaps {np.mean(r.swap_acceptance):.2f}")
+    _run.run_chunks(
+        done=lambda: r.rounds_done, total=total, advance=advance, commit=commit,
+        label=f"tempering L={r.L} R={R}", unit="rounds", progress=progress, checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every, status=lambda: f"swaps {np.mean(r.swap_acceptance):.2f}",
+        first_chunk=int(2e7 // (R * r.sweeps_per_round * r.n_spins)),
+        resume_hint=f"mlsci_fast.ising.resume({os.fspath(checkpoint)!r})" if checkpoint is not None else None,
+        warn_stacklevel=4)
+    return r

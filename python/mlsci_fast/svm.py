@@ -29,7 +29,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from . import _core, _platt, _seed, _threads
 from . import random as _random
 from ._progress import Progress
-from ._validation import check_scalar
+from ._validation import as_float_array, check_scalar
 
 __all__ = ["SVC", "LiftFeatures", "OneClassSVM", "SVR", "lift"]
 
@@ -139,11 +139,15 @@ class _BaseSVM(BaseEstimator):
     def _kernel_input(self, X: np.ndarray) -> np.ndarray:
         """The matrix the solver sees: features, or the kernel matrix for callables."""
         if callable(self.kernel):
-            K = np.ascontiguousarray(self.kernel(X, X), dtype=np.float64)
-            if K.shape != (len(X), len(X)):
-                raise ValueError(f"the kernel callable returned shape {K.shape}, expected {(len(X), len(X))}")
-            return K
+            return self._call_kernel(X, X)
         return X
+
+    def _call_kernel(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """The user's kernel(X, Y), checked: real, finite, of shape (len(X), len(Y))."""
+        K = as_float_array(self.kernel(X, Y), "the kernel callable's result", allow_nonfinite=False)
+        if K.shape != (len(X), len(Y)):
+            raise ValueError(f"the kernel callable returned shape {K.shape}, expected {(len(X), len(Y))}")
+        return K
 
     # -- solver -----------------------------------------------------------------------------
     def _solve(self, K_or_X, rows, target, upper, *, nu=0.5, epsilon=0.0) -> dict:
@@ -216,8 +220,7 @@ class _BaseSVM(BaseEstimator):
         if self.kernel == "precomputed":
             return X[:, self.support_] @ self._pair_coef + self._intercept
         if callable(self.kernel):
-            K = np.asarray(self.kernel(X, self.support_vectors_), dtype=np.float64)
-            return K @ self._pair_coef + self._intercept
+            return self._call_kernel(X, self.support_vectors_) @ self._pair_coef + self._intercept
         return _core.svm.decision_function(
             X,
             self.support_vectors_,

@@ -354,8 +354,15 @@ class DecisionTreeClassifier(ClassifierMixin, _BaseTree):
         self.n_classes_ = len(classes)
         sw = self._sample_weight(sample_weight, len(X))
         if self.class_weight is not None:
+            if isinstance(self.class_weight, dict):
+                bad = {k: v for k, v in self.class_weight.items()
+                       if not isinstance(v, numbers.Real) or not np.isfinite(v) or v < 0}
+                if bad:
+                    raise ValueError(f"class_weight must map classes to finite weights >= 0, got {bad}")
             cw = compute_sample_weight(self.class_weight, y)
             sw = np.ascontiguousarray(cw if sw is None else sw * cw)
+            if not np.any(sw > 0):
+                raise ValueError("class_weight and sample_weight leave every sample with weight 0")
         return self._fit(X, codes.astype(np.int32), len(classes), None, sw)
 
     def predict_proba(self, X: ArrayLike) -> np.ndarray:

@@ -31,7 +31,7 @@ def deep_dream(
     jitter: int = 16,
     size: int | None = 512,
     seed: int = 0,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> np.ndarray:
     """Dream on an image; returns an H x W x 3 uint8 array (longer side `size`).
 
@@ -50,7 +50,7 @@ def deep_dream(
     jitter : largest random shift in pixels before each step (seeded).
     size : the longer side of the working image; None keeps the input size.
     seed : seeds the jitter.
-    progress : show a progress line.
+    progress : show progress (default: when stderr is a terminal or a notebook).
     """
     check_scalar(octaves, "octaves", numbers.Integral, min_val=1)
     check_scalar(octave_scale, "octave_scale", numbers.Real, min_val=1.0)

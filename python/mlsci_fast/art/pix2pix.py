@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._io import atomic_write, check_writable
 from .._progress import Progress
 from .._validation import check_scalar
 from .features import conv_layer
@@ -170,11 +171,14 @@ class Pix2Pix:
             raise ValueError(f"{name} is too small ({h} x {w}); the discriminator needs at least 24 x 24 pixels")
 
     def fit(self, A, B=None, *, epochs: int = 10, batch_size: int = 4, validation: tuple | None = None,
-            progress: bool = True, checkpoint: str | os.PathLike | None = None) -> Pix2Pix:
+            progress: bool | None = None, checkpoint: str | os.PathLike | None = None) -> Pix2Pix:
         """Train on pairs A[i] -> B[i]: arrays (n, H, W, C) in [0, 1] or uint8, or ``fit((A, B))``
         as `paired_data` returns them. Calling `fit` again continues the training; with
         `checkpoint`, the model is saved there (atomically) after every epoch, and
-        ``Pix2Pix.load(checkpoint).fit(A, B, ...)`` continues from it."""
+        ``Pix2Pix.load(checkpoint).fit(A, B, ...)`` continues from it. Progress is shown by
+        default when stderr is a terminal or a notebook."""
+        if checkpoint is not None:
+            check_writable(checkpoint, "checkpoint")
         if B is None:
             if not (isinstance(A, (tuple, list)) and len(A) == 2):
                 raise ValueError("give the pairs as fit(A, B) or fit((A, B))")
@@ -276,9 +280,7 @@ class Pix2Pix:
                  "generator": self.generator.state_dict(), "discriminator": self.discriminator.state_dict(),
                  "opt_g": self._opt_g.state_dict(), "opt_d": self._opt_d.state_dict(),
                  "history": self.history_, "epochs": self._epochs}
-        tmp = f"{os.fspath(path)}.tmp"
-        torch.save(state, tmp)
-        os.replace(tmp, path)
+        atomic_write(path, lambda f: torch.save(state, f), ".pt")
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Pix2Pix:

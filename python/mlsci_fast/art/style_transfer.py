@@ -61,7 +61,7 @@ def style_transfer(
     temperature: float = 1.0,
     init: str = "content",
     seed: int = 0,
-    progress: bool = True,
+    progress: bool | None = None,
     history: list | None = None,
 ) -> np.ndarray:
     """Paint `content` in the style of `style`; returns an H x W x 3 uint8 array whose longer
@@ -87,7 +87,7 @@ def style_transfer(
     temperature : the softmax temperature (SWAG).
     init : "content" (start from the content image) or "noise" (seeded).
     seed : seeds "noise".
-    progress : show a progress line.
+    progress : show progress (default: when stderr is a terminal or a notebook).
     history : if a list, the total loss after each iteration is appended to it.
     """
     for name, value in (("content_weight", content_weight), ("style_weight", style_weight), ("tv_weight", tv_weight)):

@@ -11,13 +11,12 @@ import dataclasses
 import numbers
 import os
 import time
-import warnings
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import _core, _plotting, _seed, _threads
-from .._progress import Progress
+from .._run import run_chunks
 from .._validation import as_float_array, check_scalar
 from .problems import LennardJonesCluster
 
@@ -39,6 +38,7 @@ class ClusterResult:
     energies: np.ndarray
     seed: int
     elapsed: float
+    interrupted: bool = False  # stopped early by Ctrl-C
 
     def to_xyz(self, path: str | os.PathLike, element: str = "Ar") -> None:
         """Write the structure as an XYZ file (readable by ASE, VMD, Ovito, ...)."""
@@ -150,23 +150,25 @@ def cluster_search(
     _core.ga.cluster_init(cfg, pos, energies, counters, lj._core_problem, nt)
     trace[0] = energies.min()
 
-    def done() -> bool:
-        return counters[1] >= cfg.max_relaxations or energies.min() <= cfg.target + cfg.energy_tol
+    def reached() -> bool:
+        return energies.min() <= cfg.target + cfg.energy_tol
 
-    with Progress(cfg.max_relaxations, f"LJ{n_atoms} search", "relaxations", enabled=progress) as bar:
-        try:
-            while not done():
-                _core.ga.cluster_run(cfg, pos, energies, counters, lj._core_problem, 5, trace, nt)
-                bar.update(int(counters[1]), f"best {energies.min():.6f}")
-        except KeyboardInterrupt:
-            # Generations are committed whole, so the population is consistent: return it.
-            warnings.warn(f"interrupted after {int(counters[1])} relaxations; returning the best structure so far",
-                          RuntimeWarning, stacklevel=2)
+    def advance(n: int) -> None:  # n relaxations: whole generations of n_children
+        _core.ga.cluster_run(cfg, pos, energies, counters, lj._core_problem, max(1, n // cfg.n_children), trace, nt)
+
+    # Five generations a call; the search ends early when the target is reached.
+    interrupted = [False]
+    run_chunks(done=lambda: cfg.max_relaxations if reached() else min(int(counters[1]), cfg.max_relaxations),
+               total=cfg.max_relaxations, advance=advance,
+               commit=lambda write, stopped: interrupted.__setitem__(0, stopped),
+               label=f"LJ{n_atoms} search", unit="relaxations", progress=progress,
+               status=lambda: f"best {energies.min():.6f}", first_chunk=5 * cfg.n_children,
+               max_chunk=5 * cfg.n_children, warn_stacklevel=3)
     best = int(np.argmin(energies))
     xyz = pos[best].reshape(-1, 3)
     return ClusterResult(
         energy=float(energies[best]), positions=xyz - xyz.mean(axis=0),
         found=target is not None and bool(energies[best] <= cfg.target + cfg.energy_tol), target=target,
         n_relaxations=int(counters[1]), history=trace[: int(counters[0]) + 1].copy(), energies=np.sort(energies),
-        seed=seed, elapsed=time.perf_counter() - started,
+        seed=seed, elapsed=time.perf_counter() - started, interrupted=interrupted[0],
     )

@@ -14,8 +14,8 @@ from numpy.typing import ArrayLike
 
 from .. import _core, _plotting, _seed, _threads
 from .._io import atomic_savez, load_npz
-from .._progress import Progress
-from .._validation import as_float_array, check_scalar
+from .._run import check_every, run_chunks
+from .._validation import as_float_array, check_memory, check_scalar
 from .problems import Problem, _rebuild
 
 __all__ = ["GAResult", "GeneticAlgorithm"]
@@ -26,7 +26,6 @@ _CROSSOVER = {"sbx": 0, "blend": 1, "uniform": 2, "order": 3}
 _MUTATION = {"polynomial": 0, "gaussian": 1, "inversion": 2, "swap": 3}
 _GENOME = {"real": 0, "integer": 1, "permutation": 2}
 _SURVIVAL = {"elitist": 0, "mu+lambda": 1}
-_CHUNK_SECONDS = 0.2
 
 
 @dataclasses.dataclass(eq=False)
@@ -44,6 +43,7 @@ class GAResult:
     population: np.ndarray
     fitness: np.ndarray
     elapsed: float
+    interrupted: bool = False  # stopped early by Ctrl-C
 
     def plot(self, path: str | os.PathLike | None = None, *, log: bool | None = None, ax=None):
         """Convergence curve: best and mean fitness (with the spread) against generation.
@@ -175,6 +175,8 @@ class GeneticAlgorithm:
         cfg.dim = b.shape[0]
         cfg.pop_size = int(check_scalar(population_size, "population_size", numbers.Integral, min_val=2))
         cfg.islands = int(check_scalar(islands, "islands", numbers.Integral, min_val=1))
+        check_memory(8.0 * cfg.islands * cfg.pop_size * (4 * cfg.dim + 4),
+                     f"islands={cfg.islands} x population_size={cfg.pop_size} x {cfg.dim} genes")
         cfg.genome = _GENOME[genome]
         self.genome = genome
         cfg.selection = _choice(selection, _SELECTION, "selection")
@@ -232,6 +234,7 @@ class GeneticAlgorithm:
         self._counters = np.zeros(2, dtype=np.int64)
         self._history = {k: np.empty(1) for k in ("best", "mean", "std")}
         self._elapsed = 0.0
+        self.interrupted = False  # the last run was stopped by Ctrl-C
         self._plan: int | None = None
 
     @property
@@ -257,6 +260,7 @@ class GeneticAlgorithm:
         have = len(self._history["best"])
         if have >= rows:
             return
+        check_memory(16.0 * rows * len(self._history), f"n_generations={rows - 1}")
         for k, v in self._history.items():
             grown = np.full(rows, np.nan)
             grown[:have] = v
@@ -314,33 +318,37 @@ class GeneticAlgorithm:
         spec = self._island_spec()
         n, d = cfg.pop_size, cfg.dim
         started, elapsed0 = time.perf_counter(), self._elapsed
+
+        def advance(_: int) -> None:  # to the next migration, whatever the chunk
+            g0 = self.generation
+            interval = cfg.migration_interval
+            stop = end if interval <= 0 else min(end, (g0 // interval + 1) * interval)
+            futures = [
+                c.submit(_evolve_island, spec, i, self._pop[i * n:(i + 1) * n].copy(),
+                         self._fit[i * n:(i + 1) * n].copy(), g0, stop - g0, n_threads, pure=False, retries=2)
+                for i in range(cfg.islands)
+            ]
+            snapshots = c.gather(futures)
+            for j in range(stop - g0):
+                for i, (pops, fits) in enumerate(snapshots):
+                    self._pop[i * n:(i + 1) * n] = pops[j].reshape(n, d)
+                    self._fit[i * n:(i + 1) * n] = fits[j]
+                _core.ga.record(*self._state(), g0 + j + 1)
+
+        def commit(write: bool, interrupted: bool) -> None:
+            self.interrupted = interrupted
+            self._elapsed = elapsed0 + time.perf_counter() - started
+            if write:
+                self.save(checkpoint)
+
         try:
-            with Progress(end - self.generation, "ga", "generations", enabled=progress) as bar:
-                first = self.generation
-                while self.generation < end:
-                    g0 = self.generation
-                    interval = cfg.migration_interval
-                    stop = end if interval <= 0 else min(end, (g0 // interval + 1) * interval)
-                    futures = [
-                        c.submit(_evolve_island, spec, i, self._pop[i * n:(i + 1) * n].copy(),
-                                 self._fit[i * n:(i + 1) * n].copy(), g0, stop - g0, n_threads, pure=False, retries=2)
-                        for i in range(cfg.islands)
-                    ]
-                    snapshots = c.gather(futures)
-                    for j in range(stop - g0):
-                        for i, (pops, fits) in enumerate(snapshots):
-                            self._pop[i * n:(i + 1) * n] = pops[j].reshape(n, d)
-                            self._fit[i * n:(i + 1) * n] = fits[j]
-                        _core.ga.record(*self._state(), g0 + j + 1)
-                    bar.update(self.generation - first, self._progress_text())
-                    if checkpoint is not None:
-                        self._elapsed = elapsed0 + time.perf_counter() - started
-                        self.save(checkpoint)
+            run_chunks(done=lambda: self.generation, total=end, advance=advance, commit=commit, label="ga",
+                       unit="generations", progress=progress, checkpoint=checkpoint, checkpoint_every=1,
+                       status=self._progress_text, warn_stacklevel=4,
+                       resume_hint=f"{type(self).__name__}.load({os.fspath(checkpoint)!r}, ...).resume()"
+                       if checkpoint else None)
         finally:
             release_client(c, owned)
-        self._elapsed = elapsed0 + time.perf_counter() - started
-        if checkpoint is not None:
-            self.save(checkpoint)
         return self.result()
 
     def resume(self, *, progress: bool = False, checkpoint_every: int | None = None) -> GAResult:
@@ -350,49 +358,28 @@ class GeneticAlgorithm:
         return self._run_plan(progress, self._checkpoint_path, checkpoint_every)
 
     def _run_plan(self, progress, checkpoint, checkpoint_every) -> GAResult:
-        if checkpoint_every is not None:
-            checkpoint_every = int(check_scalar(checkpoint_every, "checkpoint_every", numbers.Integral, min_val=1))
         self._checkpoint_path = None if checkpoint is None else os.fspath(checkpoint)
         nt = _threads.resolve(self.n_threads)
         started = time.perf_counter()
         elapsed0 = self._elapsed
         end = self._plan
+        check_every(checkpoint_every)
         self._grow(end + 1)
         if self._fit is None:
             self._initialize()
-        first = self.generation
-        per_gen = None
-        last_save_t, last_save_g = time.perf_counter(), first
 
-        def save():
+        def commit(write: bool, interrupted: bool) -> None:
+            self.interrupted = interrupted
             self._elapsed = elapsed0 + time.perf_counter() - started
-            if checkpoint is not None:
+            if write:
                 self.save(checkpoint)
 
-        with Progress(end - first, "ga", "generations", enabled=progress) as bar:
-            try:
-                while self.generation < end:
-                    g = self.generation
-                    t0 = time.perf_counter()
-                    n = 1 if per_gen is None else max(1, int(_CHUNK_SECONDS / max(per_gen, 1e-9)))
-                    n = min(n, end - g)
-                    if checkpoint is not None and checkpoint_every is not None:
-                        n = min(n, checkpoint_every - (g - last_save_g) % checkpoint_every)
-                    n = self._step(n, nt)
-                    dt = (time.perf_counter() - t0) / n
-                    per_gen = dt if per_gen is None else 0.5 * per_gen + 0.5 * dt
-                    bar.update(self.generation - first, self._progress_text())
-                    if checkpoint is not None:
-                        now = self.generation
-                        due = (now - last_save_g >= checkpoint_every if checkpoint_every is not None
-                               else time.perf_counter() - last_save_t >= 60.0)
-                        if due:
-                            save()
-                            last_save_t, last_save_g = time.perf_counter(), now
-            except BaseException:
-                save()
-                raise
-        save()
+        run_chunks(
+            done=lambda: self.generation, total=end, advance=lambda n: self._step(n, nt), commit=commit,
+            label="ga", unit="generations", progress=progress, checkpoint=checkpoint,
+            checkpoint_every=checkpoint_every, status=self._progress_text, first_chunk=1,
+            resume_hint=f"{type(self).__name__}.load({self._checkpoint_path!r}, ...).resume()" if checkpoint else None,
+            warn_stacklevel=4)
         return self.result()
 
     def _sign(self, v):
@@ -402,14 +389,13 @@ class GeneticAlgorithm:
         self._fit = self._evaluate(self._pop)
         _core.ga.start(*self._state())
 
-    def _step(self, n: int, nt: int) -> int:
-        """Up to n generations; returns how many were done."""
+    def _step(self, n: int, nt: int) -> None:
+        """Up to n generations (a Python fitness runs one per call)."""
         if self.problem is not None:
             _core.ga.run(*self._state(), n, self.problem._core_problem, nt)
-            return n
+            return
         kids = _core.ga.make_offspring(*self._state(), nt)
         _core.ga.survive(*self._state(), kids, self._evaluate(kids), nt)
-        return 1
 
     def _progress_text(self) -> str:
         return f"best {self._sign(self._best_f[0]):.6g}"
@@ -423,7 +409,7 @@ class GeneticAlgorithm:
         return GAResult(
             best_x=self._best_x.copy(), best_fitness=float(self._sign(self._best_f[0])), history=hist,
             n_evaluations=int(self._counters[1]), n_generations=g, seed=self.seed, population=self._pop.copy(),
-            fitness=self._sign(self._fit).copy(), elapsed=self._elapsed,
+            fitness=self._sign(self._fit).copy(), elapsed=self._elapsed, interrupted=self.interrupted,
         )
 
     # -- checkpoints ------------------------------------------------------------------------

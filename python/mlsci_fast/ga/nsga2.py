@@ -41,6 +41,7 @@ class ParetoResult:
     n_generations: int
     seed: int
     elapsed: float
+    interrupted: bool = False  # stopped early by Ctrl-C
 
     def plot(self, path: str | os.PathLike | None = None, names: list[str] | None = None, *, ax=None):
         """The population in objective space with its Pareto front (pairs of objectives).
@@ -156,11 +157,10 @@ class NSGA2(GeneticAlgorithm):
         _core.ga.start(*self._state())
         self._record()
 
-    def _step(self, n: int, nt: int) -> int:
+    def _step(self, n: int, nt: int) -> None:
         kids = _core.ga.make_offspring(*self._state(), nt)
         _core.ga.nsga2_survive(*self._state(), self._obj, kids, self._objectives(kids), nt)
         self._record()
-        return 1
 
     def _progress_text(self) -> str:
         return f"first front {int(self._mo['front_size'][self.generation])}"
@@ -174,6 +174,7 @@ class NSGA2(GeneticAlgorithm):
             population=self._pop.copy(), objectives=self._obj.copy(),
             history={"front_size": self._mo["front_size"][: g + 1].copy(), "min": self._mo["min"][: g + 1].copy()},
             n_evaluations=int(self._counters[1]), n_generations=g, seed=self.seed, elapsed=self._elapsed,
+            interrupted=self.interrupted,
         )
 
     def save(self, path: str | os.PathLike) -> None:

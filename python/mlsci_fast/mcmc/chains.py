@@ -23,8 +23,8 @@ from numpy.typing import ArrayLike
 
 from .. import _core, _seed, _threads
 from .._io import atomic_savez, load_npz
-from .._progress import Progress
-from .._validation import as_float_array, check_scalar
+from .._run import run_chunks
+from .._validation import as_float_array, check_memory, check_scalar
 from ..distributed import map_units
 from . import diagnostics
 from .targets import Target, _from_spec
@@ -35,7 +35,6 @@ _FORMAT = "mlsci_fast.mcmc.chains/1"
 _ALGORITHMS = {"metropolis": 0, "hmc": 1, "nuts": 2}
 _STATE = ("x", "lp", "grad", "adapt", "metric", "w_mean", "w_m2", "iteration")
 _TRACE = ("draws", "trace_lp", "accept", "step_size", "energy", "n_steps", "tree_depth", "divergent")
-_CHUNK_SECONDS = 0.2
 
 
 @dataclasses.dataclass(eq=False)
@@ -67,6 +66,7 @@ class ChainResult:
     state: dict[str, np.ndarray]
     elapsed: float = 0.0
     target: Target | None = dataclasses.field(default=None, repr=False)
+    interrupted: bool = False  # stopped early by Ctrl-C (then `complete` is False)
 
     @property
     def iterations_done(self) -> int:
@@ -170,6 +170,7 @@ class ChainResult:
             "settings": self.settings,
             "names": self.names,
             "elapsed": self.elapsed,
+            "interrupted": bool(self.interrupted),
             "target": None,
         }
         arrays = {k: getattr(self, k) for k in _TRACE}
@@ -193,6 +194,7 @@ def load(path: str | os.PathLike) -> ChainResult:
             algorithm=meta["algorithm"], seed=int(meta["seed"]), n_warmup=int(meta["n_warmup"]),
             n_samples=int(meta["n_samples"]), n_chains=int(meta["n_chains"]), ndim=int(meta["ndim"]),
             settings=meta["settings"], names=meta["names"], elapsed=float(meta["elapsed"]), target=target,
+            interrupted=bool(meta.get("interrupted", False)),
             state={k: np.ascontiguousarray(arrays[f"state_{k}"]) for k in _STATE},
             **{k: np.ascontiguousarray(arrays[k]) for k in _TRACE},
         )
@@ -313,6 +315,8 @@ def _sample(
         raise ValueError(f"names has {len(names)} entries for {ndim} parameters")
     total = n_warmup + n_samples
     msize = (ndim, ndim) if metric == "dense" else (ndim,)
+    check_memory(8.0 * n_chains * (total * (ndim + 7) + 3 * int(np.prod(msize)) + 4 * ndim),
+                 f"n_chains={n_chains}, n_warmup + n_samples={total}, ndim={ndim}")
     x_start = _initial_points(x0, n_chains, ndim, seed, core_target, first_chain)
     if client is not None:
         if checkpoint is not None:
@@ -370,49 +374,31 @@ def _merge(parts: list[ChainResult]) -> ChainResult:
 
 
 def _run(r: ChainResult, core_target, *, progress, n_threads, checkpoint, checkpoint_every) -> ChainResult:
-    if checkpoint_every is not None:
-        checkpoint_every = int(check_scalar(checkpoint_every, "checkpoint_every", numbers.Integral, min_val=1))
     cfg = _config(r)
     nt = _threads.resolve(n_threads)
-    total = r.n_warmup + r.n_samples
-    first = r.iterations_done
-    per_it = None
     started = time.perf_counter()
     elapsed0 = r.elapsed
-    last_save_t, last_save_it = time.perf_counter(), first
-    label = f"{r.algorithm} ({r.n_chains} chains)"
 
-    def save():
+    def advance(n: int) -> None:
+        _core.mcmc.run_chains(cfg, *(r.state[k] for k in _STATE), *(getattr(r, k) for k in _TRACE),
+                              r.settings.get("first_chain", 0), r.iterations_done + n, core_target, nt)
+
+    def commit(write: bool, interrupted: bool) -> None:
+        r.interrupted = interrupted
         r.elapsed = elapsed0 + time.perf_counter() - started
-        if checkpoint is not None:
+        if write:
             r.save(checkpoint)
 
-    with Progress(total - first, label, "iterations", enabled=progress) as bar:
-        try:
-            while r.iterations_done < total:
-                done = r.iterations_done
-                n = 5 if per_it is None else max(1, int(_CHUNK_SECONDS / max(per_it, 1e-12)))
-                n = min(n, total - done)
-                if checkpoint is not None and checkpoint_every is not None:
-                    n = min(n, checkpoint_every - (done - last_save_it) % checkpoint_every)
-                t0 = time.perf_counter()
-                _core.mcmc.run_chains(cfg, *(r.state[k] for k in _STATE), *(getattr(r, k) for k in _TRACE),
-                                      r.settings.get("first_chain", 0), done + n, core_target, nt)
-                dt = (time.perf_counter() - t0) / n
-                per_it = dt if per_it is None else 0.5 * per_it + 0.5 * dt
-                now = r.iterations_done
-                phase = "warmup" if now <= r.n_warmup else "sampling"
-                bar.update(now - first, f"{phase}, step size {np.exp(r.state['adapt'][:, 0]).mean():.3g}")
-                if checkpoint is not None:
-                    due = (now - last_save_it >= checkpoint_every if checkpoint_every is not None
-                           else time.perf_counter() - last_save_t >= 60.0)
-                    if due:
-                        save()
-                        last_save_t, last_save_it = time.perf_counter(), now
-        except BaseException:
-            save()
-            raise
-    save()
+    def status() -> str:
+        phase = "warmup" if r.iterations_done <= r.n_warmup else "sampling"
+        return f"{phase}, step size {np.exp(r.state['adapt'][:, 0]).mean():.3g}"
+
+    run_chunks(
+        done=lambda: r.iterations_done, total=r.n_warmup + r.n_samples, advance=advance, commit=commit,
+        label=f"{r.algorithm} ({r.n_chains} chains)", unit="iterations", progress=progress,
+        checkpoint=checkpoint, checkpoint_every=checkpoint_every, status=status, first_chunk=5,
+        resume_hint=f"mlsci_fast.mcmc.resume({os.fspath(checkpoint)!r})" if checkpoint is not None else None,
+        warn_stacklevel=5)
     return r
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numbers
 import os
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,8 +12,9 @@ from numpy.typing import ArrayLike
 
 from .. import _core, _seed, _threads
 from .._io import atomic_savez, load_npz
+from .._run import run_chunks
 from .._progress import Progress
-from .._validation import as_float_array, check_scalar
+from .._validation import as_float_array, check_memory, check_scalar
 from . import diagnostics
 from .moves import _from_row, _normalize
 from .targets import Target, _from_spec
@@ -22,7 +22,6 @@ from .targets import Target, _from_spec
 __all__ = ["EnsembleSampler", "State", "run_chains"]
 
 _FORMAT = "mlsci_fast.mcmc.ensemble/1"
-_CHUNK_SECONDS = 0.2  # the unit of progress updates, checkpoints and Ctrl-C
 
 
 class State:
@@ -107,6 +106,7 @@ class EnsembleSampler:
     ):
         self.nwalkers = int(check_scalar(nwalkers, "nwalkers", numbers.Integral, min_val=2))
         self.ndim = int(check_scalar(ndim, "ndim", numbers.Integral, min_val=1))
+        check_memory(8.0 * self.nwalkers * (4 * self.ndim + 8), f"nwalkers={self.nwalkers}, ndim={self.ndim}")
         if self.nwalkers < 2 * self.ndim and not live_dangerously:
             raise ValueError(
                 f"nwalkers={self.nwalkers} is fewer than twice ndim={self.ndim}: the walkers would be stuck in a "
@@ -141,6 +141,7 @@ class EnsembleSampler:
         self._lp: np.ndarray | None = None
         self._plan: dict[str, Any] | None = None  # the run a checkpoint belongs to
         self._checkpoint_path: str | None = None
+        self.interrupted = False  # the last run_mcmc/resume was stopped by Ctrl-C
         self.reset()
 
     # -- bookkeeping --------------------------------------------------------------------------
@@ -288,6 +289,8 @@ class EnsembleSampler:
         have = self.iteration
         if self._chain.shape[0] - have >= rows:
             return
+        check_memory(8.0 * (have + rows) * self.nwalkers * (self.ndim + 1) * (2 if have else 1),
+                     f"nsteps={rows} stored steps of nwalkers={self.nwalkers} x ndim={self.ndim}")
         chain = np.empty((have + rows, self.nwalkers, self.ndim))
         chain_lp = np.empty((have + rows, self.nwalkers))
         chain[:have], chain_lp[:have] = self._chain[:have], self._chain_lp[:have]
@@ -336,7 +339,8 @@ class EnsembleSampler:
             run is interrupted. Continue with ``EnsembleSampler.load(path).resume()``.
 
         Ctrl-C stops the run cleanly at a step boundary: the steps done so far are stored, the
-        checkpoint (if any) is written, and KeyboardInterrupt is raised.
+        checkpoint (if any) is written, a RuntimeWarning says how far it got, `interrupted` is
+        True and the last state is returned (the one Ctrl-C policy of every long run here).
         """
         nsteps = int(check_scalar(nsteps, "nsteps", numbers.Integral, min_val=0))
         thin_by = int(check_scalar(thin_by, "thin_by", numbers.Integral, min_val=1))
@@ -364,43 +368,21 @@ class EnsembleSampler:
         return self.get_last_sample()
 
     def _run_plan(self, progress: bool, checkpoint_every: int | None) -> None:
-        end = self._plan["end"]
         store = self._plan["store"]
         path = self._checkpoint_path
-        total = end - int(self._counters[0])
-        first = int(self._counters[0])
-        per_step = None
-        last_save_t, last_save_step = time.perf_counter(), first
-        with Progress(total, "mcmc", "steps", enabled=progress) as bar:
-            try:
-                while int(self._counters[0]) < end:
-                    now = int(self._counters[0])
-                    n = end - now if per_step is None else max(1, int(_CHUNK_SECONDS / max(per_step, 1e-12)))
-                    if per_step is None:
-                        n = min(n, 16)
-                    n = min(n, end - now)
-                    if path is not None and checkpoint_every is not None:
-                        n = min(n, checkpoint_every - (now - last_save_step) % checkpoint_every)
-                    t0 = time.perf_counter()
-                    self._kernel(n, store)
-                    dt = time.perf_counter() - t0
-                    per_step = dt / n if per_step is None else 0.5 * per_step + 0.5 * dt / n
-                    bar.update(int(self._counters[0]) - first, f"acceptance {self.acceptance_fraction.mean():.2f}")
-                    if path is not None:
-                        due = (
-                            int(self._counters[0]) - last_save_step >= checkpoint_every
-                            if checkpoint_every is not None
-                            else time.perf_counter() - last_save_t >= 60.0
-                        )
-                        if due:
-                            self.save(path)
-                            last_save_t, last_save_step = time.perf_counter(), int(self._counters[0])
-            except BaseException:
-                if path is not None and self._coords is not None:
-                    self.save(path)
-                raise
-        if path is not None:
-            self.save(path)
+
+        def commit(write: bool, interrupted: bool) -> None:
+            self.interrupted = interrupted
+            if write and self._coords is not None:
+                self.save(path)
+
+        run_chunks(
+            done=lambda: int(self._counters[0]), total=self._plan["end"], advance=lambda n: self._kernel(n, store),
+            commit=commit, label="mcmc", unit="steps", progress=progress, checkpoint=path,
+            checkpoint_every=checkpoint_every, status=lambda: f"acceptance {self.acceptance_fraction.mean():.2f}",
+            first_chunk=16,
+            resume_hint=f"mlsci_fast.mcmc.EnsembleSampler.load({path!r}, ...).resume()" if path else None,
+            warn_stacklevel=4)
 
     def sample(
         self,

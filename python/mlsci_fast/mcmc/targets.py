@@ -122,7 +122,10 @@ class Gaussian(Target):
     def __init__(self, mean: ArrayLike, cov: ArrayLike):
         mean = as_float_array(mean, "mean", ndim=1)
         d = mean.shape[0]
-        cov_arr = np.asarray(cov, dtype=np.float64)
+        cov_arr = np.asarray(cov)
+        if cov_arr.dtype.kind not in "biuf":  # complex or strings: refused by name, not cast
+            cov_arr = as_float_array(cov_arr, "cov", ndim=cov_arr.ndim, allow_empty=True)
+        cov_arr = cov_arr.astype(np.float64)
         if cov_arr.ndim == 0:
             cov_arr = np.eye(d) * cov_arr
         elif cov_arr.ndim == 1:

@@ -7,6 +7,8 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
+from .._io import check_writable
+
 __all__ = ["Callback", "EarlyStopping", "LearningRateScheduler", "ModelCheckpoint"]
 
 
@@ -98,6 +100,9 @@ class ModelCheckpoint(Callback):
         self.best = math.inf if self.mode == "min" else -math.inf
         self.saved: list[str] = []
 
+    def on_train_begin(self, logs=None):
+        check_writable(self.filepath.format_map(_AnyField()), "ModelCheckpoint filepath")
+
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         if self.save_best_only:
@@ -131,3 +136,10 @@ class LearningRateScheduler(Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["lr"] = float(self.model.optimizer.param_groups[0]["lr"])
+
+
+class _AnyField(dict):
+    """Fills every `{name:format}` of a file name pattern with 0, to find its folder."""
+
+    def __missing__(self, key):
+        return 0

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import numbers
 import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ import torch
 from torch import nn
 
 from .. import _plotting
+from .._io import atomic_write
 from .._progress import Progress
 from .callbacks import Callback
 
@@ -419,16 +419,7 @@ class Model:
              "seed": self.history.seed},
         }
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(state, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, lambda f: torch.save(state, f), ".pt")
 
     def load(self, path: str | os.PathLike) -> Model:
         """Restore what `save` wrote into this model (same architecture): weights, the optimizer

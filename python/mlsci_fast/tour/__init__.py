@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import _threads
+from .._run import propagate_interrupts
 from . import parts as _parts
 from .report import write_html
 
@@ -94,7 +95,8 @@ def run_tour(
             r.note = f"needs {', '.join(missing)}: pip install \"mlsci_fast[{part.extra}]\""
         else:
             try:
-                part.run(r, _parts.Context(folder=folder, quick=quick, seed=seed))
+                with propagate_interrupts():  # Ctrl-C ends the tour, not only the run inside a part
+                    part.run(r, _parts.Context(folder=folder, quick=quick, seed=seed))
             except KeyboardInterrupt:
                 raise
             except Exception:  # one broken part must not lose the others' results

@@ -6,12 +6,12 @@ import base64
 import datetime as _dt
 import html
 import importlib.metadata
-import os
 import platform
 import sys
 from pathlib import Path
 
 from .._config import show_config
+from .._io import atomic_write
 
 _PACKAGES = ("numpy", "scipy", "scikit-learn", "torch", "matplotlib", "dask", "distributed")
 
@@ -77,7 +77,5 @@ def write_html(path: Path, results, *, quick: bool, seed: int, seconds: float, t
 <table>{"".join(f"<tr><td>{e(k)}</td><td>{e(v)}</td></tr>" for k, v in env.items())}</table>
 </body></html>
 """
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: f.write(page.encode("utf-8")), ".html")
     return path
