@@ -38,7 +38,7 @@ def _numba_sweeps(s, beta, n):
                 for x in range((y + parity) % 2, L, 2):
                     S = s[(y - 1) % L, x] + s[(y + 1) % L, x] + s[y, (x - 1) % L] + s[y, (x + 1) % L]
                     dE = 2 * s[y, x] * S
-                    if dE <= 0 or np.random.random() < math.exp(-beta * dE):
+                    if dE <= 0 or np.random.random() < math.exp(-beta * dE):  # noqa: NPY002 (numba)
                         s[y, x] = -s[y, x]
     return s
 
@@ -66,7 +66,8 @@ def bench_metropolis_sweeps(benchmark, record, L, impl):
     benchmark.group = f"ising-metropolis-L{L}"
     record(impl)
     s = benchmark.pedantic(run, args=(impl, start), rounds=3, iterations=1)
-    benchmark.extra_info["flips_per_ns"] = L * L * SWEEPS / benchmark.stats.stats.median / 1e9 if benchmark.stats else None
+    benchmark.extra_info["flips_per_ns"] = (
+        L * L * SWEEPS / benchmark.stats.stats.median / 1e9 if benchmark.stats else None)
     # Same dynamics: after the same sweeps from the same lattice, the same energy (to noise).
     reference = numpy_sweeps(start.astype(np.int64), 1 / TC, SWEEPS, np.random.default_rng(2))
     # 10 sweeps from a random start at T_c have not equilibrated: runs differ by a few hundredths.
@@ -83,7 +84,8 @@ def bench_multispin_sweeps(benchmark, record, L, impl):
     benchmark.group = f"ising-multispin-L{L}"
     record(impl)
     s = benchmark.pedantic(run, args=(impl, start, "multispin"), rounds=3, iterations=1)
-    benchmark.extra_info["flips_per_ns"] = L * L * SWEEPS / benchmark.stats.stats.median / 1e9 if benchmark.stats else None
+    benchmark.extra_info["flips_per_ns"] = (
+        L * L * SWEEPS / benchmark.stats.stats.median / 1e9 if benchmark.stats else None)
     if L not in _REFERENCE_ENERGY:  # numpy at L = 4096 takes seconds: once per size
         _REFERENCE_ENERGY[L] = energy(numpy_sweeps(start.astype(np.int64), 1 / TC, SWEEPS, np.random.default_rng(2)))
     assert abs(energy(s) - _REFERENCE_ENERGY[L]) < 0.06

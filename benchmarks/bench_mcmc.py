@@ -4,7 +4,8 @@ Problems (issue #5): a 10-D correlated Gaussian, Goodman & Weare's 2-D Rosenbroc
 linear regression with 1,000 points and unknown noise. emcee runs at its best
 (``vectorize=True``, one numpy call per half-ensemble); we run the built-in C++ target, and
 also the same Python functions through our sampler. Both use the same move, so the
-autocorrelation times agree (tests/test_mcmc.py::test_agrees_with_emcee checks it), and the time ratio is the ratio of effective
+autocorrelation times agree (tests/test_mcmc.py::test_agrees_with_emcee checks it), and the time
+ratio is the ratio of effective
 samples per second; ``tau`` and ``ess_per_s`` are stored in each benchmark's extra_info.
 
 Without --benchmark-enable each case runs once with 500 steps, as a smoke test.
@@ -124,7 +125,8 @@ def _check_tau(benchmark, chain, nsteps):
         warnings.simplefilter("ignore", RuntimeWarning)  # the banana's tau is long: an estimate will do
         tau = diagnostics.integrated_time(chain[nsteps // 5 :], quiet=True)
     benchmark.extra_info["tau_max"] = float(tau.max())
-    benchmark.extra_info["ess_per_s"] = float(chain.shape[1] * (0.8 * nsteps) / tau.max() / benchmark.stats.stats.median)
+    ess = chain.shape[1] * (0.8 * nsteps) / tau.max()
+    benchmark.extra_info["ess_per_s"] = float(ess / benchmark.stats.stats.median)
 
 
 def _min_ess(chains):

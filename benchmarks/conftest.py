@@ -8,10 +8,9 @@ and the median speed-up per group is printed at the end (see report.py).
 from __future__ import annotations
 
 import pytest
+from report import format_rates, format_table, ratio_rows
 
 import mlsci_fast
-
-from report import format_rates, format_table, ratio_rows
 
 
 @pytest.fixture(autouse=True)

@@ -82,8 +82,8 @@ def from_json(path: str) -> list[tuple[str, str, float]]:
     with open(path) as f:
         data = json.load(f)
     return [
-        (b["group"], b["extra_info"].get("impl") or b["params"]["impl"], b["stats"]["median"], b["extra_info"].get("ess"),
-         b["extra_info"].get("units"))
+        (b["group"], b["extra_info"].get("impl") or b["params"]["impl"], b["stats"]["median"],
+         b["extra_info"].get("ess"), b["extra_info"].get("units"))
         for b in data["benchmarks"]
     ]
 

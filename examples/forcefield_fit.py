@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> None:
                  polish_iterations=args.polish_iterations)
     print(f"\n{fit.summary()}\n({time.perf_counter() - t0:.1f} s in all)")
     before, after = test.errors(start), test.errors(fit.parameters)
-    print(f"held-out cells: energy RMSE {before['energy_rmse'] * 1e3:.1f} -> {after['energy_rmse'] * 1e3:.2f} meV/atom, "
+    print(f"held-out cells: energy RMSE {before['energy_rmse'] * 1e3:.1f} -> "
+          f"{after['energy_rmse'] * 1e3:.2f} meV/atom, "
           f"force RMSE {before['force_rmse']:.3f} -> {after['force_rmse']:.4f} eV/Å")
     print(f"{'gene':>14} {'reference':>12} {'start':>12} {'fitted':>12}")
     for g in GENES:
@@ -73,7 +74,8 @@ def main(argv: list[str] | None = None) -> None:
     df = np.concatenate([(fl - s.forces).ravel() for fl, s in zip(f, test.structures)])
     ours_e, ours_f = test.compute(fit.parameters)
     print(f"LAMMPS with the fitted file on the held-out cells: energy RMSE "
-          f"{np.sqrt(np.mean((e / n - ref_e) ** 2)) * 1e3:.2f} meV/atom, force RMSE {np.sqrt(np.mean(df ** 2)):.4f} eV/Å; "
+          f"{np.sqrt(np.mean((e / n - ref_e) ** 2)) * 1e3:.2f} meV/atom, "
+          f"force RMSE {np.sqrt(np.mean(df ** 2)):.4f} eV/Å; "
           f"LAMMPS vs mlsci_fast on that file: max |dE| {np.abs(e - ours_e).max():.1e} eV, "
           f"max |dF| {max(np.abs(a - b).max() for a, b in zip(f, ours_f)):.1e} eV/Å")
 

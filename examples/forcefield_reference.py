@@ -62,7 +62,8 @@ def build(seed: int) -> tuple[TrainingSet, dict[str, list[str]]]:
         sigma = 0.05 if kind == "C" else 0.08
         for k in range(10):
             symbols, pos, cell = diamond(kind, LATTICE[kind], 2)
-            # With an upper-triangular strain the cell rows stay lower triangular: a along x and b in the xy plane, as LAMMPS wants.
+            # With an upper-triangular strain the cell rows stay lower triangular: a along x and b in
+            # the xy plane, as LAMMPS wants.
             strain = np.triu(rng.uniform(-0.02, 0.02, (3, 3))) + np.eye(3)
             pos, cell = pos @ strain.T, cell @ strain.T
             pos = pos + rng.normal(0, sigma, pos.shape)

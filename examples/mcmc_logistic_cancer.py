@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"largest split-R-hat {r['max_rhat']:.3f} (walkers as chains; < 1.01 is converged, 31 correlated")
     print("  dimensions are hard for ensemble moves: HMC/NUTS is the tool for them)")
     print(f"held-out accuracy: posterior predictive {r['accuracy_bayes']:.3f}, MAP {r['accuracy_map']:.3f}")
-    print(f"{r['uncertain_tumours']} of {r['n_test']} held-out tumours have a 90% interval for P(benign) that straddles 0.5")
+    print(f"{r['uncertain_tumours']} of {r['n_test']} held-out tumours have a 90% interval for P(benign) "
+          "that straddles 0.5")
 
 
 if __name__ == "__main__":

@@ -55,7 +55,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     r = run(args.steps, args.grid, args.out)
     print(f"loss {r['loss_first']:.4g} -> {r['loss_last']:.4g} in {args.steps} steps")
-    print(f"relative L2 error against the exact solution: {r['l2_error']:.2e} (torch's layer: {r['l2_error_torch']:.2e})")
+    print(f"relative L2 error against the exact solution: {r['l2_error']:.2e} "
+          f"(torch's layer: {r['l2_error_torch']:.2e})")
     print(f"largest relative difference between the two loss curves: {r['max_relative_loss_difference']:.1e}")
     print(f"time: {r['seconds']:.1f} s (torch's layer: {r['seconds_torch']:.1f} s)")
 

@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> None:
     results = run(args.out, L=args.L, n_iter=args.epochs, seed=args.seed)
     print("T      E/N Ising  E/N RBM   |m| Ising  |m| RBM")
     for temp, r in results.items():
-        print(f"{temp:<5}  {r['energy_data']:9.3f}  {r['energy_rbm']:7.3f}   {r['abs_m_data']:9.3f}  {r['abs_m_rbm']:7.3f}")
+        print(f"{temp:<5}  {r['energy_data']:9.3f}  {r['energy_rbm']:7.3f}   "
+              f"{r['abs_m_data']:9.3f}  {r['abs_m_rbm']:7.3f}")
     print(f"figure: {args.out}")
 
 

@@ -6,8 +6,16 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
-from mlsci_fast.nn import (Callback, EarlyStopping, History, LearningRateScheduler, Model, ModelCheckpoint, mlp,
-                           small_cnn)
+from mlsci_fast.nn import (
+    Callback,
+    EarlyStopping,
+    History,
+    LearningRateScheduler,
+    Model,
+    ModelCheckpoint,
+    mlp,
+    small_cnn,
+)
 
 
 @pytest.fixture(scope="module")

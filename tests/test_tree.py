@@ -63,7 +63,8 @@ def _assert_same_tree(ours, ref, X, y, w, criterion, *, allow_ties=True):
         if a_leaf:
             continue
         if a.feature[i] != b.feature[j] or a.threshold[i] != b.threshold[j]:
-            assert allow_ties, f"node {i}: split differs ({a.feature[i]}, {a.threshold[i]}) vs ({b.feature[j]}, {b.threshold[j]})"
+            assert allow_ties, (f"node {i}: split differs ({a.feature[i]}, {a.threshold[i]}) "
+                                f"vs ({b.feature[j]}, {b.threshold[j]})")
             costs = []
             for f, t in ((a.feature[i], a.threshold[i]), (b.feature[j], b.threshold[j])):
                 left = mask & (X32[:, f] <= t)
@@ -89,7 +90,8 @@ def _classification(n=3000, d=12, classes=2, seed=0):
 # ---- parity with scikit-learn ----------------------------------------------------------------
 # Depths at which these trees have no ties (two splits exactly equally good, e.g. two features
 # that each peel off one sample of the same class); deeper, see the test below.
-@pytest.mark.parametrize("classes, criterion, depth", [(2, "gini", 2), (2, "entropy", 4), (4, "gini", 5), (4, "entropy", 4)])
+@pytest.mark.parametrize("classes, criterion, depth",
+                         [(2, "gini", 2), (2, "entropy", 4), (4, "gini", 5), (4, "entropy", 4)])
 def test_depth_limited_classifier_equals_sklearn_exactly(classes, criterion, depth):
     X, y = _classification(classes=classes)
     kw = dict(criterion=criterion, max_depth=depth)

@@ -14,9 +14,9 @@ from . import _core  # noqa: E402
 
 _openmp.after_load()
 from . import pairwise, random  # noqa: E402
-from ._config import show_config
-from ._results import load
-from ._threads import get_num_threads, max_threads, set_num_threads
+from ._config import show_config  # noqa: E402
+from ._results import load  # noqa: E402
+from ._threads import get_num_threads, max_threads, set_num_threads  # noqa: E402
 
 __version__: str = _core.__version__
 

@@ -122,7 +122,8 @@ def read_meta(path: str | os.PathLike) -> dict[str, Any]:
     return meta
 
 
-def load_npz(path: str | os.PathLike, fmt: str | tuple[str, ...], what: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def load_npz(path: str | os.PathLike, fmt: str | tuple[str, ...],
+             what: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Read a file written by atomic_savez with meta["format"] == fmt (or one of several formats);
     ValueError otherwise.
 

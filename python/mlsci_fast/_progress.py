@@ -84,7 +84,8 @@ class Progress:
         rate_s = f"{rate / 1e6:.2f}M" if rate >= 1e6 else f"{rate / 1e3:.1f}k" if rate >= 1e3 else f"{rate:.1f}"
         line = (
             f"\r{self.label} [{bar:<30}] {self._done}/{self.total} {self.unit}, "
-            f"{rate_s} {self.unit}/s, {_clock(elapsed)} elapsed, {eta} left{(', ' + self._extra) if self._extra else ''}"
+            f"{rate_s} {self.unit}/s, {_clock(elapsed)} elapsed, {eta} left"
+            f"{(', ' + self._extra) if self._extra else ''}"
         )
         pad = max(0, self._width - len(line))  # blank what a longer previous line left behind
         self._width = len(line)

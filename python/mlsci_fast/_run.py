@@ -77,7 +77,8 @@ def run_chunks(
     advance(n): run up to n more units (the kernel updates the state `done()` reads); it may
     return True to say the kernel saw Ctrl-C and stopped early. commit(write, interrupted): copy
     the state onto the result (marked interrupted or not) and, when `write`, also write the
-    checkpoint; called at every checkpoint, at the end and when the run stops early. status(): extra text for the progress line.
+    checkpoint; called at every checkpoint, at the end and when the run stops early. status():
+    extra text for the progress line.
     first_chunk: units in the first chunk (later chunks are sized by the time per unit measured so
     far, at most 4x the previous one and at most `max_chunk`). resume_hint: how to continue, for
     the warning (e.g. "mlsci_fast.ising.resume('run.npz')").

@@ -3,8 +3,9 @@
 ``simulate`` runs checkerboard Metropolis or heat-bath sweeps in C++ on all threads. Every random
 number is a pure function of the seed, the sweep and a fixed block of sites (a site, a row, a
 run of rows; never the thread that draws it), so a run gives bitwise the same lattice and time
-series on 1 or 64 threads, and a run resumed from a checkpoint equals one that never stopped. Long runs go in chunks: a progress line, atomic checkpoints, and Ctrl-C stops cleanly
-and returns what was done.
+series on 1 or 64 threads, and a run resumed from a checkpoint equals one that never stopped.
+Long runs go in chunks: a progress line, atomic checkpoints, and Ctrl-C stops cleanly and
+returns what was done.
 
 The exact 2-D results (Onsager 1944; Yang 1952) and brute-force enumeration of small lattices are
 here too, to check simulations against.
@@ -29,8 +30,8 @@ from numpy.typing import ArrayLike
 from . import _core, _plotting, _run, _seed, _threads
 from . import random as _random
 from ._io import atomic_savez, load_npz
-from .mcmc import diagnostics as _diagnostics
 from ._validation import check_memory, check_scalar
+from .mcmc import diagnostics as _diagnostics
 
 __all__ = [
     "IsingResult",
@@ -665,8 +666,8 @@ class TemperingResult:
     """A replica-exchange run: per temperature (column t of `energy` and `magnetization`, one row
     per round after the burn-in) the series of whatever configuration sat at that temperature;
     `spins[t]`, the final lattice at temperature t (`lattice_at[t]` says which of the R lattices
-    it is); `swap_acceptance[t]`, the fraction of accepted swaps between temperatures t and t + 1. `summary()` and `plot()` give the observables
-    against T."""
+    it is); `swap_acceptance[t]`, the fraction of accepted swaps between temperatures t and t + 1.
+    `summary()` and `plot()` give the observables against T."""
 
     L: int
     dim: int

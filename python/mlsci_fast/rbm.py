@@ -218,7 +218,8 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return _sigmoid(X @ self.components_.T + self.intercept_hidden_)
 
     def _free_energy(self, v: np.ndarray) -> np.ndarray:
-        return -v @ self.intercept_visible_ - np.logaddexp(0, v @ self.components_.T + self.intercept_hidden_).sum(axis=1)
+        hidden = np.logaddexp(0, v @ self.components_.T + self.intercept_hidden_).sum(axis=1)
+        return -v @ self.intercept_visible_ - hidden
 
     def score_samples(self, X: ArrayLike) -> np.ndarray:
         """Pseudo-log-likelihood of each sample, estimated as scikit-learn does: n_features *

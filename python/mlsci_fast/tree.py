@@ -509,7 +509,8 @@ def export_text(
     check_scalar(decimals, "decimals", numbers.Integral, min_val=0)
     if class_names is not None and isinstance(estimator, DecisionTreeClassifier):
         if len(class_names) != len(estimator.classes_):
-            raise ValueError(f"class_names has {len(class_names)} entries, the model has {len(estimator.classes_)} classes")
+            raise ValueError(f"class_names has {len(class_names)} entries, "
+                             f"the model has {len(estimator.classes_)} classes")
     names = _names(estimator, feature_names)
     t = estimator.tree_
     lines: list[str] = []
@@ -572,7 +573,8 @@ def plot_tree(
             xs[k] = 0.5 * (xs[t.children_left[k]] + xs[t.children_right[k]])
     pos = {int(k): (xs[k], int(depth[k])) for k in np.flatnonzero(shown)}
     width = max(float(np.count_nonzero(terminal)), 1.0)
-    _, (ax,), _ = _plotting.subplots(ax, 1, path=None, figsize=(min(2.2 * width, 40), 1.6 * (min(limit, t.max_depth) + 1)))
+    size = (min(2.2 * width, 40), 1.6 * (min(limit, t.max_depth) + 1))
+    _, (ax,), _ = _plotting.subplots(ax, 1, path=None, figsize=size)
     cmap = colormaps["tab10"]
     vmin, vmax = (t.value[:, 0, 0].min(), t.value[:, 0, 0].max()) if not is_clf else (0, 1)
     fs = fontsize or max(5.0, 10.0 - 0.15 * width)

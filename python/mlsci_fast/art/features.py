@@ -247,7 +247,8 @@ class FeatureExtractor(nn.Module):
         elif isinstance(net, (str, bytes)) or hasattr(net, "__fspath__"):
             net = vgg(net)
         if not isinstance(net, nn.Module):
-            raise TypeError(f"feature_net must be None, a torch module or a VGG state-dict path, got {type(net).__name__}")
+            raise TypeError("feature_net must be None, a torch module or a VGG state-dict path, "
+                            f"got {type(net).__name__}")
         self.net = net.eval()
         for p in self.net.parameters():
             p.requires_grad_(False)

@@ -369,7 +369,8 @@ def paired_data(task: str = "grey2colour", *, n: int = 200, size: int = 64, spli
         try:
             from skimage import data
         except ModuleNotFoundError:
-            raise ModuleNotFoundError('the stereo pair ships with scikit-image: pip install "mlsci_fast[art]"') from None
+            raise ModuleNotFoundError(
+                'the stereo pair ships with scikit-image: pip install "mlsci_fast[art]"') from None
         left, _, disp = data.stereo_motorcycle()
         disp = np.nan_to_num(np.asarray(disp, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
         disp = np.clip(disp / np.percentile(disp[disp > 0], 99.5), 0, 1)

@@ -5,7 +5,8 @@ on all threads) or a Python function called once per generation with the whole p
 `cluster_search` finds the global minima of Lennard-Jones clusters (cut-and-splice GA with
 every child relaxed by L-BFGS in C++). `NSGA2` finds the Pareto front of several objectives.
 `forcefield` fits Tersoff and reduced-ReaxFF parameters to reference energies and forces
-(GARFfield's approach), reading and writing LAMMPS parameter files. Same seed, same run, on any number of threads; a checkpointed run resumes exactly.
+(GARFfield's approach), reading and writing LAMMPS parameter files. Same seed, same run, on any
+number of threads; a checkpointed run resumes exactly.
 """
 
 from . import forcefield, problems

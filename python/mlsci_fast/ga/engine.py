@@ -192,7 +192,8 @@ class GeneticAlgorithm:
         cfg.sigma = float(check_scalar(sigma, "sigma", numbers.Real, min_val=0, include_min=False))
         cfg.survival = _choice(survival, _SURVIVAL, "survival")
         cfg.elitism = int(check_scalar(elitism, "elitism", numbers.Integral, min_val=0, max_val=cfg.pop_size))
-        cfg.migration_interval = int(check_scalar(migration_interval, "migration_interval", numbers.Integral, min_val=0))
+        cfg.migration_interval = int(check_scalar(migration_interval, "migration_interval", numbers.Integral,
+                                                  min_val=0))
         cfg.n_migrants = int(check_scalar(n_migrants, "n_migrants", numbers.Integral, min_val=0,
                                           max_val=cfg.pop_size - 1))
         cfg.lower, cfg.upper = b[:, 0].tolist(), b[:, 1].tolist()
@@ -220,7 +221,8 @@ class GeneticAlgorithm:
         else:
             pop = as_float_array(initial_population, "initial_population", ndim=2).copy()
             if pop.shape != (n, cfg.dim):
-                raise ValueError(f"initial_population must have shape (islands * population_size, dim) = {(n, cfg.dim)}, "
+                raise ValueError("initial_population must have shape (islands * population_size, dim) = "
+                                 f"{(n, cfg.dim)}, "
                                  f"got {pop.shape}")
             pop = np.clip(pop, b[:, 0], b[:, 1])
             if perm and not np.all(np.sort(pop, axis=1) == np.arange(cfg.dim)):
@@ -268,7 +270,8 @@ class GeneticAlgorithm:
 
     def _state(self):
         h = self._history
-        return (self._cfg, self._pop, self._fit, self._best_x, self._best_f, self._counters, h["best"], h["mean"], h["std"])
+        return (self._cfg, self._pop, self._fit, self._best_x, self._best_f, self._counters,
+                h["best"], h["mean"], h["std"])
 
     def run(
         self,

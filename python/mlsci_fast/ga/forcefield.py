@@ -660,9 +660,9 @@ class TrainingSet:
     def write_extxyz(self, path: str | os.PathLike) -> None:
         """Write the structures (with energies, forces, names, weights) as extended XYZ via ASE."""
         try:
+            import ase.io
             from ase import Atoms
             from ase.calculators.singlepoint import SinglePointCalculator
-            import ase.io
         except ImportError:  # pragma: no cover
             raise ImportError("writing structure files needs ASE: pip install ase") from None
         frames = []
@@ -781,7 +781,8 @@ class Objective:
         model = _MODEL[self.parameters.model]
         for name, t in (("lower", lo), ("upper", hi)):
             try:
-                data.evaluate_population(model, np.ascontiguousarray(t[None]), np.zeros(len(self.training_set), np.uint8),
+                data.evaluate_population(model, np.ascontiguousarray(t[None]),
+                                         np.zeros(len(self.training_set), np.uint8),
                                          self._ref_f, _threads.resolve(self.n_threads))
             except ValueError as exc:
                 raise ValueError(f"the {name} bounds give invalid parameters: {exc}") from None

@@ -152,7 +152,8 @@ class NSGA2(GeneticAlgorithm):
             raise ValueError(f"objective {bad[0][1]} is NaN for individual {bad[0][0]} of the initial population")
         n = self._cfg.pop_size
         self._fit = np.concatenate(
-            [_core.ga.nsga2_keys(np.ascontiguousarray(self._obj[i * n : (i + 1) * n])) for i in range(self._cfg.islands)]
+            [_core.ga.nsga2_keys(np.ascontiguousarray(self._obj[i * n : (i + 1) * n]))
+             for i in range(self._cfg.islands)]
         )
         _core.ga.start(*self._state())
         self._record()

@@ -152,7 +152,8 @@ class ChainResult:
         chain = np.moveaxis(self.draws[:, : self.iterations_done], 0, 1)
         fig1 = trace(chain, self.names, warmup=self.n_warmup,
                      path=None if path is None else f"{stem}_trace{ext or '.png'}")
-        fig2 = corner(self.samples(flat=True), self.names, path=None if path is None else f"{stem}_corner{ext or '.png'}")
+        fig2 = corner(self.samples(flat=True), self.names,
+                      path=None if path is None else f"{stem}_corner{ext or '.png'}")
         return fig1, fig2
 
     # -- files --------------------------------------------------------------------------------
@@ -481,7 +482,8 @@ def nuts(
         Initial step size (default: found by Stan's heuristic).
     """
     return _sample("nuts", log_prob, n_samples, n_warmup=n_warmup, n_chains=n_chains, x0=x0, metric=metric,
-                   target_accept=target_accept, max_tree_depth=max_tree_depth, n_leapfrog=1, jitter=0.0, step_size=step_size,
+                   target_accept=target_accept, max_tree_depth=max_tree_depth, n_leapfrog=1, jitter=0.0,
+                   step_size=step_size,
                    adapt_step_size=True, adapt_metric=True, seed=seed, progress=progress, n_threads=n_threads,
                    checkpoint=checkpoint, checkpoint_every=checkpoint_every, ndim=ndim, names=names,
                    client=client)
@@ -530,7 +532,8 @@ def hmc(
         Initial step size (default: found by Stan's heuristic).
     """
     return _sample("hmc", log_prob, n_samples, n_warmup=n_warmup, n_chains=n_chains, x0=x0, metric=metric,
-                   target_accept=target_accept, max_tree_depth=10, n_leapfrog=n_leapfrog, jitter=jitter, step_size=step_size,
+                   target_accept=target_accept, max_tree_depth=10, n_leapfrog=n_leapfrog, jitter=jitter,
+                   step_size=step_size,
                    adapt_step_size=True, adapt_metric=True, seed=seed, progress=progress, n_threads=n_threads,
                    checkpoint=checkpoint, checkpoint_every=checkpoint_every, ndim=ndim, names=names,
                    client=client)

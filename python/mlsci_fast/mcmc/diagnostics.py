@@ -235,7 +235,8 @@ def summary(samples: ArrayLike, names: list[str] | None = None) -> str:
         raise ValueError(f"names has {len(names)} entries but samples has {x.shape[2]} parameters")
     names = list(names) if names is not None else [f"x[{i}]" for i in range(x.shape[2])]
     width = max(8, *(len(n) for n in names))
-    head = f"{'':<{width}} {'mean':>10} {'sd':>10} {'5%':>10} {'50%':>10} {'95%':>10} {'ess_bulk':>9} {'ess_tail':>9} {'r_hat':>6}"
+    head = (f"{'':<{width}} {'mean':>10} {'sd':>10} {'5%':>10} {'50%':>10} {'95%':>10} "
+            f"{'ess_bulk':>9} {'ess_tail':>9} {'r_hat':>6}")
     lines = [head]
     for i, name in enumerate(names):
         v = x[:, :, i]

@@ -61,7 +61,8 @@ class DEMove(Move):
 
     def __init__(self, sigma: float = 1.0e-5, gamma0: float | None = None):
         self.sigma = float(check_scalar(sigma, "sigma", numbers.Real, min_val=0.0))
-        self.gamma0 = None if gamma0 is None else float(check_scalar(gamma0, "gamma0", numbers.Real, min_val=0.0, include_min=False))
+        self.gamma0 = None if gamma0 is None else float(
+            check_scalar(gamma0, "gamma0", numbers.Real, min_val=0.0, include_min=False))
 
     def _row(self, weight):
         return (1, weight, 0.0, 0.0 if self.gamma0 is None else self.gamma0, self.sigma, 0.0)

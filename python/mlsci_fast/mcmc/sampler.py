@@ -12,8 +12,8 @@ from numpy.typing import ArrayLike
 
 from .. import _core, _seed, _threads
 from .._io import atomic_savez, load_npz
-from .._run import run_chunks
 from .._progress import Progress
+from .._run import run_chunks
 from .._validation import as_float_array, check_memory, check_scalar
 from . import diagnostics
 from .moves import _from_row, _normalize
@@ -255,7 +255,8 @@ class EnsembleSampler:
     def _start(self, initial_state: Any, skip_initial_state_check: bool) -> None:
         if initial_state is None:
             if self._coords is None:
-                raise ValueError("initial_state is None but the sampler has no previous state: pass the walkers' starting positions")
+                raise ValueError("initial_state is None but the sampler has no previous state: "
+                                 "pass the walkers' starting positions")
             return
         lp0 = None
         if isinstance(initial_state, State):
@@ -264,7 +265,8 @@ class EnsembleSampler:
             coords = initial_state
         coords = as_float_array(coords, "initial_state", ndim=2).copy()
         if coords.shape != (self.nwalkers, self.ndim):
-            raise ValueError(f"initial_state must have shape (nwalkers, ndim) = ({self.nwalkers}, {self.ndim}), got {coords.shape}")
+            raise ValueError(f"initial_state must have shape (nwalkers, ndim) = ({self.nwalkers}, {self.ndim}), "
+                             f"got {coords.shape}")
         if not skip_initial_state_check and not _walkers_independent(coords):
             raise ValueError(
                 "the initial walkers are not linearly independent (they lie in a lower-dimensional subspace, or "

@@ -246,7 +246,8 @@ class LinearRegression(Target):
     ):
         X, y = _regression_data(X, y)
         sigma_v = 0.0 if sigma is None else _positive_float(sigma, "sigma")
-        self._params = {"X": X, "y": y, "sigma": sigma, "prior_scale": prior_scale, "fit_intercept": bool(fit_intercept)}
+        self._params = {"X": X, "y": y, "sigma": sigma, "prior_scale": prior_scale,
+                        "fit_intercept": bool(fit_intercept)}
         self._core_target = _core.mcmc.linear_regression(X, y, bool(fit_intercept), sigma_v, _prior(prior_scale))
 
     @property
@@ -285,4 +286,5 @@ class LogisticRegression(Target):
         return (["intercept"] if self._params["fit_intercept"] else []) + [f"coef[{j}]" for j in range(p)]
 
 
-_CLASSES = {c.__name__: c for c in (Gaussian, GaussianMixture, Funnel, Rosenbrock, LinearRegression, LogisticRegression)}
+_CLASSES = {c.__name__: c
+            for c in (Gaussian, GaussianMixture, Funnel, Rosenbrock, LinearRegression, LogisticRegression)}

@@ -144,7 +144,8 @@ class Model:
         params = [p for p in self.module.parameters() if p.requires_grad]
         if isinstance(optimizer, str):
             if optimizer not in _OPTIMIZERS:
-                raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)} or a torch optimizer, got {optimizer!r}")
+                raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)} or a torch optimizer, "
+                                 f"got {optimizer!r}")
             cls, default_lr = _OPTIMIZERS[optimizer]
             self.optimizer = cls(params, lr=default_lr if learning_rate is None else learning_rate)
         elif isinstance(optimizer, torch.optim.Optimizer):
@@ -157,7 +158,8 @@ class Model:
             if not isinstance(self.optimizer, torch.optim.Optimizer):
                 raise TypeError("optimizer(params) must return a torch.optim.Optimizer")
         else:
-            raise TypeError(f"optimizer must be a name, a torch optimizer or a callable, got {type(optimizer).__name__}")
+            raise TypeError("optimizer must be a name, a torch optimizer or a callable, "
+                            f"got {type(optimizer).__name__}")
         if isinstance(loss, str):
             if loss not in _LOSSES:
                 raise ValueError(f"loss must be one of {sorted(_LOSSES)} or a callable, got {loss!r}")

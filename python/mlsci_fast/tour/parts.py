@@ -363,7 +363,8 @@ def rbm_ising(r, ctx: Context) -> None:
                            momentum=0.5, method="cd", k=10, random_state=ctx.seed).fit(X[T == temp])
         gens[temp] = rbm.sample(400, n_steps=500, seed=ctx.seed + 1).astype(float)
         od, og = ising_observables(X[T == temp], L), ising_observables(gens[temp], L)
-        r.numbers.append((f"T = {temp}: E/N Monte Carlo / RBM", f"{od['energy'].mean():.3f} / {og['energy'].mean():.3f}"))
+        r.numbers.append((f"T = {temp}: E/N Monte Carlo / RBM",
+                          f"{od['energy'].mean():.3f} / {og['energy'].mean():.3f}"))
         r.numbers.append((f"T = {temp}: |m| Monte Carlo / RBM", f"{od['abs_m'].mean():.3f} / {og['abs_m'].mean():.3f}"))
     r.text = ("A restricted Boltzmann machine trained on equilibrium Ising spins at one temperature "
               "generates new spin configurations with that temperature's energy and magnetisation.")

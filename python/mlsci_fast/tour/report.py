@@ -20,7 +20,8 @@ body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; 
 h1 { margin-bottom: 0.2em } h2 { margin-top: 2em; border-bottom: 1px solid #ccc }
 .meta, .lecture { color: #666 } .status { font-size: 0.8em; padding: 2px 8px; border-radius: 8px; color: white }
 .ok { background: #2a7 } .skipped { background: #999 } .failed { background: #c33 }
-table { border-collapse: collapse; margin: 0.6em 0 } td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: left }
+table { border-collapse: collapse; margin: 0.6em 0 }
+td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: left }
 pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; font-size: 0.85em }
 img { max-width: 100%; display: block; margin: 0.6em 0 }
 """
