@@ -407,3 +407,20 @@ def test_bad_training_sets_and_genes(rng):
 def test_builtin_sic_1994_is_lammps_file_symmetrized():
     pot = sic_potential()
     assert ff.TersoffParameters.sic_1994() == ff.TersoffParameters.read(pot, ["Si", "C"]).symmetrized()
+
+
+def test_a_cell_far_thinner_than_the_cutoff_is_refused_not_enumerated(monkeypatch):
+    """A periodic cell whose face width is far below the cut-off has the neighbour search visit
+    (2 reach + 1)^3 images for every pair of atoms; beyond a budget it is refused up front with the
+    widths and a fix (here the budget is made small: a real case needs a long, sheared cell of
+    hundreds of atoms, e.g. 1,000 x 0.002 Å faces)."""
+    p = ff.TersoffParameters.read(sic_potential(), ["Si", "C"])
+    sym, pos, cell = zincblende()
+    sheared = cell.copy()
+    sheared[1] = 0.999 * cell[0] + 0.02 * cell[1]  # b almost along a: the face between them is thin
+    s = ff.Structure(sym, pos @ np.linalg.solve(cell, sheared), sheared, (True, True, True), name="sheared")
+    monkeypatch.setattr(ff, "_MAX_PAIR_CHECKS", 1e6)
+    with pytest.raises(ValueError, match=r"structure 0: its cell's face widths .* periodic images of its 64 atoms"):
+        ff.TrainingSet([s]).compute(p)
+    e, _ = ff.TrainingSet([ff.Structure(sym, pos, cell, (True, True, True), name="ok")]).compute(p)
+    assert np.isfinite(e).all()

@@ -426,6 +426,27 @@ class Relative:
     name: str = ""
 
 
+# Pairs (atom, periodic image of an atom) a structure may ask the neighbour search to look at;
+# a periodic cell much thinner than the cut-off (or very sheared) asks for millions of images.
+_MAX_PAIR_CHECKS = 2e9
+
+
+def _check_image_count(s: Structure, cutoff: float, index: int) -> None:
+    if not any(s.pbc):
+        return
+    a = s.cell
+    faces = np.cross(a[[1, 2, 0]], a[[2, 0, 1]])  # normals of the faces opposite a, b, c
+    volume = abs(float(np.linalg.det(a)))
+    widths = volume / np.linalg.norm(faces, axis=1)  # distances between opposite faces
+    reach = [math.ceil(cutoff / w) if p else 0 for w, p in zip(widths, s.pbc)]
+    images = math.prod(2 * r + 1 for r in reach)
+    if images * s.n_atoms**2 > _MAX_PAIR_CHECKS:
+        raise ValueError(
+            f"structure {index}: its cell's face widths {np.round(widths, 4).tolist()} Å are far below the "
+            f"cut-off {cutoff:g} Å, so the neighbour search would visit {images:.3g} periodic images of its "
+            f"{s.n_atoms} atoms; give a supercell (or a Niggli-reduced cell) whose widths are near the cut-off")
+
+
 class TrainingSet:
     """Reference structures and relative energies that a force field is fitted to.
 
@@ -531,6 +552,8 @@ class TrainingSet:
             raise ValueError(f"the parameters have no element(s) {missing} that the training set contains")
         key = (tuple(elements), float(cutoff))
         if key not in self._cache:
+            for i, s in enumerate(self.structures):
+                _check_image_count(s, float(cutoff), i)
             lookup = {e: i for i, e in enumerate(elements)}
             counts = np.array([s.n_atoms for s in self.structures], dtype=np.int64)
             types = np.array([lookup[e] for s in self.structures for e in s.symbols], dtype=np.int32)
