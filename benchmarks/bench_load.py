@@ -142,3 +142,39 @@ def bench_threads_under_load(benchmark, record, family, condition, impl):
         benchmark.pedantic(call, rounds=1 if benchmark.disabled else 7, iterations=iterations)
     finally:
         mlsci_fast.set_num_threads(None)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def bench_threads_alternating_under_load(benchmark, family, _load):
+    """1 thread and all threads in one benchmark, alternating (1, N, N, 1 per round) beside one
+    busy process per core, so a change in the load between the two sides' runs cannot pass for
+    a change in speed. extra_info: each side's median and the speed-up (1-thread median over
+    all-thread median; under load it must stay >= 0.9)."""
+    call = _cases(benchmark.disabled)[family]
+    benchmark.group = f"alternating-loaded-{family}"
+    if not benchmark.disabled:
+        _load.busy()
+    n_all = mlsci_fast.get_num_threads()
+    times: dict[int, list[float]] = {1: [], n_all: []}
+
+    def timed(n: int) -> None:
+        mlsci_fast.set_num_threads(n)
+        t = time.perf_counter()
+        call()
+        times[n].append(time.perf_counter() - t)
+
+    def one_round() -> None:
+        for n in (1, n_all, n_all, 1):
+            timed(n)
+
+    try:
+        call()  # warm-up
+        benchmark.pedantic(one_round, rounds=1 if benchmark.disabled else 5, iterations=1)
+    finally:
+        mlsci_fast.set_num_threads(None)
+    one, many = float(np.median(times[1])), float(np.median(times[n_all]))
+    benchmark.extra_info.update(one_thread_median_s=one, all_threads_median_s=many, threads=n_all,
+                                speedup=one / many)
+    if not benchmark.disabled:
+        print(f"\n{family}: 1 thread {one * 1e3:.1f} ms, {n_all} threads {many * 1e3:.1f} ms, "
+              f"speed-up {one / many:.2f} (loaded)")
