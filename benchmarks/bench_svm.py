@@ -65,8 +65,8 @@ def reference(key, fit):
                                             ("synth50000", 1.0), ("synth50000", 10.0),
                                             ("digits", 1.0), ("breast_cancer", 1.0)])
 def bench_svc_fit(benchmark, record, dataset, C, impl):
-    if dataset == "synth50000" and benchmark.disabled:
-        pytest.skip("scikit-learn takes 40-80 s here: timed only with --benchmark-enable")
+    if dataset in ("synth20000", "synth50000") and benchmark.disabled:
+        pytest.skip("scikit-learn takes 10-80 s here: timed only with --benchmark-enable (synth5000 smoke-tests it)")
     if impl == "sklearnex" and not dataset.startswith("synth"):
         pytest.skip("scikit-learn-intelex only as the large-data anchor")
     module = _impl(impl)
@@ -84,7 +84,7 @@ def bench_svc_fit(benchmark, record, dataset, C, impl):
 @pytest.mark.parametrize("impl", ["sklearn", "mlsci_fast"])  # the peer first: its fit is the reference
 def bench_svc_decision_function(benchmark, record, impl):
     Xtr, ytr, Xte, _ = data("synth5000")
-    Xq = np.tile(Xte, (10, 1))  # 100,000 query points
+    Xq = np.tile(Xte, (1 if benchmark.disabled else 10, 1))  # 100,000 query points (10,000 in a smoke run)
     model = IMPLS[impl].SVC().fit(Xtr, ytr)
     benchmark.group = "svc-decision-100000x50"
     record(impl)

@@ -15,14 +15,16 @@ from mlsci_fast import tree
 _cache = {}
 
 
-def _data(kind):
-    if kind not in _cache:
+def _data(kind, small=False):
+    """100,000 training rows (30,000 in a smoke run) and 10,000 held out."""
+    n = 30000 if small else 100000
+    if (kind, n) not in _cache:
         if kind == "clf":
-            X, y = make_classification(110000, 50, random_state=0)
+            X, y = make_classification(n + 10000, 50, random_state=0)
         else:
-            X, y = make_regression(110000, 50, n_informative=20, noise=10.0, random_state=0)
-        _cache[kind] = (X[:100000], y[:100000], X[100000:], y[100000:])
-    return _cache[kind]
+            X, y = make_regression(n + 10000, 50, n_informative=20, noise=10.0, random_state=0)
+        _cache[(kind, n)] = (X[:n], y[:n], X[n:], y[n:])
+    return _cache[(kind, n)]
 
 
 def _model(impl, kind, splitter):
@@ -35,7 +37,7 @@ def _model(impl, kind, splitter):
 @pytest.mark.parametrize("impl, splitter", [("sklearn", "best"), ("mlsci_fast", "best"), ("mlsci_fast", "hist")])
 @pytest.mark.parametrize("kind", ["clf", "reg"])
 def bench_tree_fit(benchmark, record, kind, impl, splitter):
-    Xtr, ytr, Xte, yte = _data(kind)
+    Xtr, ytr, Xte, yte = _data(kind, small=benchmark.disabled)
     benchmark.group = f"tree-fit-{kind}-100000x50"
     record(impl if splitter == "best" else f"{impl}-hist")
     model = benchmark.pedantic(lambda: _model(impl, kind, splitter).fit(Xtr, ytr), rounds=3, iterations=1)
@@ -48,9 +50,9 @@ def bench_tree_fit(benchmark, record, kind, impl, splitter):
 
 @pytest.mark.parametrize("impl", ["sklearn", "mlsci_fast"])
 def bench_tree_predict(benchmark, record, impl):
-    Xtr, ytr, Xte, _ = _data("clf")
+    Xtr, ytr, Xte, _ = _data("clf", small=benchmark.disabled)
     model = _model(impl, "clf", "best").fit(Xtr, ytr)
-    Xq = np.tile(Xte, (20, 1))  # 200,000 rows
+    Xq = np.tile(Xte, (1 if benchmark.disabled else 20, 1))  # 200,000 rows (10,000 in a smoke run)
     benchmark.group = "tree-predict-200000x50"
     record(impl)
     pred = benchmark.pedantic(model.predict, args=(Xq,), rounds=5, iterations=1)

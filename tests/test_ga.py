@@ -409,22 +409,24 @@ def test_cluster_search_ctrl_c_returns_the_best_so_far(monkeypatch):
     from mlsci_fast.ga import cluster as cluster_module
 
     real = core.ga.cluster_run
-    calls = {"n": 0}
+    generations = []  # asked of each call (5 at first; fewer when a chunk would pass 0.2 s)
 
     class FakeGa:
         def __getattr__(self, name):
             return getattr(core.ga, name)
 
-        def cluster_run(self, *args):
-            calls["n"] += 1
-            if calls["n"] == 3:
+        def cluster_run(self, cfg, pos, energies, counters, problem, n_generations, trace, nt):
+            if len(generations) == 2:
                 raise KeyboardInterrupt
-            return real(*args)
+            generations.append(n_generations)
+            return real(cfg, pos, energies, counters, problem, n_generations, trace, nt)
 
     monkeypatch.setattr(cluster_module, "_core", type("C", (), {"ga": FakeGa()})())
     with pytest.warns(RuntimeWarning, match="interrupted after"):
         r = cluster_search(38, seed=1, max_relaxations=5000)
-    assert not r.found and r.n_relaxations == 30 + 2 * 5 * 16 and np.isfinite(r.energy)
+    assert generations[0] == 5 and 1 <= generations[1] <= 5
+    assert r.interrupted and not r.found and np.isfinite(r.energy)
+    assert r.n_relaxations == 30 + 16 * sum(generations)  # the population, then whole generations
 
 
 # ---- checkpoints are untrusted input ---------------------------------------------------------

@@ -843,3 +843,16 @@ def test_gaussian_target_refuses_a_complex_covariance(cov):
     with pytest.raises(TypeError, match="cov must hold real numbers"):
         T.Gaussian(np.zeros(2), cov)
     np.testing.assert_array_equal(T.Gaussian(np.zeros(2), [1, 2]).cov, np.diag([1.0, 2.0]))
+
+
+def test_kernel_refuses_an_iteration_outside_the_trace():
+    """Behind the loader's check, the kernel refuses a chain state it would write out of bounds
+    (a file with iteration = -1 corrupted the heap)."""
+    from mlsci_fast.mcmc import chains
+
+    r = mcmc.nuts(T.Gaussian(np.zeros(2), np.eye(2)), 10, n_warmup=10, n_chains=2, seed=1)
+    core_target, _, _ = chains._core_target(r.target, 2, True)
+    for bad in (-1, -7):  # (above the trace, min(iteration) is done: the kernel is not called)
+        r.state["iteration"][0] = bad
+        with pytest.raises(ValueError, match=f"chain 0 is at iteration {bad}, outside its trace of 20"):
+            chains._run(r, core_target, progress=False, n_threads=1, checkpoint=None, checkpoint_every=None)

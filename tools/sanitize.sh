@@ -36,7 +36,7 @@ ubsan="$(g++ -print-file-name=libubsan.so)"
 if [[ $# -eq 0 ]]; then
   set -- tests/test_rng.py tests/test_bindings.py tests/test_ising.py tests/test_mcmc.py tests/test_ga.py \
          tests/test_svm.py tests/test_tree.py tests/test_conv.py tests/test_pairwise.py tests/test_rbm.py \
-         tests/test_bounds.py tests/test_run.py \
+         tests/test_bounds.py tests/test_run.py tests/test_fuzz.py tests/test_file_fuzz.py \
          -k "not benchmark and not dask and not distributed and not estimator_checks" -q -x -p no:cacheprovider
 fi
 export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"

@@ -12,7 +12,7 @@ from typing import IO, Any, Callable
 
 import numpy as np
 
-__all__ = ["atomic_savez", "atomic_write", "check_writable", "load_npz", "read_meta"]
+__all__ = ["atomic_savez", "atomic_write", "check_meta", "check_writable", "load_npz", "read_meta"]
 
 
 def check_writable(path: str | os.PathLike, name: str) -> None:
@@ -145,3 +145,29 @@ def load_npz(path: str | os.PathLike, fmt: str | tuple[str, ...],
         expected = " or ".join(repr(f) for f in formats)
         raise ValueError(f"{path} is not an mlsci_fast {what} (format {meta.get('format')!r}, expected {expected})")
     return meta, arrays
+
+
+def check_meta(meta: dict[str, Any], spec: dict[str, tuple], path: str | os.PathLike) -> None:
+    """Check a loaded file's metadata against `spec`: name -> (kind, low, high), kind one of int,
+    float, bool, str (low/high: inclusive bounds for numbers, allowed values for str; None: no
+    bound). Every problem is reported at once as "<path> is corrupt: ..."."""
+    problems = []
+    for name, (kind, low, high) in spec.items():
+        if name not in meta:
+            problems.append(f"{name} is missing")
+            continue
+        v = meta[name]
+        if kind is int:
+            ok = isinstance(v, int) and not isinstance(v, bool)
+        elif kind is float:
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+        else:
+            ok = isinstance(v, kind)
+        if not ok:
+            problems.append(f"{name} must be a{'n' if kind is int else ''} {kind.__name__}, got {v!r}")
+        elif kind is str and low is not None and v not in low:
+            problems.append(f"{name} must be one of {sorted(low)}, got {v!r}")
+        elif kind in (int, float) and ((low is not None and v < low) or (high is not None and v > high)):
+            problems.append(f"{name} must be in [{low}, {high}], got {v!r}")
+    if problems:
+        raise ValueError(f"{os.fspath(path)} is corrupt: " + "; ".join(problems))

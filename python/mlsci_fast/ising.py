@@ -29,7 +29,7 @@ from numpy.typing import ArrayLike
 
 from . import _core, _plotting, _run, _seed, _threads
 from . import random as _random
-from ._io import atomic_savez, load_npz
+from ._io import atomic_savez, check_meta, load_npz
 from ._validation import check_memory, check_scalar
 from .mcmc import diagnostics as _diagnostics
 
@@ -326,11 +326,25 @@ def load(path: str | os.PathLike) -> IsingResult | TemperingResult:
         arrays = {k: data[k] for k in (_TEMPERING_ARRAYS if tempering else ("energy", "magnetization", "spins"))}
     except KeyError as exc:
         raise ValueError(f"{path} is not an mlsci_fast {what}: missing {exc}") from None
+    common = {"L": (int, 2, 2**20), "dim": (int, 2, 3), "J": (float, None, None), "h": (float, None, None),
+              "algorithm": (str, ALGORITHMS, None), "seed": (str, None, None), "n_burnin": (int, 0, 2**31 - 1),
+              "elapsed": (float, 0, None), "interrupted": (bool, None, None)}
     if tempering:
+        check_meta(meta, {**common, "n_rounds": (int, 0, 2**31 - 1), "sweeps_per_round": (int, 1, 2**31 - 1),
+                          "rounds_done": (int, 0, 2**31 - 1)}, path)
         return _tempering_from(meta, arrays, path)
+    check_meta(meta, {**common, "T": (float, 1e-300, None), "n_sweeps": (int, 0, 2**31 - 1),
+                      "measure_every": (int, 1, 2**31 - 1), "start": (str, None, None),
+                      "sweeps_done": (int, 0, 2**31 - 1)}, path)
     meta.pop("format")
-    meta["seed"] = int(meta["seed"])
-    result = IsingResult(**meta, **arrays)
+    try:
+        meta["seed"] = int(meta["seed"])
+        result = IsingResult(**meta, **arrays)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path} is corrupt: {exc}") from None
+    if result.sweeps_done > result.n_burnin + result.n_sweeps or result.n_burnin + result.n_sweeps >= 2**31:
+        raise ValueError(f"{path} is corrupt: sweeps_done={result.sweeps_done} of "
+                         f"n_burnin + n_sweeps = {result.n_burnin + result.n_sweeps}")
     _check_consistent(result, path)
     return result
 
@@ -752,6 +766,17 @@ def _tempering_from(meta: dict, arrays: dict, path: str) -> TemperingResult:
     R = len(r.temperatures)
     rows = max(0, r.rounds_done - r.n_burnin)
     problems = []
+    t = r.temperatures
+    if t.ndim != 1 or R < 2 or t.dtype.kind != "f" or not np.all(np.isfinite(t)) or np.any(t <= 0):
+        problems.append("temperatures must be at least 2 finite values > 0")
+    if r.lattice_at.dtype.kind not in "iu" or r.attempts.dtype.kind not in "iu" or r.accepted.dtype.kind not in "iu":
+        problems.append("lattice_at, attempts and accepted must be integers")
+    elif r.lattice_at.shape != (R,):
+        problems.append(f"lattice_at must have {R} entries")
+    if r.rounds_done > r.n_burnin + r.n_rounds or (r.n_burnin + r.n_rounds) * r.sweeps_per_round >= 2**31:
+        problems.append(f"rounds_done={r.rounds_done} of n_burnin + n_rounds = {r.n_burnin + r.n_rounds}")
+    if problems:
+        raise ValueError(f"{path} is corrupt: " + "; ".join(problems))
     if r.spins.shape != (R,) + (r.L,) * r.dim or r.spins.dtype != np.int8 or not np.all(np.abs(r.spins) == 1):
         problems.append("spins must be int8 +-1 of shape (R, L, ...)")
     if sorted(r.lattice_at.tolist()) != list(range(R)) or r.attempts.shape != (R - 1,) or r.accepted.shape != (R - 1,):

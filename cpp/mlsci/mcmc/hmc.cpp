@@ -419,6 +419,10 @@ void run_chains(const ChainConfig& cfg, const ChainState& st, const ChainTrace& 
     require(target.dim() == cfg.ndim, "chains", "the target's dimension differs from ndim");
     require(until <= tr.capacity, "chains", "the trace has no room for this many iterations");
     require(until < (std::int64_t{1} << 32), "chains", "at most 2**32 - 1 iterations per chain");
+    for (std::int64_t c = 0; c < n_chains; ++c)  // a state read from a file writes the trace at these rows
+        require(st.iteration[c] >= 0 && st.iteration[c] <= tr.capacity, "chains",
+                "chain " + std::to_string(c) + " is at iteration " + std::to_string(st.iteration[c]) +
+                    ", outside its trace of " + std::to_string(tr.capacity));
     const int d = cfg.ndim;
     const std::int64_t msize = cfg.dense_metric ? std::int64_t{d} * d : d;
     const bool gradient = cfg.algorithm != ChainAlgorithm::Metropolis;

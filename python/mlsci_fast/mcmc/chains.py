@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import _core, _seed, _threads
-from .._io import atomic_savez, load_npz
+from .._io import atomic_savez, check_meta, load_npz
 from .._run import run_chunks
 from .._validation import as_float_array, check_memory, check_scalar
 from ..distributed import map_units
@@ -186,6 +186,19 @@ class ChainResult:
 def load(path: str | os.PathLike) -> ChainResult:
     """Read a result or checkpoint written by `ChainResult.save` or `nuts(..., checkpoint=...)`."""
     meta, arrays = load_npz(path, _FORMAT, "chain result or checkpoint")
+    check_meta(meta, {"algorithm": (str, _ALGORITHMS, None), "seed": (str, None, None),
+                      "n_warmup": (int, 0, 2**31 - 1), "n_samples": (int, 1, 2**31 - 1), "n_chains": (int, 1, 2**20),
+                      "ndim": (int, 1, 2**20), "elapsed": (float, 0, None), "settings": (dict, None, None),
+                      "names": (list, None, None)}, path)
+    if isinstance(meta["settings"], dict):  # files from before these settings existed
+        meta["settings"].setdefault("jitter", 0.0)
+        meta["settings"].setdefault("first_chain", 0)
+    check_meta(meta["settings"], {"metric": (str, ("diag", "dense"), None), "target_accept": (float, 0, 1),
+                                  "max_tree_depth": (int, 1, 30), "n_leapfrog": (int, 1, 2**31 - 1),
+                                  "jitter": (float, 0, 1), "adapt_step_size": (bool, None, None),
+                                  "adapt_metric": (bool, None, None), "first_chain": (int, 0, 2**31 - 1)}, path)
+    if meta["n_warmup"] + meta["n_samples"] >= 2**31 or len(meta["names"]) != meta["ndim"]:
+        raise ValueError(f"{path} is corrupt: n_warmup + n_samples must be < 2**31 and names must have ndim entries")
     target = None
     if meta["target"] is not None:
         spec = meta["target"]
@@ -199,8 +212,8 @@ def load(path: str | os.PathLike) -> ChainResult:
             state={k: np.ascontiguousarray(arrays[f"state_{k}"]) for k in _STATE},
             **{k: np.ascontiguousarray(arrays[k]) for k in _TRACE},
         )
-    except KeyError as exc:
-        raise ValueError(f"{path} is corrupt: missing {exc}") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path} is corrupt: {exc}") from None
     _check_shapes(r, os.fspath(path))
     return r
 
@@ -211,9 +224,18 @@ def _check_shapes(r: ChainResult, path: str) -> None:
     want = {"x": (n, d), "lp": (n,), "grad": (n, d), "adapt": (n, _core.mcmc.ADAPT_SIZE), "metric": (n, *msize),
             "w_mean": (n, d), "w_m2": (n, *msize), "iteration": (n,)}
     bad = [k for k, shape in want.items() if r.state[k].shape != shape]
-    bad += [k for k in _TRACE if getattr(r, k).shape[:2] != (n, total)]
+    bad += [k for k in _TRACE if getattr(r, k).shape != ((n, total, d) if k == "draws" else (n, total))]
     if bad:
         raise ValueError(f"{path} is corrupt: wrong shapes for {', '.join(bad)}")
+    dtypes = {**{k: np.float64 for k in _STATE}, "iteration": np.int64, "draws": np.float64,
+              "trace_lp": np.float64, "accept": np.float64, "step_size": np.float64, "energy": np.float64,
+              "n_steps": np.int32, "tree_depth": np.int32, "divergent": np.int8}
+    bad = [k for k, t in dtypes.items() if (r.state[k] if k in r.state else getattr(r, k)).dtype != t]
+    if bad:
+        raise ValueError(f"{path} is corrupt: wrong dtypes for {', '.join(bad)}")
+    it = r.state["iteration"]
+    if np.any(it < 0) or np.any(it > total):
+        raise ValueError(f"{path} is corrupt: the chains' iteration counters {it.tolist()} are not in [0, {total}]")
 
 
 def _config(r: ChainResult):
