@@ -263,3 +263,12 @@ def test_atomic_files_get_the_usual_permissions(tmp_path):
     path.chmod(0o640)
     atomic_savez(path, {"format": "fake/1"}, a=np.ones(2))
     assert path.stat().st_mode & 0o777 == 0o640  # an existing file keeps its mode
+
+
+def test_a_kernel_that_makes_no_progress_is_an_error_not_a_hang():
+    r = FakeRun(100)
+    kernel = r.advance
+    r.advance = lambda n: kernel(n) if len(r.calls) < 2 else r.calls.append(n)  # stalls at the third call
+    with pytest.raises(RuntimeError, match="fake: the kernel made no progress from 14 of 100 units"):
+        r.run(first_chunk=7, max_chunk=7)
+    assert r.commits == [(14, False, False)]

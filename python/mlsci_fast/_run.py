@@ -100,6 +100,8 @@ def run_chunks(
                 t0 = clock()
                 stopped = advance(n) is True
                 after = done()
+                if after <= now and not stopped:  # a loop that would never end
+                    raise RuntimeError(f"{label}: the kernel made no progress from {now} of {total} {unit}")
                 if after > now:
                     dt = (clock() - t0) / (after - now)
                     per_unit = dt if per_unit is None else 0.5 * per_unit + 0.5 * dt
