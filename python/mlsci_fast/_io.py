@@ -106,20 +106,25 @@ def check_npz_sizes(f) -> None:
     f.seek(0)
 
 
-def read_meta(path: str | os.PathLike) -> dict[str, Any]:
-    """The metadata of a file written by atomic_savez (only that member is read); ValueError for a
-    file that is not one."""
+def _read_npz(path: str | os.PathLike, what: str, with_arrays: bool) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     path = os.fspath(path)
     try:
         with open(path, "rb") as f:
             check_npz_sizes(f)
             with np.load(f, allow_pickle=False) as data:
                 meta = json.loads(bytes(data["meta"]).decode())
+                arrays = {k: data[k] for k in data.files if k != "meta"} if with_arrays else {}
         if not isinstance(meta, dict) or not isinstance(meta.get("format"), str):
-            raise ValueError("its metadata has no format")
+            raise ValueError("its metadata names no format")
     except NPZ_ERRORS as exc:
-        raise ValueError(f"{path} is not an mlsci_fast result or checkpoint: {exc}") from None
-    return meta
+        raise ValueError(f"{path} is not an mlsci_fast {what}: {exc}") from None
+    return meta, arrays
+
+
+def read_meta(path: str | os.PathLike) -> dict[str, Any]:
+    """The metadata of a file written by atomic_savez (only that member is read); ValueError for a
+    file that is not one."""
+    return _read_npz(path, "result or checkpoint", with_arrays=False)[0]
 
 
 def load_npz(path: str | os.PathLike, fmt: str | tuple[str, ...],
@@ -129,21 +134,12 @@ def load_npz(path: str | os.PathLike, fmt: str | tuple[str, ...],
 
     The file is untrusted input: a damaged or crafted one gets a ValueError, never a crash or
     an allocation larger than the file."""
-    path = os.fspath(path)
-    try:
-        with open(path, "rb") as f:
-            check_npz_sizes(f)
-            with np.load(f, allow_pickle=False) as data:
-                meta = json.loads(bytes(data["meta"]).decode())
-                arrays = {k: data[k] for k in data.files if k != "meta"}
-        if not isinstance(meta, dict):
-            raise ValueError("its metadata is not a mapping")
-    except NPZ_ERRORS as exc:
-        raise ValueError(f"{path} is not an mlsci_fast {what}: {exc}") from None
+    meta, arrays = _read_npz(path, what, with_arrays=True)
     formats = (fmt,) if isinstance(fmt, str) else tuple(fmt)
     if meta.get("format") not in formats:
         expected = " or ".join(repr(f) for f in formats)
-        raise ValueError(f"{path} is not an mlsci_fast {what} (format {meta.get('format')!r}, expected {expected})")
+        raise ValueError(f"{os.fspath(path)} is not an mlsci_fast {what} "
+                         f"(format {meta.get('format')!r}, expected {expected})")
     return meta, arrays
 
 
