@@ -5,7 +5,9 @@ The group ``load-<condition>-<family>`` pairs "mlsci_fast" (all threads) with "o
 the printed speed-up is (1-thread time) / (all-thread time): above 1 means the threads help,
 and under load it must stay >= 0.9 (all threads never more than 10% slower than one). The busy
 processes are plain Python loops, bounded in time and stopped at the end in every case. Same
-seeds: the two sides compute the same bits.
+seeds: the two sides compute the same bits. `bench_threads_alternating_under_load` alternates the
+two sides within one benchmark (the number to read), and `bench_two_processes_at_once` runs two
+of our own processes with all threads each at once and one after the other.
 
     pytest benchmarks/bench_load.py --benchmark-enable --benchmark-only
 """
@@ -88,6 +90,7 @@ def _cases(small: bool):
     gauss = targets.Gaussian(np.zeros(10), np.eye(10) + 0.5)
     p0 = rng.normal(size=(64, 10)) * 1e-2
     V = (rng.random((1000 // s, 64)) < 0.3).astype(np.float64)
+    machine = rbm.BernoulliRBM(n_components=64, n_iter=1, random_state=0).fit(V)
 
     def zdt1(Xp):
         f1 = Xp[:, 0]
@@ -116,7 +119,8 @@ def _cases(small: bool):
         "conv2d-backward": lambda: (conv.conv2d_backward_data(g_img, w_img, (32, 32), padding=1),
                                     conv.conv2d_backward_weights(x_img, g_img, (3, 3), padding=1)),
         "tree-fit": lambda: tree.DecisionTreeClassifier(random_state=0).fit(X, y),
-        "rbm-fit": lambda: rbm.BernoulliRBM(n_components=64, n_iter=5, random_state=0).fit(V),
+        # training is sequential over minibatches (one thread); sampling is the threaded kernel
+        "rbm-sample": lambda: machine.sample(1000 // s, n_steps=50, seed=1),
     }
 
 
@@ -157,19 +161,25 @@ def bench_threads_alternating_under_load(benchmark, family, _load):
     n_all = mlsci_fast.get_num_threads()
     times: dict[int, list[float]] = {1: [], n_all: []}
 
+    reps = 1
+
     def timed(n: int) -> None:
         mlsci_fast.set_num_threads(n)
         t = time.perf_counter()
-        call()
-        times[n].append(time.perf_counter() - t)
+        for _ in range(reps):
+            call()
+        times[n].append((time.perf_counter() - t) / reps)
 
     def one_round() -> None:
         for n in (1, n_all, n_all, 1):
             timed(n)
 
     try:
+        t = time.perf_counter()
         call()  # warm-up
-        benchmark.pedantic(one_round, rounds=1 if benchmark.disabled else 5, iterations=1)
+        # samples of >= 0.2 s each: a busy machine deschedules threads for milliseconds at a time
+        reps = 1 if benchmark.disabled else max(1, int(np.ceil(0.2 / max(time.perf_counter() - t, 1e-6))))
+        benchmark.pedantic(one_round, rounds=1 if benchmark.disabled else 7, iterations=1)
     finally:
         mlsci_fast.set_num_threads(None)
     one, many = float(np.median(times[1])), float(np.median(times[n_all]))
@@ -178,3 +188,73 @@ def bench_threads_alternating_under_load(benchmark, family, _load):
     if not benchmark.disabled:
         print(f"\n{family}: 1 thread {one * 1e3:.1f} ms, {n_all} threads {many * 1e3:.1f} ms, "
               f"speed-up {one / many:.2f} (loaded)")
+
+
+TWO_PROCESS_FAMILIES = ["svm-fit", "ising-metropolis", "ising-multispin", "mcmc-nuts", "ga-rastrigin",
+                        "conv2d-backward"]
+
+_CHILD = """
+import sys, time
+sys.path.insert(0, {here!r})
+from bench_load import _cases
+call = _cases({small})[{family!r}]
+call()  # warm-up: imports, first-touch allocations
+print("ready", flush=True)
+sys.stdin.readline()  # go
+t = time.perf_counter()
+for _ in range({reps}):
+    call()
+print(time.perf_counter() - t, flush=True)
+"""
+
+
+@pytest.mark.parametrize("family", TWO_PROCESS_FAMILIES)
+def bench_two_processes_at_once(benchmark, family, _load):
+    """Two of our own processes running the same call with all threads each: started at once
+    (both imported and warmed up, then released together), they must finish no later than the
+    same two runs one after the other (each process has its own thread team, and neither may
+    spin on a core the other needs). Start-up is not timed. extra_info: both times and their
+    ratio (one after the other / at once; >= 1 is the target)."""
+    benchmark.group = f"two-processes-{family}"
+    _load.idle()
+    small = benchmark.disabled
+    reps = 1
+    if not small:  # about a second of calls in each process
+        call = _cases(False)[family]
+        call()
+        t = time.perf_counter()
+        call()
+        reps = max(1, int(np.ceil(1.0 / max(time.perf_counter() - t, 1e-6))))
+    code = _CHILD.format(here=os.path.dirname(os.path.abspath(__file__)), small=small, family=family, reps=reps)
+
+    def run(count: int) -> float:
+        """Seconds from releasing `count` warmed-up processes to the last one's end."""
+        procs = [subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  text=True) for _ in range(count)]
+        try:
+            for p in procs:
+                assert p.stdout.readline().strip() == "ready"
+            for p in procs:
+                p.stdin.write("go\n")
+                p.stdin.flush()
+            return max(float(p.stdout.readline()) for p in procs)
+        finally:
+            for p in procs:
+                p.kill()
+                p.wait()
+                p.stdin.close()
+                p.stdout.close()
+
+    walls: dict[str, list[float]] = {"at once": [], "one after the other": []}
+
+    def one_round() -> None:
+        walls["at once"].append(run(2))
+        walls["one after the other"].append(run(1) + run(1))
+
+    benchmark.pedantic(one_round, rounds=1 if small else 3, iterations=1)
+    together, apart = float(np.median(walls["at once"])), float(np.median(walls["one after the other"]))
+    benchmark.extra_info.update(at_once_median_s=together, one_after_the_other_median_s=apart,
+                                ratio=apart / together)
+    if not small:
+        print(f"\n{family}: two processes at once {together:.2f} s, one after the other {apart:.2f} s, "
+              f"ratio {apart / together:.2f}")

@@ -20,6 +20,8 @@ void bind_common(py::module_& m) {
     m.def("openmp_max_threads", [] { return omp_get_max_threads(); },
           "internal; see mlsci_fast.get_num_threads");
     m.def("max_threads", &mlsci::max_threads, "internal; the most threads a kernel starts (4 per processor)");
+    m.def("parallel_regions", [] { return mlsci::regions_started().load(); },
+          "internal; parallel regions started so far (tests: small work must start none)");
 
     auto r = m.def_submodule("random", "internal; see mlsci_fast.random");
     r.def(
@@ -70,4 +72,18 @@ void bind_common(py::module_& m) {
     };
     def_fill("uniform", &mlsci::fill_uniform);
     def_fill("normal", &mlsci::fill_normal);
+    r.def(
+        "spins",
+        [](std::int64_t n, std::uint64_t seed, std::uint32_t step, int n_threads) {
+            if (n < 0) throw mlsci::InvalidArgument("n must be >= 0");
+            CArray<std::int8_t> out(n);
+            std::int8_t* o = out.mutable_data();
+            {
+                py::gil_scoped_release nogil;
+                mlsci::fill_spins(seed, step, o, n, n_threads);
+            }
+            return out;
+        },
+        py::arg("n"), py::arg("seed"), py::arg("step"), py::arg("n_threads"),
+        "internal; +1 where uniform(n, seed, step) < 0.5, else -1 (a random Ising start)");
 }

@@ -138,6 +138,10 @@ def test_images_in_and_bad_input(tmp_path):
             style_transfer("coffee", "brick", progress=False, **kw)
     with pytest.raises(ValueError, match="octaves"):
         deep_dream("coffee", octaves=0, progress=False)
+    with pytest.raises(ValueError, match="octaves"):
+        deep_dream("coffee", octaves=100, progress=False)  # no model is loaded to refuse it
+    with pytest.raises(ValueError, match=r"shrinks the 64 x 43 image below 16 pixels; at most 3 octaves fit"):
+        deep_dream("coffee", size=64, octaves=4, progress=False)
 
 
 # ---- pix2pix ----------------------------------------------------------------------------------------

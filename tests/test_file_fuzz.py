@@ -16,7 +16,7 @@ import pytest
 import mlsci_fast
 from mlsci_fast import ga, ising, mcmc
 from mlsci_fast._io import atomic_savez
-from mlsci_fast.ga import problems
+from mlsci_fast.ga import forcefield, problems
 
 ALLOWED = (ValueError, TypeError)
 
@@ -85,6 +85,13 @@ def make_files(folder):
     n._plan = 8
     n.save(folder / "nsga2.npz")
     files["nsga2"] = (folder / "nsga2.npz", lambda p: mlsci_fast.load(p, _two).resume())
+
+    ts = forcefield.TrainingSet.sic_reference()
+    small = ts.subset([i for i, s in enumerate(ts.structures) if s.n_atoms <= 8][:6])
+    small.add_relative({0: 1.0, 1: -1.0}, 0.5, name="difference")
+    small.save(folder / "trainingset.npz")
+    tersoff = forcefield.TersoffParameters.sic_1994()
+    files["trainingset"] = (folder / "trainingset.npz", lambda p: forcefield.TrainingSet.load(p).errors(tersoff))
     return files
 
 
@@ -137,6 +144,12 @@ def _mutations(path):
             out.append((f"{name} {label}",
                         lambda dst, name=name, new=new: atomic_savez(dst, meta, **{**arrays, name: new})))
     for key, value in meta.items():
+        if isinstance(value, list):
+            changed = [value[:-1], [], "x", None] + ([value[1:] + value[:1], [value[0]] * len(value)] if value else [])
+            for v in changed:
+                out.append((f"meta {key} = {str(v)[:40]}",
+                            lambda dst, key=key, v=v: atomic_savez(dst, {**meta, key: v}, **arrays)))
+            continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
         for v in (-1, 2**62, 0.5, "x", None):
@@ -145,7 +158,7 @@ def _mutations(path):
     return out
 
 
-FAMILIES = ["ising", "tempering", "nuts", "ensemble", "ga", "nsga2"]
+FAMILIES = ["ising", "tempering", "nuts", "ensemble", "ga", "nsga2", "trainingset"]
 
 
 @pytest.mark.parametrize("family", FAMILIES)

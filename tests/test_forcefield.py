@@ -359,6 +359,17 @@ def test_bad_parameter_files(tmp_path):
                                           "2.85 0.15 2.4799 1830.8\n")
     with pytest.raises(ValueError, match="not valid"):
         ff.TersoffParameters.read(tmp_path / "bad.tersoff")
+    (tmp_path / "nan.tersoff").write_text("Si Si Si 3 1 0 100390 16.217 -0.59825 0.78734 nan 1.7322 471.18 "
+                                          "2.85 0.15 2.4799 1830.8\n")
+    with pytest.raises(ValueError, match="non-finite"):
+        ff.TersoffParameters.read(tmp_path / "nan.tersoff")
+    (tmp_path / "binary.tersoff").write_bytes(b"\xff\xfe" * 100)
+    with pytest.raises(ValueError, match="not a text file"):
+        ff.TersoffParameters.read(tmp_path / "binary.tersoff")
+    with open(tmp_path / "huge.tersoff", "wb") as f:
+        f.truncate(ff._MAX_PARAMETER_FILE + 1)  # sparse: no disk used
+    with pytest.raises(ValueError, match="bytes are read"):
+        ff.TersoffParameters.read(tmp_path / "huge.tersoff")
 
 
 def test_bad_training_sets_and_genes(rng):

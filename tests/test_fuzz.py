@@ -14,7 +14,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from mlsci_fast import ga, ising, mcmc, pairwise, random, svm, tree  # noqa: E402
+from mlsci_fast import conv, ga, ica, ising, mcmc, pairwise, random, rbm, svm, tree  # noqa: E402
 from mlsci_fast.ga import problems  # noqa: E402
 
 # Values a user might pass by mistake, and a few fine ones.
@@ -25,6 +25,7 @@ ODD = st.one_of(
     st.complex_numbers(max_magnitude=10, allow_nan=False), st.just(np.array([1.0, np.nan])),
     st.just(np.zeros((0, 2))), st.just([[1, 2], [3]]), st.just(object()),
 )
+_GAUSS = mcmc.targets.Gaussian(np.zeros(2), np.eye(2))
 ALLOWED = (ValueError, TypeError, mcmc.diagnostics.AutocorrError)  # the last: emcee's, documented
 
 # entry point -> (call with keyword overrides, the valid small arguments)
@@ -46,9 +47,39 @@ CASES = {
     "pairwise.rbf_kernel": (lambda **k: pairwise.rbf_kernel(**k), dict(X=np.eye(3), gamma=0.5)),
     "svm.SVC": (lambda **k: svm.SVC(**k).fit(np.r_[np.eye(3), -np.eye(3)], [0, 0, 0, 1, 1, 1]),
                 dict(C=1.0, kernel="rbf", gamma="scale", cache_size=10, max_iter=-1)),
+    "ising.temperature_scan": (lambda **k: ising.temperature_scan(**k),
+                               dict(L=8, temperatures=[2.0, 2.5], n_sweeps=10, n_burnin=2, measure_every=1, seed=1)),
+    "mcmc.hmc": (lambda **k: mcmc.hmc(**k), dict(log_prob=_GAUSS, n_samples=10, n_leapfrog=5, jitter=0.1,
+                                                n_warmup=10, n_chains=2, seed=1)),
+    "mcmc.metropolis": (lambda **k: mcmc.metropolis(**k), dict(log_prob=_GAUSS, n_samples=10, n_warmup=10,
+                                                              n_chains=2, seed=1)),
+    "EnsembleSampler.run_mcmc": (
+        lambda **k: mcmc.EnsembleSampler(8, 2, _GAUSS, seed=1).run_mcmc(**k),
+        dict(initial_state=np.random.default_rng(0).normal(size=(8, 2)), nsteps=5, thin_by=1, store=True)),
+    "ga.NSGA2": (lambda **k: ga.NSGA2(**k).run(2),
+                 dict(fitness=lambda P: np.stack([(P**2).sum(1), ((P - 1) ** 2).sum(1)], 1),
+                      bounds=[(-1.0, 1.0)] * 2, n_objectives=2, population_size=8, seed=1)),
+    "ga.cluster_search": (lambda **k: ga.cluster_search(**k),
+                          dict(n_atoms=5, population_size=6, n_children=4, max_relaxations=20, seed=1)),
+    "conv.conv2d": (lambda **k: conv.conv2d(**k), dict(x=np.ones((1, 2, 5, 5), np.float32),
+                                                        w=np.ones((3, 2, 3, 3), np.float32), stride=1, padding=1,
+                                                        dilation=1, groups=1)),
+    "rbm.BernoulliRBM": (lambda **k: rbm.BernoulliRBM(**k).fit(np.eye(6)),
+                         dict(n_components=3, learning_rate=0.1, batch_size=2, n_iter=2, random_state=0)),
+    "ica.make_cocktail_party": (lambda **k: ica.make_cocktail_party(**k),
+                                dict(duration=0.05, sample_rate=800, n_mics=3, sensor_noise=0.0, seed=1)),
+    "random.normal": (lambda **k: random.normal(**k), dict(size=10, seed=1, step=3)),
     "tree.DecisionTreeClassifier": (lambda **k: tree.DecisionTreeClassifier(**k).fit(
         np.r_[np.eye(3), -np.eye(3)], [0, 0, 0, 1, 1, 1]), dict(max_depth=3, min_samples_split=2, random_state=0)),
 }
+
+
+@pytest.fixture(autouse=True)
+def _one_gib_machine(monkeypatch):
+    """Requests beyond 1 GiB are refused by the memory check, so no example can take minutes."""
+    import mlsci_fast._validation as v
+
+    monkeypatch.setattr(v, "available_memory", lambda: 2**30)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

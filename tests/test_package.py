@@ -196,3 +196,30 @@ def test_threads_wait_as_the_user_says():
     # libgomp loaded before us keeps its own settings, and show_config says so
     first = "import ctypes; ctypes.CDLL('libgomp.so.1'); " + code
     assert _probe(first) == ["the OpenMP runtime's own (libgomp was loaded before mlsci_fast)"]
+
+
+def test_work_too_small_to_split_starts_no_threads():
+    """A GA generation of 200 x 30 genes or the energy of a 128^2 lattice is microseconds of work:
+    it runs on the calling thread (no parallel region), with the same bits as on one thread;
+    large work still gets the team."""
+    from mlsci_fast import ising
+    from mlsci_fast.ga import GeneticAlgorithm, problems
+
+    def regions_and_result(call):
+        before = mlsci_fast._core.parallel_regions()
+        result = call()
+        return mlsci_fast._core.parallel_regions() - before, result
+
+    def ga(n):
+        return GeneticAlgorithm(problems.Rastrigin(30), population_size=200, seed=1, n_threads=n).run(20).population
+
+    def sw(n):  # Swendsen-Wang below 2^16 sites, measured every sweep
+        return ising.simulate(128, 2.269, 20, algorithm="swendsen-wang", seed=1, n_threads=n).energy
+
+    for call in (ga, sw):
+        started, result = regions_and_result(lambda: call(3))
+        assert started == 0, call.__name__
+        np.testing.assert_array_equal(result, call(1))
+    started, _ = regions_and_result(lambda: ising.simulate(512, 2.269, 2, algorithm="metropolis", seed=1,
+                                                           n_threads=3))
+    assert started > 0  # a 512^2 lattice is split

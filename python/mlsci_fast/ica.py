@@ -34,7 +34,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _seed
-from ._validation import check_scalar
+from ._validation import check_memory, check_scalar
 
 __all__ = ["CocktailParty", "FastICA", "SourceMatch", "make_cocktail_party", "match_sources"]
 
@@ -379,8 +379,13 @@ def make_cocktail_party(
     check_scalar(sample_rate, "sample_rate", numbers.Integral, min_val=100)
     check_scalar(n_mics, "n_mics", numbers.Integral, min_val=3)
     check_scalar(sensor_noise, "sensor_noise", numbers.Real, min_val=0.0)
+    if not (math.isfinite(duration) and math.isfinite(sensor_noise)):
+        raise ValueError(f"duration and sensor_noise must be finite, got {duration} and {sensor_noise}")
+    samples = duration * sample_rate
+    # the sources, a dozen float64 temporaries of their length, and the recordings
+    check_memory(8.0 * samples * (15 + 2 * n_mics), f"duration={duration}, sample_rate={sample_rate}, n_mics={n_mics}")
     rng = np.random.default_rng(_seed.resolve(seed))
-    n = int(round(duration * sample_rate))
+    n = int(round(samples))
     if n < 100:
         raise ValueError(f"duration * sample_rate gives {n} samples; need at least 100")
     t = np.arange(n) / sample_rate

@@ -28,7 +28,6 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _core, _plotting, _run, _seed, _threads
-from . import random as _random
 from ._io import atomic_savez, check_meta, load_npz
 from ._validation import check_memory, check_scalar
 from .mcmc import diagnostics as _diagnostics
@@ -366,9 +365,9 @@ def _check_consistent(r: IsingResult, path: str) -> None:
 # -- simulation -------------------------------------------------------------------------------
 
 
-# The most a run needs per site while it starts or runs: the lattice (1 byte), a random start's
-# uniforms and mask (9), a cluster algorithm's labels and stack (16).
-_BYTES_PER_SITE = 26
+# The most a run needs per site while it runs: the lattice (1 byte) and a cluster algorithm's
+# labels and stack (16). A random start is written in place (no temporaries).
+_BYTES_PER_SITE = 17
 
 
 def _initial_spins(L: int, dim: int, start, seed: int) -> np.ndarray:
@@ -377,12 +376,8 @@ def _initial_spins(L: int, dim: int, start, seed: int) -> np.ndarray:
         if start == "cold":
             return np.ones(shape, dtype=np.int8)
         if start == "random":
-            u = _random.uniform(L**dim, seed, step=_START_STEP)
-            spins = np.less(u, 0.5).view(np.int8)  # 1 or 0, without an int64 temporary
-            del u
-            spins *= 2
-            spins -= 1
-            return spins.reshape(shape)
+            # +1 where uniform(L**dim, seed, step=_START_STEP) < 0.5, written a byte a site in C++
+            return _core.random.spins(L**dim, seed, _START_STEP, _threads.resolve(None)).reshape(shape)
         raise ValueError(f"start must be 'random', 'cold' or an array of +-1, got {start!r}")
     spins = np.asarray(start)
     if np.iscomplexobj(spins) or spins.dtype.kind not in "biuf":

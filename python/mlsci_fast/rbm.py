@@ -56,13 +56,14 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     batch_size : int, default=10
         Samples per minibatch.
     n_iter : int, default=10
-        Epochs (passes over the training data).
+        Epochs (passes over the training data), at most 10**6.
     method : {"pcd", "cd"}, default="pcd"
         "pcd": persistent contrastive divergence (Tieleman 2008; scikit-learn's): the negative
         chain continues between updates. "cd": contrastive divergence (Hinton 2002): the chain
         restarts at the data each update.
     k : int, default=1
-        Gibbs steps per update.
+        Gibbs steps per update, at most 10,000 (an epoch runs without a stop check; CD-k uses
+        k = 1 to 20).
     momentum : float, default=0.0
         Momentum of the parameter updates (0.5-0.9 speeds training; Hinton 2010).
     weight_decay : float, default=0.0
@@ -124,8 +125,8 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         check_scalar(self.n_components, "n_components", numbers.Integral, min_val=1)
         check_scalar(self.learning_rate, "learning_rate", numbers.Real, min_val=0.0, include_min=False)
         check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=1)
-        check_scalar(self.n_iter, "n_iter", numbers.Integral, min_val=0)
-        check_scalar(self.k, "k", numbers.Integral, min_val=1)
+        check_scalar(self.n_iter, "n_iter", numbers.Integral, min_val=0, max_val=10**6)
+        check_scalar(self.k, "k", numbers.Integral, min_val=1, max_val=10_000)
         check_scalar(self.momentum, "momentum", numbers.Real, min_val=0.0, max_val=1.0, include_max=False)
         check_scalar(self.weight_decay, "weight_decay", numbers.Real, min_val=0.0)
         if self.method not in ("pcd", "cd"):

@@ -16,4 +16,8 @@ void philox4x32_batch(const std::uint32_t* counters, const std::uint32_t* keys, 
 void fill_uniform(std::uint64_t seed, std::uint32_t step, double* out, std::int64_t n, int n_threads);
 void fill_normal(std::uint64_t seed, std::uint32_t step, double* out, std::int64_t n, int n_threads);
 
+// out[i] = +1 where fill_uniform's element i is below 0.5, else -1: a random Ising lattice
+// written directly, one byte a site.
+void fill_spins(std::uint64_t seed, std::uint32_t step, std::int8_t* out, std::int64_t n, int n_threads);
+
 }  // namespace mlsci

@@ -476,20 +476,33 @@ void observables(const std::int8_t* s, const Model& m, double& energy, double& m
     const Index L = m.L, rows = m.dim == 3 ? L * L : L, N = n_sites(m);
     // Integer sums are exact, so the result does not depend on how rows are split.
     std::vector<std::int64_t> bonds(static_cast<std::size_t>(rows)), spins(static_cast<std::size_t>(rows));
-    const int nt = N < 16384 ? 1 : n_threads;
+    // A fraction of a nanosecond a site (the loops below vectorise): a region pays only on large
+    // lattices (measured: Swendsen-Wang at L = 128, measured every sweep, ran 20% slower on 2
+    // threads than on 1 under load when every lattice above 2^14 sites was split).
+    const int nt = threads_for(0.25 * static_cast<double>(N), n_threads);
     parallel_for(0, rows, nt, [&](std::int64_t row) {
         const Index y = row % L, zc = m.dim == 3 ? row / L : 0;
         const std::int8_t* cur = s + row * L;
         const std::int8_t* south = s + (zc * L + (y + 1) % L) * L;
         const std::int8_t* back = m.dim == 3 ? s + (((zc + 1) % L) * L + y) * L : nullptr;
-        std::int64_t b = 0, sum = 0;
-        for (Index x = 0; x < L; ++x) {
-            const int right = cur[x == L - 1 ? 0 : x + 1];
-            int nb = right + south[x];
-            if (back) nb += back[x];
-            b += cur[x] * nb;
-            sum += cur[x];
+        // |b| <= 3L and |sum| <= L: 32 bits hold a row's sums, and the compiler widens bytes to them.
+        std::int32_t b = 0, sum = 0;
+        const Index last = L - 1;
+        if (back) {
+            for (Index x = 0; x < last; ++x) {
+                const std::int32_t c = cur[x];
+                b += c * (cur[x + 1] + south[x] + back[x]);
+                sum += c;
+            }
+        } else {
+            for (Index x = 0; x < last; ++x) {
+                const std::int32_t c = cur[x];
+                b += c * (cur[x + 1] + south[x]);
+                sum += c;
+            }
         }
+        b += cur[last] * (cur[0] + south[last] + (back ? back[last] : 0));  // the periodic wrap in x
+        sum += cur[last];
         bonds[static_cast<std::size_t>(row)] = b;
         spins[static_cast<std::size_t>(row)] = sum;
     });

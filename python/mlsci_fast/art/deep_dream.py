@@ -4,6 +4,7 @@ from coarse to fine scales (octaves), with random shifts (jitter) against grid a
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -44,7 +45,9 @@ def deep_dream(
         blocks of EfficientNet-Lite0 ("block6", "block9": eyes, scales, petals), relu4_3 for VGG.
         Earlier layers give strokes and textures, later ones objects.
     octaves, octave_scale : the image is dreamt at `octaves` scales, each `octave_scale` times the
-        previous, smallest first; the detail found at one scale is carried to the next.
+        previous, smallest first; the detail found at one scale is carried to the next. The
+        smallest scale must keep 16 pixels on the shorter side (a 512 x 384 image allows 8
+        octaves at 1.4), and octaves is at most 32.
     steps : gradient-ascent steps per octave.
     step_size : step in units of the mean absolute gradient (the image lives in [0, 1]).
     jitter : largest random shift in pixels before each step (seeded).
@@ -52,19 +55,23 @@ def deep_dream(
     seed : seeds the jitter.
     progress : show progress (default: when stderr is a terminal or a notebook).
     """
-    check_scalar(octaves, "octaves", numbers.Integral, min_val=1)
+    check_scalar(octaves, "octaves", numbers.Integral, min_val=1, max_val=32)
     check_scalar(octave_scale, "octave_scale", numbers.Real, min_val=1.0)
     check_scalar(steps, "steps", numbers.Integral, min_val=1)
     check_scalar(step_size, "step_size", numbers.Real, min_val=0.0, include_min=False)
     check_scalar(jitter, "jitter", numbers.Integral, min_val=0)
+    base = load_image(image, size)
+    H, W = base.shape[-2:]
+    if octaves > 1 and octave_scale > 1 and min(H, W) / octave_scale ** (octaves - 1) < 16:
+        most = 1 + max(0, math.floor(math.log(min(H, W) / 16) / math.log(octave_scale) + 1e-9))
+        raise ValueError(f"octaves={octaves} at octave_scale={octave_scale} shrinks the {W} x {H} image below 16 "
+                         f"pixels; at most {most} octaves fit")
     fe = feature_net if isinstance(feature_net, FeatureExtractor) else FeatureExtractor(feature_net)
     if layers is None:
         if fe.kind not in _DEFAULT_LAYERS:
             raise ValueError("layers must be given for a custom feature_net (names from FeatureExtractor.layer_names)")
         layers = _DEFAULT_LAYERS[fe.kind]
     layers = fe.check(layers, "deep_dream")
-    base = load_image(image, size)
-    H, W = base.shape[-2:]
     shapes = [(max(16, round(H / octave_scale**k)), max(16, round(W / octave_scale**k)))
               for k in range(octaves - 1, -1, -1)]
     gen = torch.Generator().manual_seed(int(seed))

@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import _core, _plotting, _threads
-from .._io import atomic_savez, atomic_write, load_npz
+from .._io import atomic_savez, atomic_write, check_meta, load_npz
 from .._validation import as_float_array, check_scalar
 
 __all__ = [
@@ -74,6 +74,9 @@ _FORMAT = "mlsci_fast.TrainingSet/1"
 # --------------------------------------------------------------------------------------------
 # Parameters
 
+
+# The largest parameter file read (.tersoff): files of real potentials are kilobytes.
+_MAX_PARAMETER_FILE = 16 * 2**20
 
 class _Parameters:
     """Shared by the two models: elements, a table of values, genes that tie values together."""
@@ -170,8 +173,14 @@ class TersoffParameters(_Parameters):
         As LAMMPS does, ``#`` starts a comment, an entry is 17 words over any number of lines,
         and every triplet of the chosen elements must be present (ValueError names a missing one).
         """
-        with open(path, encoding="utf-8") as f:
-            words = [w for line in f for w in line.split("#", 1)[0].split()]
+        if os.path.getsize(path) > _MAX_PARAMETER_FILE:
+            raise ValueError(f"{path} is {os.path.getsize(path)} bytes; a .tersoff file of even 20 elements "
+                             f"is under a megabyte (at most {_MAX_PARAMETER_FILE} bytes are read)")
+        try:
+            with open(path, encoding="utf-8") as f:
+                words = [w for line in f for w in line.split("#", 1)[0].split()]
+        except UnicodeDecodeError:
+            raise ValueError(f"{path} is not a text file") from None
         if len(words) % 17:
             raise ValueError(f"{path}: {len(words)} words is not a whole number of 17-word Tersoff entries")
         entries: dict[tuple[str, str, str], list[float]] = {}
@@ -627,20 +636,57 @@ class TrainingSet:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "TrainingSet":
+        """Read a training set written by `save`. The file is untrusted input: every field is
+        checked (types, shapes, counts consistent with each other, finite values) and a
+        ValueError names what is wrong."""
         meta, a = load_npz(path, _FORMAT, "training set")
+        check_meta(meta, {"symbols": (list, None, None), "names": (list, None, None),
+                          "relative": (list, None, None)}, path)
+        symbols, names = meta["symbols"], meta["names"]
+
+        def corrupt(what: str) -> ValueError:
+            return ValueError(f"{os.fspath(path)} is corrupt: {what}")
+
+        if not all(isinstance(s, list) and s and all(isinstance(e, str) for e in s) for s in symbols):
+            raise corrupt("symbols must be one non-empty list of element symbols per structure")
+        if len(names) != len(symbols) or not all(isinstance(n, str) for n in names):
+            raise corrupt("names must be one string per structure")
+        n_struct, n_atoms = len(symbols), sum(len(s) for s in symbols)
+        shapes = {"positions": (n_atoms, 3), "cells": (n_struct, 3, 3), "pbc": (n_struct, 3),
+                  "energies": (n_struct,), "has_forces": (n_struct,), "forces": (n_atoms, 3),
+                  "weights": (n_struct,)}
+        for name, shape in shapes.items():
+            if name not in a:
+                raise corrupt(f"the array {name!r} is missing")
+            kind = "b" if name in ("pbc", "has_forces") else "f"
+            if a[name].shape != shape or a[name].dtype.kind != kind:
+                raise corrupt(f"{name} must be {'bool' if kind == 'b' else 'float'} of shape {shape}, "
+                              f"got {a[name].dtype} {a[name].shape}")
+        for name in ("positions", "cells", "weights"):
+            if not np.all(np.isfinite(a[name])):
+                raise corrupt(f"{name} has non-finite values")
         out = cls()
         at = 0
-        for k, symbols in enumerate(meta["symbols"]):
-            n = len(symbols)
-            out.add(Structure(
-                symbols, a["positions"][at:at + n], a["cells"][k], tuple(a["pbc"][k]),
-                None if np.isnan(a["energies"][k]) else float(a["energies"][k]),
-                a["forces"][at:at + n] if a["has_forces"][k] else None, float(a["weights"][k]), meta["names"][k],
-            ))
+        for k, symbols_k in enumerate(symbols):
+            n = len(symbols_k)
+            forces = a["forces"][at:at + n] if a["has_forces"][k] else None
+            if forces is not None and not np.all(np.isfinite(forces)):
+                raise corrupt(f"the forces of structure {k} have non-finite values")
+            energy = a["energies"][k]
+            if np.isinf(energy):
+                raise corrupt(f"the energy of structure {k} is infinite")
+            out.add(Structure(symbols_k, a["positions"][at:at + n], a["cells"][k], tuple(a["pbc"][k]),
+                              None if np.isnan(energy) else float(energy), forces, float(a["weights"][k]),
+                              names[k]))
             at += n
         for r in meta["relative"]:
-            out.relative.append(Relative(tuple((int(i), float(c)) for i, c in r["terms"]), r["reference"],
-                                         r["weight"], r["name"]))
+            try:
+                terms = {int(i): float(c) for i, c in r["terms"]}
+                if len(terms) != len(r["terms"]):
+                    raise ValueError("a structure appears twice")
+                out.add_relative(terms, r["reference"], r["weight"], str(r["name"]))
+            except (TypeError, KeyError, ValueError, IndexError) as exc:
+                raise corrupt(f"a relative energy is not valid ({exc})") from None
         return out
 
     @classmethod

@@ -183,6 +183,10 @@ class ChainResult:
         atomic_savez(path, meta, **arrays)
 
 
+# The most leapfrog steps an HMC iteration may take: one iteration runs without a stop check,
+# and a path longer than this is a mistake (a smaller step size and NUTS are the remedy).
+_MAX_LEAPFROG = 2**16
+
 def load(path: str | os.PathLike) -> ChainResult:
     """Read a result or checkpoint written by `ChainResult.save` or `nuts(..., checkpoint=...)`."""
     meta, arrays = load_npz(path, _FORMAT, "chain result or checkpoint")
@@ -194,7 +198,7 @@ def load(path: str | os.PathLike) -> ChainResult:
         meta["settings"].setdefault("jitter", 0.0)
         meta["settings"].setdefault("first_chain", 0)
     check_meta(meta["settings"], {"metric": (str, ("diag", "dense"), None), "target_accept": (float, 0, 1),
-                                  "max_tree_depth": (int, 1, 30), "n_leapfrog": (int, 1, 2**31 - 1),
+                                  "max_tree_depth": (int, 1, 30), "n_leapfrog": (int, 1, _MAX_LEAPFROG),
                                   "jitter": (float, 0, 1), "adapt_step_size": (bool, None, None),
                                   "adapt_metric": (bool, None, None), "first_chain": (int, 0, 2**31 - 1)}, path)
     if meta["n_warmup"] + meta["n_samples"] >= 2**31 or len(meta["names"]) != meta["ndim"]:
@@ -326,7 +330,7 @@ def _sample(
     target_accept = float(check_scalar(target_accept, "target_accept", numbers.Real, min_val=0, max_val=1,
                                        include_min=False, include_max=False))
     max_tree_depth = int(check_scalar(max_tree_depth, "max_tree_depth", numbers.Integral, min_val=1, max_val=30))
-    n_leapfrog = int(check_scalar(n_leapfrog, "n_leapfrog", numbers.Integral, min_val=1))
+    n_leapfrog = int(check_scalar(n_leapfrog, "n_leapfrog", numbers.Integral, min_val=1, max_val=_MAX_LEAPFROG))
     jitter = float(check_scalar(jitter, "jitter", numbers.Real, min_val=0, max_val=1, include_max=False))
     if step_size is not None:
         step_size = float(check_scalar(step_size, "step_size", numbers.Real, min_val=0, include_min=False))
@@ -544,7 +548,8 @@ def hmc(
     n_samples : int
         Draws per chain after warmup.
     n_leapfrog : int
-        Leapfrog steps per iteration (the path length is n_leapfrog * step size).
+        Leapfrog steps per iteration (the path length is n_leapfrog * step size), at most 65,536
+        (NUTS's default tree depth of 10 stops at 1,023; an iteration cannot be interrupted).
     jitter : float
         Each iteration's step size is step_size * exp(jitter * u), u uniform in (-1, 1), so a
         fixed path length cannot resonate with the target (Neal 2011); 0 turns it off.

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import _core, _seed, _threads
-from .._io import atomic_savez, load_npz
+from .._io import atomic_savez, check_meta, load_npz
 from .._progress import Progress
 from .._run import run_chunks
 from .._validation import as_float_array, check_memory, check_scalar
@@ -328,7 +328,8 @@ class EnsembleSampler:
         nsteps : int
             Number of steps to store (emcee's meaning).
         thin_by : int
-            Store only every `thin_by`-th step.
+            Store only every `thin_by`-th step. A walker takes at most 2**32 - 1 steps in all
+            (its random numbers are counted by step), so nsteps * thin_by is refused beyond that.
         store : bool
             Whether to keep the chain in memory.
         progress : bool
@@ -352,6 +353,7 @@ class EnsembleSampler:
             raise ValueError("checkpoint needs store=True (a checkpoint holds the chain)")
         self._start(initial_state, skip_initial_state_check)
         start = int(self._counters[0])
+        _check_steps(start, nsteps, thin_by, "nsteps")
         self._plan = {"end": start + nsteps * thin_by, "store": bool(store)}
         if store:
             self._grow(nsteps)
@@ -400,6 +402,7 @@ class EnsembleSampler:
         iterations = int(check_scalar(iterations, "iterations", numbers.Integral, min_val=0))
         thin_by = int(check_scalar(thin_by, "thin_by", numbers.Integral, min_val=1))
         self._start(initial_state, skip_initial_state_check)
+        _check_steps(int(self._counters[0]), iterations, thin_by, "iterations")
         if store:
             self._grow(iterations)
             self._thin = (thin_by, int(self._counters[0]))
@@ -487,11 +490,33 @@ class EnsembleSampler:
             s._chain_lp = np.ascontiguousarray(arrays["chain_lp"], dtype=np.float64).reshape(rows, nw)
         except (KeyError, ValueError) as exc:
             raise ValueError(f"{path} is corrupt: {exc}") from None
+        check_meta(meta, {"steps_at_reset": (int, 0, None), "chain_id": (int, 0, None), "thin": (list, None, None)},
+                   path)
+        done, thin, plan = int(s._counters[0]), meta["thin"], meta["plan"]
+        problems = []
+        if not (len(thin) == 2 and all(isinstance(t, int) and not isinstance(t, bool) for t in thin)
+                and 1 <= thin[0] < 2**32 and 0 <= thin[1] <= done):
+            problems.append(f"thin must be [thin_by >= 1, first step <= {done}], got {thin!r}")
+        if not 0 <= done < 2**32 or meta["steps_at_reset"] > done:
+            problems.append(f"the step counter {done} (reset at {meta['steps_at_reset']}) is out of range")
+        if plan is not None and not (isinstance(plan, dict) and set(plan) == {"end", "store"}
+                                     and isinstance(plan["store"], bool) and isinstance(plan["end"], int)
+                                     and not isinstance(plan["end"], bool) and done <= plan["end"] < 2**32):
+            problems.append(f"plan must be null or {{'end': step in [{done}, 2**32), 'store': bool}}, got {plan!r}")
+        if problems:
+            raise ValueError(f"{path} is corrupt: " + "; ".join(problems))
         s._steps_at_reset = int(meta["steps_at_reset"])
-        s._thin = (int(meta["thin"][0]), int(meta["thin"][1]))
-        s._plan = meta["plan"]
+        s._thin = (int(thin[0]), int(thin[1]))
+        s._plan = plan
         s._checkpoint_path = os.fspath(path)
         return s
+
+
+def _check_steps(done: int, count: int, thin_by: int, name: str) -> None:
+    """Refuse, before running, a run that would take a walker past 2**32 - 1 steps."""
+    if done + count * thin_by >= 2**32:
+        raise ValueError(f"{name} * thin_by = {count} * {thin_by} steps after the {done} already taken exceeds "
+                         f"the {2**32 - 1} steps a walker may take (its random numbers are counted by step)")
 
 
 def _walkers_independent(coords: np.ndarray) -> bool:
