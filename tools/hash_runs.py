@@ -1,5 +1,5 @@
 """Hash a fixed set of runs (Ising, tempering, MCMC, GA, NSGA-II, cluster search, SVM, tree, RBM,
-ICA) so a refactor can show it changed no number: run before and after, compare the lines.
+force fields) so a refactor can show it changed no number: run before and after, compare the lines.
 
     python tools/hash_runs.py > before.txt   # ... refactor ...
     python tools/hash_runs.py | diff before.txt -
@@ -69,6 +69,15 @@ def runs():
     V = (np.random.default_rng(2).random((200, 36)) < 0.3).astype(np.float64)
     b = rbm.BernoulliRBM(n_components=8, n_iter=3, random_state=0).fit(V)
     yield "rbm", _h(b.components_, b.intercept_hidden_, b.intercept_visible_)
+
+    from mlsci_fast import forcefield as ff
+
+    ts = ff.TrainingSet.sic_reference()
+    e, f = ts.compute(ff.TersoffParameters.sic_1994())
+    yield "forcefield tersoff", _h(e, *f)
+    fit = ff.fit(ts.subset(range(12)), ff.TersoffParameters.sic_1994(), ["A:Si-C", "B:Si-C"],
+                 [(1500.0, 1900.0), (380.0, 480.0)], population_size=16, n_generations=5, polish=False, seed=12)
+    yield "forcefield fit", _h(fit.parameters.table, fit.ga_result.history["best"])
 
 
 if __name__ == "__main__":

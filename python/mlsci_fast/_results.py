@@ -25,7 +25,7 @@ _REGISTRY: dict[str, str | Callable[..., Any]] = {
     "mlsci_fast.mcmc.chains/1": "mlsci_fast.mcmc.chains:load",
     "mlsci_fast.mcmc.ensemble/1": "mlsci_fast.mcmc.sampler:EnsembleSampler.load",
     "mlsci_fast.ga/1": "mlsci_fast._results:_load_ga",
-    "mlsci_fast.TrainingSet/1": "mlsci_fast.ga.forcefield:TrainingSet.load",
+    "mlsci_fast.TrainingSet/1": "mlsci_fast.forcefield.training:TrainingSet.load",
 }
 
 
@@ -74,7 +74,7 @@ def load(path: str | os.PathLike, *args: Any, **kwargs: Any) -> Any:
     -------
     What the family's own loader returns: `ising.IsingResult` or `ising.TemperingResult`,
     `mcmc.ChainResult`, `mcmc.EnsembleSampler`, `ga.GeneticAlgorithm` or `ga.NSGA2` (call
-    ``.result()``, or ``.resume()`` to finish the run), `ga.forcefield.TrainingSet`.
+    ``.result()``, or ``.resume()`` to finish the run), `forcefield.TrainingSet`.
 
     Examples
     --------

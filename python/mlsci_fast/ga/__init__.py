@@ -4,12 +4,12 @@
 on all threads) or a Python function called once per generation with the whole population.
 `cluster_search` finds the global minima of Lennard-Jones clusters (cut-and-splice GA with
 every child relaxed by L-BFGS in C++). `NSGA2` finds the Pareto front of several objectives.
-`forcefield` fits Tersoff and reduced-ReaxFF parameters to reference energies and forces
-(GARFfield's approach), reading and writing LAMMPS parameter files. Same seed, same run, on any
+Force-field fitting (GARFfield's approach) is its own family, `mlsci_fast.forcefield`, with
+these GAs as its optimisers. Same seed, same run, on any
 number of threads; a checkpointed run resumes exactly.
 """
 
-from . import forcefield, problems
+from . import problems
 from .cluster import ClusterResult, cluster_search, relax
 from .engine import GAResult, GeneticAlgorithm
 from .nsga2 import NSGA2, ParetoResult
@@ -21,7 +21,6 @@ __all__ = [
     "NSGA2",
     "ParetoResult",
     "cluster_search",
-    "forcefield",
     "problems",
     "relax",
 ]

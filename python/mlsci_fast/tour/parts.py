@@ -421,7 +421,7 @@ def ga(r, ctx: Context) -> None:
 
 
 def forcefield(r, ctx: Context) -> None:
-    from ..ga import forcefield as ff
+    from .. import forcefield as ff
 
     data = ff.TrainingSet.sic_reference()
     train, test = data.split(0.25, seed=0, only=[n for n in data.names if n.startswith("rattle")])

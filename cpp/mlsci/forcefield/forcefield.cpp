@@ -1,5 +1,5 @@
 // Tersoff and reduced-ReaxFF energies and forces over a training set (see forcefield.hpp).
-#include "mlsci/ga/forcefield.hpp"
+#include "mlsci/forcefield/forcefield.hpp"
 
 #include <omp.h>
 
@@ -12,7 +12,7 @@
 #include "mlsci/common/error.hpp"
 #include "mlsci/common/parallel.hpp"
 
-namespace mlsci::ga::ff {
+namespace mlsci::forcefield {
 
 namespace {
 
@@ -512,4 +512,4 @@ void evaluate_population(const Dataset& data, Model model, const double* params,
     if (error) std::rethrow_exception(error);
 }
 
-}  // namespace mlsci::ga::ff
+}  // namespace mlsci::forcefield

@@ -1,4 +1,4 @@
-// Energies and forces of interatomic potentials whose parameters a genetic algorithm fits: the
+// Energies and forces of interatomic potentials whose parameters are fitted (mlsci_fast.forcefield): the
 // Tersoff bond-order potential (J. Tersoff, Phys. Rev. B 37, 6991 (1988) and 39, 5566 (1989),
 // in the multi-element form and parameter layout of LAMMPS's pair_style tersoff) and a reduced
 // ReaxFF-style bond-order model (A. C. T. van Duin et al., J. Phys. Chem. A 105, 9396 (2001):
@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace mlsci::ga::ff {
+namespace mlsci::forcefield {
 
 // One atomic structure as the caller holds it: types 0..n_types-1, Cartesian positions (Å),
 // the cell as three row vectors (Å), periodic along the axes whose pbc flag is set.
@@ -91,4 +91,4 @@ void evaluate_population(const Dataset& data, Model model, const double* params,
                          const std::uint8_t* want_forces, const double* ref_forces, double* energies,
                          double* force_sse, int n_threads);
 
-}  // namespace mlsci::ga::ff
+}  // namespace mlsci::forcefield

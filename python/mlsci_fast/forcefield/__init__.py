@@ -1,0 +1,37 @@
+"""Force fields: parameters, training sets, their energies and forces in C++, and fitting.
+
+A `TrainingSet` holds reference structures (energies, optionally forces) and relative energies
+such as points on a dissociation curve. `TersoffParameters` reads and writes LAMMPS ``.tersoff``
+files, so a fitted set runs in LAMMPS as it is; `ReaxLiteParameters` is a reduced ReaxFF-style
+bond-order model (uncorrected bond orders, bond energy, shielded Morse van der Waals). `fit`
+searches the parameters a list of genes names, within bounds, by a GA whose every generation
+is evaluated in C++ (all structures of all individuals in parallel; neighbour lists are built
+once, since only parameters change), minimising GARFfield's weighted sum of squared errors --
+or, with ``multi_objective=True``, the energy, force and relative-energy errors as separate
+objectives by NSGA-II. `run_lammps` computes the same structures with LAMMPS, the reference.
+
+Units are LAMMPS "metal": Å, eV, eV/Å.
+
+The family's parts: `parameters` (the models' parameter sets and files), `training`
+(structures and training sets), `fitting` (the objective and `fit`), `lammps` (the LAMMPS route).
+"""
+
+from .fitting import ForceFieldFit, Objective, fit
+from .lammps import lammps_potential_path, run_lammps
+from .parameters import REAX_NAMES, TERSOFF_NAMES, ReaxLiteParameters, TersoffParameters
+from .training import Relative, Structure, TrainingSet
+
+__all__ = [
+    "REAX_NAMES",
+    "TERSOFF_NAMES",
+    "ForceFieldFit",
+    "Objective",
+    "ReaxLiteParameters",
+    "Relative",
+    "Structure",
+    "TersoffParameters",
+    "TrainingSet",
+    "fit",
+    "lammps_potential_path",
+    "run_lammps",
+]
