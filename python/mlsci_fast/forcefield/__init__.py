@@ -12,13 +12,18 @@ objectives by NSGA-II. `run_lammps` computes the same structures with LAMMPS, th
 
 Units are LAMMPS "metal": Å, eV, eV/Å.
 
-The family's parts: `parameters` (the models' parameter sets and files), `training`
+`ReaxFFParameters` reads and writes ReaxFF ``ffield`` files as LAMMPS's ``pair_style reaxff``
+does (every file LAMMPS ships round-trips; the ReaxFF energy itself comes next).
+
+The family's parts: `parameters` (the models' parameter sets and files), `reaxff` (ReaxFF
+files), `training`
 (structures and training sets), `fitting` (the objective and `fit`), `lammps` (the LAMMPS route).
 """
 
 from .fitting import ForceFieldFit, Objective, fit
 from .lammps import lammps_potential_path, run_lammps
 from .parameters import REAX_NAMES, TERSOFF_NAMES, ReaxLiteParameters, TersoffParameters
+from .reaxff import ReaxFFParameters
 from .training import Relative, Structure, TrainingSet
 
 __all__ = [
@@ -26,6 +31,7 @@ __all__ = [
     "TERSOFF_NAMES",
     "ForceFieldFit",
     "Objective",
+    "ReaxFFParameters",
     "ReaxLiteParameters",
     "Relative",
     "Structure",

@@ -1,0 +1,288 @@
+"""ReaxFF parameter files (the ``ffield`` format that LAMMPS's ``pair_style reaxff`` reads).
+
+A file has a title line and seven sections, each opened by a count: general parameters (one
+value a line, with a comment), atoms (four lines of eight values each, the first starting with
+the element's symbol; a fifth line of two values in the low-gradient ``lg`` extension), bonds
+(two lines of eight values after the two atom indices), off-diagonal pairs (six values; seven
+with ``lg``), valence angles (seven), torsions (seven; index 0 is a wildcard) and hydrogen bonds
+(four). Indices are 1-based positions in the atom section. `ReaxFFParameters.read` checks all of
+it and names the line of any problem; `write` gives a file that LAMMPS reads to the same
+numbers (each value is written with the shortest text that reads back as the same double).
+
+Parameters are addressed as genes, as the Tersoff ones are: ``"r_s:C"`` (an atom parameter),
+``"p_be1:C-H"`` (a bond; both orders), ``"r_vdw:C-H"`` (an off-diagonal pair), ``"theta_00:H-C-H"``
+(an angle, the centre in the middle), ``"V2:H-C-C-H"`` or ``"V2:X-C-C-X"`` (a torsion, X the
+wildcard), ``"r0_hb:O-H-O"`` (a hydrogen bond) and ``"general:2"`` (the second general
+parameter). Names follow LAMMPS's ReaxFF parameter structures; ``n_u<k>`` marks a value the
+model does not use.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Iterator
+
+import numpy as np
+
+from .._io import atomic_write
+
+__all__ = ["ATOM_NAMES", "ReaxFFParameters"]
+
+ATOM_NAMES = (
+    "r_s", "valency", "mass", "r_vdw", "epsilon", "gamma", "r_pi", "valency_e",
+    "alpha", "gamma_w", "valency_boc", "p_ovun5", "n_u1", "chi", "eta", "p_hbond",
+    "r_pi_pi", "p_lp2", "n_u2", "b_o_131", "b_o_132", "b_o_133", "n_u3", "n_u4",
+    "p_ovun2", "p_val3", "n_u5", "valency_val", "p_val5", "rcore2", "ecore2", "acore2",
+)
+LG_ATOM_NAMES = ("lgcij", "lgre")
+BOND_NAMES = (
+    "De_s", "De_p", "De_pp", "p_be1", "p_bo5", "v13cor", "p_bo6", "p_ovun1",
+    "p_be2", "p_bo3", "p_bo4", "n_u1", "p_bo1", "p_bo2", "ovc", "n_u2",
+)
+OFFDIAG_NAMES = ("D", "r_vdw", "alpha", "r_s", "r_p", "r_pp")
+LG_OFFDIAG_NAMES = ("lgcij",)
+ANGLE_NAMES = ("theta_00", "p_val1", "p_val2", "p_coa1", "p_val7", "p_pen1", "p_val4")
+TORSION_NAMES = ("V1", "V2", "V3", "p_tor1", "p_cot1", "n_u1", "n_u2")
+HBOND_NAMES = ("r0_hb", "p_hb1", "p_hb2", "p_hb3")
+
+# The largest ffield read: real files are tens of kilobytes.
+_MAX_FILE = 16 * 2**20
+
+
+class _Lines:
+    """The file's lines with their numbers, read front to back; errors name the line."""
+
+    def __init__(self, path: str, lines: list[str]):
+        self.path, self.lines, self.at = path, lines, 0
+
+    def error(self, what: str, line: int | None = None) -> ValueError:
+        n = self.at if line is None else line
+        return ValueError(f"{self.path}, line {n}: {what}")
+
+    def next(self, what: str) -> tuple[int, str]:
+        while self.at < len(self.lines):
+            self.at += 1
+            text = self.lines[self.at - 1]
+            if text.strip():
+                return self.at, text
+        raise ValueError(f"{self.path}: the file ends where {what} should be (after line {self.at})")
+
+    def numbers(self, what: str, count: int, *, skip: int = 0) -> tuple[int, list[str], list[float]]:
+        """The next line's first `skip` words as they are and the `count` numbers after them."""
+        n, text = self.next(what)
+        words = text.split("!", 1)[0].split()
+        if len(words) < skip + count:
+            raise self.error(f"{what} needs {skip + count} values, the line has {len(words)}: {text.strip()!r}", n)
+        try:
+            values = [float(w) for w in words[skip:skip + count]]
+        except ValueError:
+            raise self.error(f"{what} has a value that is not a number: {text.strip()!r}", n) from None
+        if not all(math.isfinite(v) for v in values):
+            raise self.error(f"{what} has a value that is not finite: {text.strip()!r}", n)
+        return n, words[:skip], values
+
+    def count(self, section: str, comment_lines: int) -> tuple[int, int]:
+        n, text = self.next(f"the number of {section}")
+        word = text.split("!", 1)[0].split()[:1]
+        if not word or not word[0].isdigit():
+            raise self.error(f"expected the number of {section}, got {text.strip()!r}", n)
+        k = int(word[0])
+        if k > 100_000:
+            raise self.error(f"{k} {section} is more than any force field has", n)
+        for _ in range(comment_lines):
+            self.next(f"the header of the {section} section")
+        return k, n
+
+
+class ReaxFFParameters:
+    """A ReaxFF force field: the contents of an ``ffield`` file.
+
+    Attributes
+    ----------
+    title : str
+        The first line.
+    general : ndarray (n_general,)
+        General parameters, in the file's order.
+    general_comments : list of str
+        The comment after each general parameter (kept for writing).
+    elements : list of str
+        Element symbols in the atom section's order.
+    atoms : ndarray (n_elements, 32) or (n_elements, 34) with ``lg``
+        Per-element parameters, named by `ATOM_NAMES` (+ lgcij, lgre).
+    bonds, offdiagonal, angles, torsions, hbonds : list of (key, ndarray)
+        The entries in the file's order, keys 0-based element-index tuples ((i, j); (i, j);
+        (i, j, k) with j the centre; (i, j, k, l) with -1 for a torsion wildcard; (i, j, k)),
+        values named by `BOND_NAMES`, `OFFDIAG_NAMES`, `ANGLE_NAMES`, `TORSION_NAMES`,
+        `HBOND_NAMES`. An index past the atom section is kept (``ffield.reax.rdx`` has angles of
+        a fifth type that its four atoms lack) and, as in LAMMPS, never used. A key may repeat:
+        real files give a valence angle two parameter sets (LAMMPS sums their energies; for
+        the other sections its last entry wins).
+    lg : bool
+        Whether the file has the low-gradient dispersion extension.
+    """
+
+    def __init__(self, title: str, general: np.ndarray, general_comments: list[str], elements: list[str],
+                 atoms: np.ndarray, bonds: list, offdiagonal: list, angles: list, torsions: list, hbonds: list,
+                 lg: bool = False):
+        self.title = title
+        self.general = np.asarray(general, dtype=np.float64)
+        self.general_comments = list(general_comments)
+        self.elements = list(elements)
+        self.atoms = np.asarray(atoms, dtype=np.float64)
+        self.bonds, self.offdiagonal, self.angles = list(bonds), list(offdiagonal), list(angles)
+        self.torsions, self.hbonds = list(torsions), list(hbonds)
+        self.lg = bool(lg)
+
+    # ---- files
+
+    @classmethod
+    def read(cls, path: str | os.PathLike, *, lg: bool | None = None) -> ReaxFFParameters:
+        """Read an ``ffield`` file. `lg`: whether it has the low-gradient extension (None:
+        decided from the first atom's fifth line, as only lg files have one of two values)."""
+        path = os.fspath(path)
+        size = os.path.getsize(path)
+        if size > _MAX_FILE:
+            raise ValueError(f"{path} is {size} bytes; ReaxFF files are kilobytes (at most {_MAX_FILE} are read)")
+        try:
+            with open(path, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except UnicodeDecodeError:
+            raise ValueError(f"{path} is not a text file") from None
+        if not lines:
+            raise ValueError(f"{path} is empty")
+        src = _Lines(path, lines)
+        title = lines[0].rstrip()
+        src.at = 1
+
+        n_general, _ = src.count("general parameters", 0)
+        general, comments = [], []
+        for k in range(n_general):
+            n, _, (v,) = src.numbers(f"general parameter {k + 1}", 1)
+            general.append(v)
+            text = lines[n - 1]
+            comments.append(text.split("!", 1)[1].strip() if "!" in text else "")
+
+        n_atoms, _ = src.count("atoms", 3)
+        if n_atoms < 1:
+            raise src.error("a force field needs at least one atom type")
+        if lg is None:
+            lg = cls._looks_lg(lines, src.at)
+        elements, atoms = [], []
+        for a in range(n_atoms):
+            n, (symbol,), row = src.numbers(f"line 1 of atom {a + 1}", 8, skip=1)
+            if not symbol[:1].isalpha():
+                raise src.error(f"atom {a + 1} must start with its element's symbol, got {symbol!r}", n)
+            if symbol in elements:
+                raise src.error(f"the element {symbol} appears twice in the atom section", n)
+            for part in range(3):
+                row += src.numbers(f"line {part + 2} of atom {symbol}", 8)[2]
+            if lg:
+                row += src.numbers(f"the lg line of atom {symbol}", 2)[2]
+            elements.append(symbol)
+            atoms.append(row)
+
+        def entries(section: str, n_idx: int, n_values: int, lines_per: int, header: int, wildcard: bool = False):
+            count, _ = src.count(section, header)
+            out: list[tuple[tuple[int, ...], np.ndarray]] = []
+            for e in range(count):
+                first = n_values if lines_per == 1 else 8
+                n, idx_words, row = src.numbers(f"{section} entry {e + 1}", first, skip=n_idx)
+                for _ in range(lines_per - 1):
+                    row += src.numbers(f"line 2 of {section} entry {e + 1}", n_values - first)[2]
+                key = []
+                for w in idx_words:
+                    if not w.lstrip("-").isdigit():
+                        raise src.error(f"{section} entry {e + 1}: atom index {w!r} is not an integer", n)
+                    i = int(w)
+                    if wildcard and i == 0:
+                        key.append(-1)
+                    elif i < 1:
+                        raise src.error(f"{section} entry {e + 1}: atom index {i} must be >= 1"
+                                        f"{' (or 0, the wildcard)' if wildcard else ''}", n)
+                    else:
+                        key.append(i - 1)
+                out.append((tuple(key), np.array(row)))
+            return out
+
+        bonds = entries("bonds", 2, 16, 2, 1)
+        offdiagonal = entries("off-diagonal terms", 2, 7 if lg else 6, 1, 0)
+        angles = entries("angles", 3, 7, 1, 0)
+        torsions = entries("torsions", 4, 7, 1, 0, wildcard=True)
+        hbonds = entries("hydrogen bonds", 3, 4, 1, 0)
+        return cls(title, np.array(general), comments, elements, np.array(atoms), bonds, offdiagonal, angles,
+                   torsions, hbonds, lg)
+
+    @staticmethod
+    def _looks_lg(lines: list[str], at: int) -> bool:
+        """Whether the atom section's first atom has a fifth line of two numbers."""
+        rest = [ln for ln in lines[at:at + 12] if ln.strip()]
+        if len(rest) < 5:
+            return False
+        words = rest[4].split("!", 1)[0].split()
+        try:
+            [float(w) for w in words]
+        except ValueError:
+            return False
+        return len(words) == 2
+
+    def write(self, path: str | os.PathLike) -> None:
+        """Write an ``ffield`` file (atomically) that LAMMPS reads to the same numbers."""
+        atomic_write(path, lambda f: f.write("".join(self._lines()).encode("utf-8")), ".ffield")
+
+    def _lines(self) -> Iterator[str]:
+        def num(v: float) -> str:
+            text = repr(float(v))
+            return text[:-2] if text.endswith(".0") and "e" not in text else text
+
+        def row(values, width: int = 10) -> str:
+            return "".join(f"{num(v):>{width}}" for v in values)
+
+        def idx(key) -> str:
+            return "".join(f"{i + 1:>3}" for i in key)
+
+        yield self.title + "\n"
+        yield f"{len(self.general):3d}       ! Number of general parameters\n"
+        for v, c in zip(self.general, self.general_comments):
+            yield f"{num(v):>10} !{c}\n"
+        names = ATOM_NAMES + (LG_ATOM_NAMES if self.lg else ())
+        yield f"{len(self.elements):3d}    ! Nr of atoms; " + ";".join(names[:8]) + "\n"
+        for k in range(1, 4):
+            yield "            " + ";".join(names[8 * k:8 * k + 8]) + "\n"
+        for symbol, values in zip(self.elements, self.atoms):
+            yield f" {symbol:<2}" + row(values[:8]) + "\n"
+            for k in range(1, 4):
+                yield "   " + row(values[8 * k:8 * k + 8]) + "\n"
+            if self.lg:
+                yield "   " + row(values[32:34]) + "\n"
+        yield f"{len(self.bonds):3d}    ! Nr of bonds; " + ";".join(BOND_NAMES[:8]) + "\n"
+        yield "            " + ";".join(BOND_NAMES[8:]) + "\n"
+        for key, values in self.bonds:
+            yield idx(key) + row(values[:8]) + "\n"
+            yield "      " + row(values[8:]) + "\n"
+        off = OFFDIAG_NAMES + (LG_OFFDIAG_NAMES if self.lg else ())
+        for title, table, names_ in (("off-diagonal terms", self.offdiagonal, off),
+                                     ("angles", self.angles, ANGLE_NAMES),
+                                     ("torsions", self.torsions, TORSION_NAMES),
+                                     ("hydrogen bonds", self.hbonds, HBOND_NAMES)):
+            yield f"{len(table):3d}    ! Nr of {title}; " + ";".join(names_) + "\n"
+            for key, values in table:
+                yield idx(key) + row(values) + "\n"
+
+    # ---- comparison
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ReaxFFParameters):
+            return NotImplemented
+        tables = ("bonds", "offdiagonal", "angles", "torsions", "hbonds")
+        return (self.elements == other.elements and self.lg == other.lg
+                and np.array_equal(self.general, other.general) and np.array_equal(self.atoms, other.atoms)
+                and all(len(getattr(self, t)) == len(getattr(other, t))
+                        and all(ka == kb and np.array_equal(a, b)
+                                for (ka, a), (kb, b) in zip(getattr(self, t), getattr(other, t)))
+                        for t in tables))
+
+    def __repr__(self) -> str:
+        return (f"ReaxFFParameters(elements={self.elements}, bonds={len(self.bonds)}, "
+                f"angles={len(self.angles)}, torsions={len(self.torsions)}, hbonds={len(self.hbonds)}"
+                f"{', lg' if self.lg else ''})")
