@@ -1,11 +1,13 @@
 // Bindings for force fields: a Dataset holds structures and their neighbour lists (built once);
 // compute() gives one parameter set's energies and forces, evaluate_population() a generation's
 // energies and force errors.
+#include <algorithm>
 #include <memory>
 #include <vector>
 
 #include "bind_util.hpp"
 #include "mlsci/forcefield/forcefield.hpp"
+#include "mlsci/forcefield/reaxff.hpp"
 
 namespace py = pybind11;
 using mlsci::bind::CArray;
@@ -94,4 +96,41 @@ void bind_forcefield(py::module_& m) {
             },
             py::arg("model"), py::arg("params").noconvert(), py::arg("want_forces").noconvert(),
             py::arg("ref_forces").noconvert(), py::arg("n_threads"));
+
+    s.def(
+        "reaxff_bonds",
+        [](const ff::Dataset& d, std::int64_t structure, const CArray<double>& general, const CArray<double>& atom,
+           const CArray<double>& pair, double bond_cut) {
+            namespace rx = mlsci::forcefield::reaxff;
+            const int n = d.n_types();
+            if (general.size() < rx::kGeneralNeeded || atom.size() != std::int64_t{n} * rx::kAtomFields ||
+                pair.size() != std::int64_t{n} * n * rx::kPairFields)
+                throw mlsci::InvalidArgument("reaxff_bonds: parameter tables have the wrong sizes");
+            const rx::Tables t{n, general.data(), atom.data(), pair.data()};
+            rx::Bonds b;
+            {
+                py::gil_scoped_release nogil;
+                rx::check_tables(t);
+                rx::bonds(d, structure, t, bond_cut, b);
+            }
+            const auto nb = static_cast<py::ssize_t>(b.bo.size());
+            CArray<std::int32_t> i(nb), j(nb);
+            CArray<double> bo(nb), bo_s(nb), bo_pi(nb), bo_pi2(nb), dvec({nb, py::ssize_t{3}});
+            for (py::ssize_t k = 0; k < nb; ++k) {
+                i.mutable_data()[k] = b.atom[static_cast<std::size_t>(k)];
+                j.mutable_data()[k] = d.owner(b.entry[static_cast<std::size_t>(k)]);
+                bo.mutable_data()[k] = b.bo[static_cast<std::size_t>(k)];
+                bo_s.mutable_data()[k] = b.bo_s[static_cast<std::size_t>(k)];
+                bo_pi.mutable_data()[k] = b.bo_pi[static_cast<std::size_t>(k)];
+                bo_pi2.mutable_data()[k] = b.bo_pi2[static_cast<std::size_t>(k)];
+                const double* g = d.geometry(b.entry[static_cast<std::size_t>(k)]);
+                for (int c = 0; c < 3; ++c) dvec.mutable_data()[3 * k + c] = g[c];
+            }
+            CArray<double> total(static_cast<py::ssize_t>(b.total_bo.size()));
+            std::copy(b.total_bo.begin(), b.total_bo.end(), total.mutable_data());
+            return py::make_tuple(i, j, dvec, bo, bo_s, bo_pi, bo_pi2, total, b.e_bond);
+        },
+        py::arg("dataset"), py::arg("structure"), py::arg("general").noconvert(), py::arg("atom").noconvert(),
+        py::arg("pair").noconvert(), py::arg("bond_cut"),
+        "internal; see mlsci_fast.forcefield.reaxff.bond_orders");
 }

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from mlsci_fast import forcefield as ff
+from mlsci_fast.forcefield import reaxff
 from mlsci_fast.forcefield.reaxff import ATOM_NAMES, BOND_NAMES, ReaxFFParameters
 
 
@@ -58,18 +59,24 @@ def test_repeated_angles_and_unused_types_are_kept():
     assert any(max(k) >= len(rdx.elements) for k, _ in rdx.angles)
 
 
-def _lammps_energy(ffield: str, elements: list[str]) -> float:
-    """LAMMPS's ReaxFF energy (kcal/mol, no charges) of a distorted methanol molecule."""
+METHANOL = (["C", "O", "H", "H", "H", "H"],
+            [[0.0, 0.0, 0.0], [1.43, 0.05, 0.0], [-0.36, 1.02, 0.1], [-0.4, -0.5, 0.9], [-0.35, -0.5, -0.85],
+             [1.75, -0.9, 0.1]])
+
+
+def _lammps_terms(ffield: str, elements: list[str], symbols: list[str], positions, cell: float | None = None):
+    """LAMMPS's ReaxFF energy and its 14 components (``compute pair reaxff``: eb, ea, elp, ...),
+    kcal/mol, without charges: a molecule in a 20 Å box, or a periodic cube of side `cell`."""
     from mlsci_fast.forcefield.lammps import _import_lammps
 
     lammps = _import_lammps()
     lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
     try:
-        pos = np.array([[0.0, 0.0, 0.0], [1.43, 0.05, 0.0], [-0.36, 1.02, 0.1], [-0.4, -0.5, 0.9],
-                        [-0.35, -0.5, -0.85], [1.75, -0.9, 0.1]]) + 10.0
-        symbols = ["C", "O", "H", "H", "H", "H"]
-        for cmd in ["units real", "atom_style charge", "atom_modify map array sort 0 0", "boundary f f f",
-                    "region box block 0 20 0 20 0 20", f"create_box {len(elements)} box"]:
+        pos = np.asarray(positions, dtype=float) + (0.0 if cell else 10.0)
+        side = cell or 20.0
+        for cmd in ["units real", "atom_style charge", "atom_modify map array sort 0 0",
+                    f"boundary {'p p p' if cell else 'f f f'}", f"region box block 0 {side} 0 {side} 0 {side}",
+                    f"create_box {len(elements)} box"]:
             lmp.command(cmd)
         for t in range(len(elements)):
             lmp.command(f"mass {t + 1} 1.0")
@@ -77,10 +84,17 @@ def _lammps_energy(ffield: str, elements: list[str]) -> float:
         lmp.create_atoms(len(symbols), list(range(1, len(symbols) + 1)), types, pos.ravel().tolist())
         lmp.command("pair_style reaxff NULL checkqeq no")
         lmp.command(f"pair_coeff * * {ffield} {' '.join(elements)}")
+        lmp.command("compute reax all pair reaxff")
+        lmp.command("thermo_style custom step pe c_reax[1]")
         lmp.command("run 0")
-        return float(lmp.get_thermo("pe"))
+        terms = lmp.extract_compute("reax", 0, 1)
+        return float(lmp.get_thermo("pe")), [float(terms[k]) for k in range(14)]
     finally:
         lmp.close()
+
+
+def _lammps_energy(ffield: str, elements: list[str]) -> float:
+    return _lammps_terms(ffield, elements, *METHANOL)[0]
 
 
 @pytest.mark.parametrize("name", ["ffield.reax.cho", "ffield.reax.mattsson"])
@@ -130,3 +144,69 @@ def test_broken_files_are_refused_naming_the_line(tmp_path):
         f.truncate(ff.reaxff._MAX_FILE + 1)
     with pytest.raises(ValueError, match="kilobytes"):
         ReaxFFParameters.read(tmp_path / "huge")
+
+
+def _ethane(stretch: float = 1.53):
+    h = [[-0.38, 1.02, 0], [-0.38, -0.5, 0.88], [-0.38, -0.5, -0.88]]
+    return (["C", "C"] + ["H"] * 6,
+            [[0, 0, 0], [stretch, 0, 0]] + h + [[stretch - x, -y, z] for x, y, z in h])
+
+
+CASES = {
+    "methanol": METHANOL,
+    "carbon monoxide": (["C", "O"], [[0, 0, 0], [1.13, 0, 0]]),  # C-O of order > 1: triple-bond term
+    "ethane": _ethane(),
+    "ethane, C-C at 2.4 A": _ethane(2.4),
+    "water dimer": (["O", "H", "H", "O", "H", "H"], [[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0],
+                                                     [2.9, 0, 0], [3.3, 0.8, 0.2], [3.3, -0.8, 0.2]]),
+}
+
+
+@pytest.mark.parametrize("name", ["ffield.reax.cho", "ffield.reax.mattsson"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bond_energy_equals_lammps(name, case):
+    """Corrected bond orders enter LAMMPS's bond energy eb through every term (sigma, pi,
+    double pi, the over-coordination and 1-3 corrections, the triple-bond stabilisation)."""
+    path = os.path.join(_potentials(), name)
+    symbols, positions = CASES[case]
+    _, terms = _lammps_terms(path, ["C", "H", "O"], symbols, positions)
+    b = reaxff.bond_orders(ff.Structure(symbols, np.array(positions, dtype=float)), ReaxFFParameters.read(path))
+    assert b.e_bond == pytest.approx(terms[0], rel=1e-12, abs=1e-9)
+
+
+def test_bond_energy_in_a_periodic_cell_equals_lammps():
+    a = 3.567  # diamond, 8 atoms in the cubic cell, bonds across every face
+    frac = np.array([[0, 0, 0], [0, .5, .5], [.5, 0, .5], [.5, .5, 0], [.25, .25, .25], [.25, .75, .75],
+                     [.75, .25, .75], [.75, .75, .25]])
+    pos = frac * a + np.random.default_rng(1).normal(scale=0.05, size=(8, 3))
+    path = os.path.join(_potentials(), "ffield.reax.cho")
+    _, terms = _lammps_terms(path, ["C", "H", "O"], ["C"] * 8, pos, cell=a)
+    s = ff.Structure(["C"] * 8, pos, np.eye(3) * a, (True, True, True))
+    b = reaxff.bond_orders(s, ReaxFFParameters.read(path))
+    assert b.e_bond == pytest.approx(terms[0], rel=1e-12)
+    assert len(b.bo) > 0 and np.all(b.total > 3.5)  # four bonds an atom
+
+
+def test_bond_orders_are_chemistry():
+    p = ReaxFFParameters.read(os.path.join(_potentials(), "ffield.reax.cho"))
+    b = reaxff.bond_orders(ff.Structure(*map(np.asarray, _ethane())), p)
+    cc = b.bo[(b.i == 0) & (b.j == 1)]
+    assert cc.size == 1 and 0.9 < cc[0] < 1.1  # a single bond
+    assert np.allclose(b.total[2:], 1.0, atol=0.1)  # each H: one bond
+    assert np.array_equal(np.sort(b.bo[b.i == 0]), np.sort(b.bo[b.j == 0]))  # both directions, same orders
+    far = reaxff.bond_orders(ff.Structure(*map(np.asarray, _ethane(6.0))), p)
+    assert not np.any((far.i == 0) & (far.j == 1))  # beyond the 5 A bond cut-off
+
+
+def test_reaxff_bad_input_names_the_problem():
+    p = ReaxFFParameters.read(os.path.join(_potentials(), "ffield.reax.cho"))
+    with pytest.raises(ValueError, match=r"no parameters for element\(s\) \['Si'\]"):
+        reaxff.bond_orders(ff.Structure(["C", "Si"], np.array([[0, 0, 0], [1.8, 0, 0.0]])), p)
+    bad = ReaxFFParameters.read(os.path.join(_potentials(), "ffield.reax.cho"))
+    bad.atoms[0, ATOM_NAMES.index("b_o_132")] = -1.0  # C-H: the square root of a negative product
+    with pytest.raises(ValueError, match="pair parameters of types 1-2 must be finite"):
+        reaxff.bond_orders(ff.Structure(["C", "H"], np.array([[0, 0, 0], [1.1, 0, 0.0]])), bad)
+    with pytest.raises(TypeError, match="ReaxFFParameters"):
+        reaxff.bond_orders(ff.Structure(["C"], np.zeros((1, 3))), ff.TersoffParameters.sic_1994())
+    with pytest.raises(ValueError, match="bond_cut"):
+        reaxff.bond_orders(ff.Structure(["C"], np.zeros((1, 3))), p, bond_cut=0.0)

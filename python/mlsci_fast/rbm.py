@@ -7,9 +7,9 @@ and defaults (persistent contrastive divergence, PCD-1) plus CD-k/PCD-k, momentu
 shuffled minibatches and long-chain sampling; each training epoch runs in one C++ call.
 
 The course's physics link: the Ising model's Boltzmann distribution is also an energy-based
-model over binary units. `ising_configurations` draws equilibrium spin configurations from
-`mlsci_fast.ising`; an RBM trained on them generates new configurations whose magnetisation and
-energy (`ising_observables`) follow the temperature it was trained at.
+model over binary units. `ising_configurations` (`mlsci_fast.ising.configurations`) draws
+equilibrium spin configurations; an RBM trained on them generates new configurations whose
+magnetisation and energy (`ising_observables`) follow the temperature it was trained at.
 
 Examples
 --------
@@ -36,6 +36,8 @@ from . import _core, _seed, _threads
 from . import random as _random
 from ._progress import Progress
 from ._validation import check_scalar
+from .ising import configuration_observables as ising_observables  # the RBM lesson's data, from ising
+from .ising import configurations as ising_configurations
 
 __all__ = ["BernoulliRBM", "ising_configurations", "ising_observables"]
 
@@ -296,64 +298,3 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def _n_features_out(self) -> int:
         return self.components_.shape[0]
 
-
-# ---- the Ising link ------------------------------------------------------------------------------
-def ising_configurations(
-    L: int,
-    temperatures,
-    n_per_temperature: int,
-    *,
-    n_burnin: int = 200,
-    sweeps_between: int = 5,
-    algorithm: str = "swendsen-wang",
-    seed=None,
-    progress: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Equilibrium 2-D Ising configurations from `mlsci_fast.ising`, flattened to {0, 1}.
-
-    One chain per temperature: `n_burnin` sweeps, then a configuration every `sweeps_between`
-    sweeps (Swendsen-Wang cluster updates by default: every sweep updates the whole lattice and
-    beats critical slowing down, so successive configurations are nearly independent at any T;
-    Wolff's single-cluster "sweeps" flip only a few spins far above T_c).
-
-    Returns
-    -------
-    X : ndarray of shape (len(temperatures) * n_per_temperature, L * L), values 0/1
-        Spin up = 1, spin down = 0.
-    T : ndarray of shape (len(X),)
-        The temperature of each row.
-    """
-    from . import ising
-
-    temps = np.atleast_1d(np.asarray(temperatures, dtype=float))
-    check_scalar(n_per_temperature, "n_per_temperature", numbers.Integral, min_val=1)
-    check_scalar(sweeps_between, "sweeps_between", numbers.Integral, min_val=1)
-    check_scalar(n_burnin, "n_burnin", numbers.Integral, min_val=0)
-    base = _seed.resolve(seed)
-    rows, labels = [], []
-    with Progress(len(temps) * int(n_per_temperature), "ising", "configurations", enabled=progress) as bar:
-        for t_i, T in enumerate(temps):
-            r = ising.simulate(L, float(T), max(1, n_burnin), algorithm=algorithm, seed=(base + 7 * t_i) % 2**64)
-            spins = r.spins
-            for k in range(int(n_per_temperature)):
-                r = ising.simulate(L, float(T), sweeps_between, algorithm=algorithm, start=spins,
-                                   seed=(base + 7 * t_i + 1_000_003 * (k + 1)) % 2**64)
-                spins = r.spins
-                rows.append((spins.ravel() > 0).astype(np.float64))
-                labels.append(T)
-                bar.update(len(rows))
-    return np.array(rows), np.array(labels)
-
-
-def ising_observables(X: ArrayLike, L: int, J: float = 1.0) -> dict[str, np.ndarray]:
-    """Magnetisation and energy per spin of flattened L x L configurations in {0, 1} (periodic).
-
-    Returns {"m": mean spin (signed), "abs_m": |m|, "energy": E / N with E = -J sum_<ij> s_i s_j}.
-    """
-    S = np.asarray(X, dtype=float)
-    if S.ndim != 2 or S.shape[1] != L * L:
-        raise ValueError(f"X must have shape (n, L*L) = (n, {L * L}), got {S.shape}")
-    s = (2 * S - 1).reshape(-1, L, L)
-    m = s.mean(axis=(1, 2))
-    e = -J * (s * np.roll(s, 1, axis=1) + s * np.roll(s, 1, axis=2)).sum(axis=(1, 2)) / (L * L)
-    return {"m": m, "abs_m": np.abs(m), "energy": e}

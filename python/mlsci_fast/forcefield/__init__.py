@@ -13,7 +13,9 @@ objectives by NSGA-II. `run_lammps` computes the same structures with LAMMPS, th
 Units are LAMMPS "metal": Å, eV, eV/Å.
 
 `ReaxFFParameters` reads and writes ReaxFF ``ffield`` files as LAMMPS's ``pair_style reaxff``
-does (every file LAMMPS ships round-trips; the ReaxFF energy itself comes next).
+does (every file LAMMPS ships round-trips), and `reaxff.bond_orders` gives the corrected bond
+orders and bond energy in C++, equal to LAMMPS's (the other ReaxFF terms, charges and forces
+come next).
 
 The family's parts: `parameters` (the models' parameter sets and files), `reaxff` (ReaxFF
 files), `training`
@@ -23,12 +25,13 @@ files), `training`
 from .fitting import ForceFieldFit, Objective, fit
 from .lammps import lammps_potential_path, run_lammps
 from .parameters import REAX_NAMES, TERSOFF_NAMES, ReaxLiteParameters, TersoffParameters
-from .reaxff import ReaxFFParameters
+from .reaxff import BondOrders, ReaxFFParameters, bond_orders
 from .training import Relative, Structure, TrainingSet
 
 __all__ = [
     "REAX_NAMES",
     "TERSOFF_NAMES",
+    "BondOrders",
     "ForceFieldFit",
     "Objective",
     "ReaxFFParameters",
@@ -37,6 +40,7 @@ __all__ = [
     "Structure",
     "TersoffParameters",
     "TrainingSet",
+    "bond_orders",
     "fit",
     "lammps_potential_path",
     "run_lammps",

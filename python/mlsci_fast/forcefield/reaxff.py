@@ -19,15 +19,20 @@ model does not use.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import numbers
 import os
 from typing import Iterator
 
 import numpy as np
 
+from .. import _core
 from .._io import atomic_write
+from .._validation import check_scalar
+from .training import Structure, _check_image_count
 
-__all__ = ["ATOM_NAMES", "ReaxFFParameters"]
+__all__ = ["ATOM_NAMES", "BondOrders", "ReaxFFParameters", "bond_orders"]
 
 ATOM_NAMES = (
     "r_s", "valency", "mass", "r_vdw", "epsilon", "gamma", "r_pi", "valency_e",
@@ -286,3 +291,102 @@ class ReaxFFParameters:
         return (f"ReaxFFParameters(elements={self.elements}, bonds={len(self.bonds)}, "
                 f"angles={len(self.angles)}, torsions={len(self.torsions)}, hbonds={len(self.hbonds)}"
                 f"{', lg' if self.lg else ''})")
+
+    # ---- the model's tables
+
+    def tables(self, elements: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The C++ kernels' inputs for `elements` (default: all of the file's): the general
+        parameters, a per-element table and a per-pair table, mixed as LAMMPS mixes them
+        (arithmetic means of radii, geometric means of the 1-3 correction parameters, then the
+        bond section and the off-diagonal section's positive values; valency_val set to
+        valency_boc for elements lighter than 21 u, as LAMMPS does)."""
+        elements = list(self.elements) if elements is None else list(elements)
+        missing = [e for e in elements if e not in self.elements]
+        if missing:
+            raise ValueError(f"the force field has no parameters for element(s) {missing}; it has {self.elements}")
+        if len(self.general) < _GENERAL_NEEDED:
+            raise ValueError(f"the force field has {len(self.general)} general parameters; ReaxFF needs "
+                             f"{_GENERAL_NEEDED}")
+        idx = [self.elements.index(e) for e in elements]
+        a = self.atoms[idx]
+        col = {name: k for k, name in enumerate(ATOM_NAMES)}
+        valency_val = a[:, col["valency_val"]].copy()
+        first_row = (a[:, col["mass"]] < 21) & (valency_val != a[:, col["valency_boc"]])
+        valency_val[first_row] = a[first_row, col["valency_boc"]]
+        atom = np.column_stack([a[:, col["r_s"]], a[:, col["r_pi"]], a[:, col["r_pi_pi"]], a[:, col["valency"]],
+                                valency_val, a[:, col["mass"]]])
+        n = len(idx)
+        pair = np.zeros((n, n, len(_PAIR_FIELDS)))
+        f = {name: k for k, name in enumerate(_PAIR_FIELDS)}
+        with np.errstate(invalid="ignore"):  # a negative product gives NaN, refused by the kernel's check
+            for out, radius in (("r_s", "r_s"), ("r_p", "r_pi"), ("r_pp", "r_pi_pi")):
+                r = a[:, col[radius]]
+                pair[:, :, f[out]] = 0.5 * (r[:, None] + r[None, :])
+            for out, name in (("p_boc3", "b_o_132"), ("p_boc4", "b_o_131"), ("p_boc5", "b_o_133")):
+                v = a[:, col[name]]
+                pair[:, :, f[out]] = np.sqrt(v[:, None] * v[None, :])
+        where = {k: i for i, k in enumerate(idx)}
+        bond_col = {name: k for k, name in enumerate(BOND_NAMES)}
+        for (x, y), values in self.bonds:
+            if x in where and y in where:
+                for name in _BOND_FIELDS:
+                    pair[where[x], where[y], f[name]] = pair[where[y], where[x], f[name]] = values[bond_col[name]]
+        for (x, y), values in self.offdiagonal:
+            if x in where and y in where:
+                for name, k in (("r_s", 3), ("r_p", 4), ("r_pp", 5)):
+                    if values[k] > 0:
+                        pair[where[x], where[y], f[name]] = pair[where[y], where[x], f[name]] = values[k]
+        return (np.ascontiguousarray(self.general), np.ascontiguousarray(atom),
+                np.ascontiguousarray(pair.reshape(n * n, -1)))
+
+
+_GENERAL_NEEDED = 39
+# The C++ pair table's fields, in order (cpp/mlsci/forcefield/reaxff.hpp, PairField).
+_PAIR_FIELDS = ("r_s", "r_p", "r_pp", "p_bo1", "p_bo2", "p_bo3", "p_bo4", "p_bo5", "p_bo6", "De_s", "De_p",
+                "De_pp", "p_be1", "p_be2", "v13cor", "ovc", "p_boc3", "p_boc4", "p_boc5")
+_BOND_FIELDS = ("p_bo1", "p_bo2", "p_bo3", "p_bo4", "p_bo5", "p_bo6", "De_s", "De_p", "De_pp", "p_be1", "p_be2",
+                "v13cor", "ovc")
+
+
+@dataclasses.dataclass(frozen=True)
+class BondOrders:
+    """ReaxFF bond orders of one structure, one row per ordered pair (i, j) whose uncorrected
+    bond order reaches the file's cut-off (so every bond appears twice, once from each end):
+    `i`, `j` (atom indices), `vector` (from i to the image of j, Å), corrected `bo` and its
+    `bo_s`, `bo_pi`, `bo_pi2` parts; `total` per atom; `e_bond`, the bond energy (kcal/mol,
+    LAMMPS's ``eb``)."""
+
+    i: np.ndarray
+    j: np.ndarray
+    vector: np.ndarray
+    bo: np.ndarray
+    bo_s: np.ndarray
+    bo_pi: np.ndarray
+    bo_pi2: np.ndarray
+    total: np.ndarray
+    e_bond: float
+
+
+def bond_orders(structure: Structure, parameters: ReaxFFParameters, *, bond_cut: float = 5.0) -> BondOrders:
+    """Corrected ReaxFF bond orders and the bond energy of `structure` (a `Structure` or an ASE
+    ``Atoms``) under `parameters`, as LAMMPS's ``pair_style reaxff`` computes them (its default
+    bond cut-off of 5 Å). Molecules and periodic cells."""
+    if not isinstance(parameters, ReaxFFParameters):
+        raise TypeError(f"parameters must be ReaxFFParameters, got {type(parameters).__name__}")
+    if not isinstance(structure, Structure):
+        if hasattr(structure, "get_chemical_symbols"):  # ASE Atoms
+            structure = Structure(structure.get_chemical_symbols(), structure.get_positions(),
+                                  np.array(structure.cell), tuple(structure.pbc))
+        else:
+            raise TypeError(f"structure must be a Structure or an ASE Atoms, got {type(structure).__name__}")
+    bond_cut = float(check_scalar(bond_cut, "bond_cut", numbers.Real, min_val=0.0, include_min=False))
+    elements = sorted(set(structure.symbols), key=structure.symbols.index)
+    general, atom, pair = parameters.tables(elements)
+    _check_image_count(structure, bond_cut, 0)
+    types = np.array([elements.index(e) for e in structure.symbols], dtype=np.int32)
+    counts = np.array([structure.n_atoms], dtype=np.int64)
+    pbc = np.array([structure.pbc], dtype=np.uint8)
+    data = _core.forcefield.Dataset(len(elements), bond_cut, counts, types, np.ascontiguousarray(structure.positions),
+                                    np.ascontiguousarray(structure.cell[None]), pbc, 1)
+    i, j, vec, bo, bo_s, bo_pi, bo_pi2, total, e = _core.forcefield.reaxff_bonds(data, 0, general, atom, pair, bond_cut)
+    return BondOrders(i, j, vec, bo, bo_s, bo_pi, bo_pi2, total, float(e))

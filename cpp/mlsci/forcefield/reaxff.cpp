@@ -1,0 +1,159 @@
+// ReaxFF bond orders and bond energy; see reaxff.hpp.
+#include "mlsci/forcefield/reaxff.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "mlsci/common/error.hpp"
+
+namespace mlsci::forcefield::reaxff {
+
+namespace {
+
+inline double sq(double x) { return x * x; }
+
+// Uncorrected bond order terms BO'_sigma (including the 1 + cut factor), BO'_pi, BO'_pipi.
+struct Uncorrected {
+    double s = 0.0, pi = 0.0, pi2 = 0.0;
+};
+
+Uncorrected uncorrected(double r, const double* ai, const double* aj, const double* q, double bo_cut) {
+    Uncorrected u;
+    if (ai[kRs] > 0.0 && aj[kRs] > 0.0) u.s = (1.0 + bo_cut) * std::exp(q[kPbo1] * std::pow(r / q[kPRs], q[kPbo2]));
+    if (ai[kRpi] > 0.0 && aj[kRpi] > 0.0) u.pi = std::exp(q[kPbo3] * std::pow(r / q[kPRp], q[kPbo4]));
+    if (ai[kRpipi] > 0.0 && aj[kRpipi] > 0.0) u.pi2 = std::exp(q[kPbo5] * std::pow(r / q[kPRpp], q[kPbo6]));
+    return u;
+}
+
+}  // namespace
+
+void check_tables(const Tables& t) {
+    const char* where = "reaxff";
+    require(t.n_types >= 1 && t.general && t.atom && t.pair, where, "empty parameter tables");
+    for (int k = 0; k < kGeneralNeeded; ++k)
+        require(std::isfinite(t.general[k]), where, "general parameter " + std::to_string(k + 1) + " is not finite");
+    require(t.general[1] != 0.0, where, "general parameter 2 (p_boc2) must not be 0");
+    require(t.general[29] >= 0.0, where, "general parameter 30 (the bond-order cut-off x 100) must be >= 0");
+    for (int i = 0; i < t.n_types * kAtomFields; ++i)
+        require(std::isfinite(t.atom[i]), where, "atom parameters must be finite");
+    for (int p = 0; p < t.n_types * t.n_types; ++p) {
+        const double* q = t.pair + static_cast<std::ptrdiff_t>(p) * kPairFields;
+        const int i = p / t.n_types, j = p % t.n_types;
+        const double* ai = t.atom + static_cast<std::ptrdiff_t>(i) * kAtomFields;
+        const double* aj = t.atom + static_cast<std::ptrdiff_t>(j) * kAtomFields;
+        for (int k = 0; k < kPairFields; ++k)
+            require(std::isfinite(q[k]), where, "pair parameters of types " + std::to_string(i + 1) + "-" +
+                                                    std::to_string(j + 1) + " must be finite");
+        const std::string pair = " of types " + std::to_string(i + 1) + "-" + std::to_string(j + 1);
+        if (ai[kRs] > 0.0 && aj[kRs] > 0.0) require(q[kPRs] > 0.0, where, "r_s" + pair + " must be > 0");
+        if (ai[kRpi] > 0.0 && aj[kRpi] > 0.0) require(q[kPRp] > 0.0, where, "r_pi" + pair + " must be > 0");
+        if (ai[kRpipi] > 0.0 && aj[kRpipi] > 0.0) require(q[kPRpp] > 0.0, where, "r_pi_pi" + pair + " must be > 0");
+    }
+}
+
+void bonds(const Dataset& data, std::int64_t s, const Tables& t, double bond_cut, Bonds& out) {
+    require(s >= 0 && s < data.n_structures(), "reaxff", "no such structure");
+    require(data.n_types() == t.n_types, "reaxff", "the tables' type count differs from the dataset's");
+    require(bond_cut > 0.0 && bond_cut <= data.cutoff(), "reaxff",
+            "the bond cut-off must be in (0, the dataset's cut-off]");
+    const int nt = t.n_types;
+    const double* gp = t.general;
+    const double bo_cut = 0.01 * gp[29];
+    const double p_boc1 = gp[0], p_boc2 = gp[1];
+    const std::int64_t a0 = data.atom_offset(s), na = data.n_atoms(s);
+    const auto atom = [&](std::int64_t local) { return t.atom + data.type(a0 + local) * kAtomFields; };
+    const auto pair = [&](std::int64_t i, std::int64_t j) {
+        return t.pair + (static_cast<std::ptrdiff_t>(data.type(a0 + i)) * nt + data.type(a0 + j)) * kPairFields;
+    };
+
+    out = Bonds{};
+    std::vector<double> total_p(static_cast<std::size_t>(na), 0.0);
+    // Uncorrected bond orders (sigma and total with the cut-off subtracted, as LAMMPS keeps them).
+    for (std::int64_t i = 0; i < na; ++i) {
+        for (std::int64_t p = data.first(a0 + i); p < data.last(a0 + i); ++p) {
+            const double* g = data.geometry(p);
+            if (g[3] > bond_cut) continue;
+            const std::int32_t j = data.owner(p);
+            const Uncorrected u = uncorrected(g[3], atom(i), atom(j), pair(i, j), bo_cut);
+            const double bo = u.s + u.pi + u.pi2;
+            if (bo < bo_cut) continue;
+            out.atom.push_back(static_cast<std::int32_t>(i));
+            out.entry.push_back(p);
+            out.bo.push_back(bo - bo_cut);
+            out.bo_s.push_back(u.s - bo_cut);
+            out.bo_pi.push_back(u.pi);
+            out.bo_pi2.push_back(u.pi2);
+            total_p[static_cast<std::size_t>(i)] += bo - bo_cut;
+        }
+    }
+    std::vector<double> deltap(static_cast<std::size_t>(na)), deltap_boc(static_cast<std::size_t>(na));
+    for (std::int64_t i = 0; i < na; ++i) {
+        deltap[static_cast<std::size_t>(i)] = total_p[static_cast<std::size_t>(i)] - atom(i)[kValency];
+        deltap_boc[static_cast<std::size_t>(i)] = total_p[static_cast<std::size_t>(i)] - atom(i)[kValencyBoc];
+    }
+    // Corrected bond orders: f1 (over-coordination) and f4 f5 (1-3 bond orders). The formulas
+    // are symmetric in i and j, so both directions of a bond get the same values.
+    out.total_bo.assign(static_cast<std::size_t>(na), 0.0);
+    for (std::size_t b = 0; b < out.bo.size(); ++b) {
+        const std::int64_t i = out.atom[b], j = data.owner(out.entry[b]);
+        const double* q = pair(i, j);
+        double bo = out.bo[b], bo_s = out.bo_s[b], bo_pi = out.bo_pi[b], bo_pi2 = out.bo_pi2[b];
+        if (q[kOvc] >= 0.001 || q[kV13cor] >= 0.001) {
+            const double di = deltap[static_cast<std::size_t>(i)], dj = deltap[static_cast<std::size_t>(j)];
+            double f1 = 1.0, f4f5 = 1.0;
+            if (q[kOvc] >= 0.001) {
+                const double vi = atom(i)[kValency], vj = atom(j)[kValency];
+                const double f2 = std::exp(-p_boc1 * di) + std::exp(-p_boc1 * dj);
+                const double f3 = -1.0 / p_boc2 * std::log(0.5 * (std::exp(-p_boc2 * di) + std::exp(-p_boc2 * dj)));
+                f1 = 0.5 * ((vi + f2) / (vi + f2 + f3) + (vj + f2) / (vj + f2 + f3));
+            }
+            if (q[kV13cor] >= 0.001) {
+                const double x = q[kPboc4] * sq(bo);
+                const double f4 = 1.0 / (1.0 + std::exp(-(x - deltap_boc[static_cast<std::size_t>(i)]) * q[kPboc3] +
+                                                        q[kPboc5]));
+                const double f5 = 1.0 / (1.0 + std::exp(-(x - deltap_boc[static_cast<std::size_t>(j)]) * q[kPboc3] +
+                                                        q[kPboc5]));
+                f4f5 = f4 * f5;
+            }
+            const double a0f = f1 * f4f5;
+            bo *= a0f;
+            bo_pi *= a0f * f1;
+            bo_pi2 *= a0f * f1;
+            bo_s = bo - (bo_pi + bo_pi2);
+        }
+        if (bo < 1e-10) bo = 0.0;
+        if (bo_s < 1e-10) bo_s = 0.0;
+        if (bo_pi < 1e-10) bo_pi = 0.0;
+        if (bo_pi2 < 1e-10) bo_pi2 = 0.0;
+        out.bo[b] = bo;
+        out.bo_s[b] = bo_s;
+        out.bo_pi[b] = bo_pi;
+        out.bo_pi2[b] = bo_pi2;
+        out.total_bo[static_cast<std::size_t>(i)] += bo;
+    }
+    // Bond energy, half of each direction; C-O bonds (or all, when general[37] == 2) of order
+    // above 1 get the terminal triple-bond stabilisation.
+    const double gp3 = gp[3], gp4 = gp[4], gp7 = gp[7], gp10 = gp[10];
+    const bool all_triple = static_cast<int>(gp[37]) == 2;
+    const auto is = [](double mass, double m) { return std::fabs(mass - m) < 1e-4; };
+    double e = 0.0;
+    for (std::size_t b = 0; b < out.bo.size(); ++b) {
+        const std::int64_t i = out.atom[b], j = data.owner(out.entry[b]);
+        const double* q = pair(i, j);
+        const double pow_be2 = out.bo_s[b] == 0.0 ? 0.0 : std::pow(out.bo_s[b], q[kPbe2]);
+        const double eb = -q[kDeS] * out.bo_s[b] * std::exp(q[kPbe1] * (1.0 - pow_be2)) - q[kDeP] * out.bo_pi[b] -
+                          q[kDePP] * out.bo_pi2[b];
+        e += 0.5 * eb;
+        const double mi = atom(i)[kMass], mj = atom(j)[kMass];
+        if (out.bo[b] >= 1.0 && (all_triple || (is(mi, 12.0) && is(mj, 15.999)) || (is(mj, 12.0) && is(mi, 15.999)))) {
+            const double ti = out.total_bo[static_cast<std::size_t>(i)], tj = out.total_bo[static_cast<std::size_t>(j)];
+            const double delta_i = ti - atom(i)[kValency], delta_j = tj - atom(j)[kValency];
+            const double exphu = std::exp(-gp7 * sq(out.bo[b] - 2.5));
+            const double hulpov = 1.0 / (1.0 + 25.0 * std::exp(gp4 * (delta_i + delta_j)));
+            e += 0.5 * gp10 * exphu * hulpov * (std::exp(-gp3 * (ti - out.bo[b])) + std::exp(-gp3 * (tj - out.bo[b])));
+        }
+    }
+    out.e_bond = e;
+}
+
+}  // namespace mlsci::forcefield::reaxff

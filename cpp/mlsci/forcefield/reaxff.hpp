@@ -1,0 +1,62 @@
+// ReaxFF (A. C. T. van Duin et al., J. Phys. Chem. A 105, 9396 (2001); K. Chenoweth et al.,
+// J. Phys. Chem. A 112, 1040 (2008)) as LAMMPS's pair_style reaxff computes it, in LAMMPS's
+// "real" units (kcal/mol, Å). This first part: bond orders with the over-coordination and 1-3
+// corrections, and the bond energy with the terminal triple-bond stabilisation.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "mlsci/forcefield/forcefield.hpp"
+
+namespace mlsci::forcefield::reaxff {
+
+// Per-type values (row t of a n_types x kAtomFields table).
+enum AtomField : int {
+    kRs = 0,       // sigma covalent radius r_s (a bond order's sigma term is off when <= 0)
+    kRpi,          // pi radius
+    kRpipi,        // double-pi radius
+    kValency,      // valency (Delta' = total bond order' - valency)
+    kValencyBoc,   // valency_val as LAMMPS uses it (valency_boc for elements lighter than 21 u)
+    kMass,         // atomic mass (C-O pairs get the triple-bond term)
+    kAtomFields
+};
+
+// Per ordered type pair (row i * n_types + j of a n_types^2 x kPairFields table), mixed and
+// overridden by the off-diagonal section as LAMMPS does.
+enum PairField : int {
+    kPRs = 0, kPRp, kPRpp,
+    kPbo1, kPbo2, kPbo3, kPbo4, kPbo5, kPbo6,
+    kDeS, kDeP, kDePP, kPbe1, kPbe2,
+    kV13cor, kOvc, kPboc3, kPboc4, kPboc5,
+    kPairFields
+};
+
+// General parameters used here (0-based positions in the ffield's general section).
+constexpr int kGeneralNeeded = 39;
+
+struct Tables {
+    int n_types = 0;
+    const double* general = nullptr;  // kGeneralNeeded values
+    const double* atom = nullptr;     // n_types x kAtomFields
+    const double* pair = nullptr;     // n_types^2 x kPairFields
+};
+
+// The bonds of one structure: every ordered pair (i, neighbour entry p) within bond_cut whose
+// uncorrected bond order reaches the cut-off 0.01 * general[29]; their corrected bond orders;
+// each atom's total bond order; the bond energy (kcal/mol).
+struct Bonds {
+    std::vector<std::int32_t> atom;     // i, within the structure
+    std::vector<std::int64_t> entry;    // the Dataset neighbour entry p (its owner is j)
+    std::vector<double> bo, bo_s, bo_pi, bo_pi2;
+    std::vector<double> total_bo;       // per atom
+    double e_bond = 0.0;
+};
+
+// Throws InvalidArgument when the tables cannot be evaluated (non-finite values, radii or
+// exponents that make a bond order undefined).
+void check_tables(const Tables& t);
+
+void bonds(const Dataset& data, std::int64_t structure, const Tables& t, double bond_cut, Bonds& out);
+
+}  // namespace mlsci::forcefield::reaxff
