@@ -34,6 +34,19 @@ def test_every_shipped_file_round_trips(name, tmp_path):
     assert p.lg == (name == "ffield.reax.lg")
 
 
+def test_values_of_any_length_write_back_exactly(tmp_path):
+    """A fitted set has values like 0.30000000000000004 or -1.2345678901234567e-05: each is
+    written with the shortest text that reads back as the same double, separated by spaces."""
+    p = ReaxFFParameters.read(os.path.join(_potentials(), "ffield.reax.cho"))
+    rng = np.random.default_rng(3)
+    p.atoms *= 1 + 1e-9 * rng.standard_normal(p.atoms.shape)
+    p.general *= 1 + 1e-9 * rng.standard_normal(p.general.shape)
+    for _, values in p.bonds + p.angles + p.torsions:
+        values *= -1e-7 * (1 + rng.random(values.shape))
+    p.write(tmp_path / "ffield")
+    assert ReaxFFParameters.read(tmp_path / "ffield") == p
+
+
 def test_cho_is_read_as_the_file_says():
     p = ReaxFFParameters.read(os.path.join(_potentials(), "ffield.reax.cho"))
     assert p.elements == ["C", "H", "O"] and len(p.general) == 39 and p.general[0] == 50.0

@@ -240,8 +240,8 @@ class ReaxFFParameters:
             text = repr(float(v))
             return text[:-2] if text.endswith(".0") and "e" not in text else text
 
-        def row(values, width: int = 10) -> str:
-            return "".join(f"{num(v):>{width}}" for v in values)
+        def row(values) -> str:  # at least one space before every value, however long its text
+            return "".join(f" {num(v):>9}" for v in values)
 
         def idx(key) -> str:
             return "".join(f"{i + 1:>3}" for i in key)
@@ -249,7 +249,7 @@ class ReaxFFParameters:
         yield self.title + "\n"
         yield f"{len(self.general):3d}       ! Number of general parameters\n"
         for v, c in zip(self.general, self.general_comments):
-            yield f"{num(v):>10} !{c}\n"
+            yield f" {num(v):>9} !{c}\n"
         names = ATOM_NAMES + (LG_ATOM_NAMES if self.lg else ())
         yield f"{len(self.elements):3d}    ! Nr of atoms; " + ";".join(names[:8]) + "\n"
         for k in range(1, 4):
