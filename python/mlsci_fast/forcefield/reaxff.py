@@ -244,7 +244,7 @@ class ReaxFFParameters:
             return "".join(f" {num(v):>9}" for v in values)
 
         def idx(key) -> str:
-            return "".join(f"{i + 1:>3}" for i in key)
+            return "".join(f" {i + 1:>2}" for i in key)
 
         yield self.title + "\n"
         yield f"{len(self.general):3d}       ! Number of general parameters\n"
