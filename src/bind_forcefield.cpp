@@ -108,10 +108,12 @@ void bind_forcefield(py::module_& m) {
                 throw mlsci::InvalidArgument("reaxff_bonds: parameter tables have the wrong sizes");
             const rx::Tables t{n, general.data(), atom.data(), pair.data()};
             rx::Bonds b;
+            rx::AtomEnergies ea;
             {
                 py::gil_scoped_release nogil;
                 rx::check_tables(t);
                 rx::bonds(d, structure, t, bond_cut, b);
+                ea = rx::atom_energies(d, structure, t, b);
             }
             const auto nb = static_cast<py::ssize_t>(b.bo.size());
             CArray<std::int32_t> i(nb), j(nb);
@@ -128,7 +130,7 @@ void bind_forcefield(py::module_& m) {
             }
             CArray<double> total(static_cast<py::ssize_t>(b.total_bo.size()));
             std::copy(b.total_bo.begin(), b.total_bo.end(), total.mutable_data());
-            return py::make_tuple(i, j, dvec, bo, bo_s, bo_pi, bo_pi2, total, b.e_bond);
+            return py::make_tuple(i, j, dvec, bo, bo_s, bo_pi, bo_pi2, total, b.e_bond, ea.e_lp, ea.e_over_under);
         },
         py::arg("dataset"), py::arg("structure"), py::arg("general").noconvert(), py::arg("atom").noconvert(),
         py::arg("pair").noconvert(), py::arg("bond_cut"),

@@ -156,4 +156,65 @@ void bonds(const Dataset& data, std::int64_t s, const Tables& t, double bond_cut
     out.e_bond = e;
 }
 
+AtomEnergies atom_energies(const Dataset& data, std::int64_t s, const Tables& t, const Bonds& b) {
+    const double* gp = t.general;
+    const double p_lp1 = gp[15], p_lp3 = gp[5], p_ovun3 = gp[32], p_ovun4 = gp[31], p_ovun6 = gp[6], p_ovun7 = gp[8],
+                 p_ovun8 = gp[9];
+    const std::int64_t a0 = data.atom_offset(s), na = data.n_atoms(s);
+    const auto atom = [&](std::int64_t local) { return t.atom + data.type(a0 + local) * kAtomFields; };
+    const auto pair = [&](std::int64_t i, std::int64_t j) {
+        return t.pair + (static_cast<std::ptrdiff_t>(data.type(a0 + i)) * t.n_types + data.type(a0 + j)) * kPairFields;
+    };
+    const auto n = static_cast<std::size_t>(na);
+    // Per atom: Delta, the lone-pair deficit Delta_lp and the value the coordination terms use.
+    std::vector<double> delta(n), delta_lp(n), delta_lp_temp(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const double* a = atom(static_cast<std::int64_t>(i));
+        delta[i] = b.total_bo[i] - a[kValency];
+        const double delta_e = b.total_bo[i] - a[kValencyE];
+        const double half = static_cast<double>(static_cast<int>(delta_e / 2.0));  // truncated, as LAMMPS
+        const double vlpex = delta_e - 2.0 * half;
+        const double nlp = std::exp(-p_lp1 * sq(2.0 + vlpex)) - half;
+        const double nlp_opt = 0.5 * (a[kValencyE] - a[kValency]);
+        delta_lp[i] = nlp_opt - nlp;
+        delta_lp_temp[i] = a[kMass] > 21.0 ? 0.0 : delta_lp[i];  // heavier atoms: nlp_opt - nlp_opt
+    }
+    // Each atom's bonds, in the order bonds() found them.
+    std::vector<std::vector<std::size_t>> of(n);
+    for (std::size_t k = 0; k < b.bo.size(); ++k) of[static_cast<std::size_t>(b.atom[k])].push_back(k);
+
+    AtomEnergies e;
+    for (std::size_t i = 0; i < n; ++i) {
+        const double* a = atom(static_cast<std::int64_t>(i));
+        // Lone pairs (LAMMPS counts atoms without bonds too: its enobonds default).
+        e.e_lp += a[kPlp2] * delta_lp[i] / (1.0 + std::exp(-75.0 * delta_lp[i]));
+        if (p_lp3 > 0.001 && a[kIsCarbon] != 0.0) {  // C2 correction
+            for (const std::size_t k : of[i]) {
+                const std::int64_t j = data.owner(b.entry[k]);
+                if (atom(j)[kIsCarbon] == 0.0) continue;
+                const double di = delta[i];
+                const double vov3 = b.bo[k] - di - 0.040 * std::pow(di, 4.0);
+                if (vov3 > 3.0) e.e_lp += p_lp3 * sq(vov3 - 3.0);
+            }
+        }
+        // Over- and under-coordination.
+        const double dfvl = a[kMass] > 21.0 ? 0.0 : 1.0;
+        double sum1 = 0.0, sum2 = 0.0;
+        for (const std::size_t k : of[i]) {
+            const auto j = static_cast<std::size_t>(data.owner(b.entry[k]));
+            const double* q = pair(static_cast<std::int64_t>(i), static_cast<std::int64_t>(j));
+            sum1 += q[kPovun1] * q[kDeS] * b.bo[k];
+            sum2 += (delta[j] - dfvl * delta_lp_temp[j]) * (b.bo_pi[k] + b.bo_pi2[k]);
+        }
+        const double exp_ovun1 = p_ovun3 * std::exp(p_ovun4 * sum2);
+        const double lpcorr = delta[i] - dfvl * delta_lp_temp[i] / (1.0 + exp_ovun1);
+        const double exp_ovun2 = std::exp(a[kPovun2] * lpcorr);
+        e.e_over_under += sum1 * lpcorr / (lpcorr + a[kValency] + 1e-8) / (1.0 + exp_ovun2);
+        const double exp_ovun8 = p_ovun7 * std::exp(p_ovun8 * sum2);
+        e.e_over_under += -a[kPovun5] * (1.0 - std::exp(p_ovun6 * lpcorr)) / (1.0 + 1.0 / exp_ovun2) /
+                          (1.0 + exp_ovun8);
+    }
+    return e;
+}
+
 }  // namespace mlsci::forcefield::reaxff

@@ -1,7 +1,8 @@
 // ReaxFF (A. C. T. van Duin et al., J. Phys. Chem. A 105, 9396 (2001); K. Chenoweth et al.,
 // J. Phys. Chem. A 112, 1040 (2008)) as LAMMPS's pair_style reaxff computes it, in LAMMPS's
-// "real" units (kcal/mol, Å). This first part: bond orders with the over-coordination and 1-3
-// corrections, and the bond energy with the terminal triple-bond stabilisation.
+// "real" units (kcal/mol, Å). So far: bond orders with the over-coordination and 1-3
+// corrections, the bond energy with the terminal triple-bond stabilisation, the lone-pair and
+// the over/under-coordination energies.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +20,11 @@ enum AtomField : int {
     kValency,      // valency (Delta' = total bond order' - valency)
     kValencyBoc,   // valency_val as LAMMPS uses it (valency_boc for elements lighter than 21 u)
     kMass,         // atomic mass (C-O pairs get the triple-bond term)
+    kValencyE,     // valency_e (lone pairs)
+    kPlp2,         // p_lp2 (lone-pair energy)
+    kPovun2,       // p_ovun2 (over/under-coordination)
+    kPovun5,       // p_ovun5 (under-coordination)
+    kIsCarbon,     // 1 for the element C (LAMMPS's C2 correction), else 0
     kAtomFields
 };
 
@@ -28,7 +34,7 @@ enum PairField : int {
     kPRs = 0, kPRp, kPRpp,
     kPbo1, kPbo2, kPbo3, kPbo4, kPbo5, kPbo6,
     kDeS, kDeP, kDePP, kPbe1, kPbe2,
-    kV13cor, kOvc, kPboc3, kPboc4, kPboc5,
+    kV13cor, kOvc, kPboc3, kPboc4, kPboc5, kPovun1,
     kPairFields
 };
 
@@ -53,10 +59,17 @@ struct Bonds {
     double e_bond = 0.0;
 };
 
+// Energies of the atoms' coordination (kcal/mol): the lone-pair energy with its C2 correction
+// (LAMMPS's elp) and the over- plus under-coordination energy (LAMMPS's ea), from the bonds.
+struct AtomEnergies {
+    double e_lp = 0.0, e_over_under = 0.0;
+};
+
 // Throws InvalidArgument when the tables cannot be evaluated (non-finite values, radii or
 // exponents that make a bond order undefined).
 void check_tables(const Tables& t);
 
 void bonds(const Dataset& data, std::int64_t structure, const Tables& t, double bond_cut, Bonds& out);
+AtomEnergies atom_energies(const Dataset& data, std::int64_t structure, const Tables& t, const Bonds& bonds);
 
 }  // namespace mlsci::forcefield::reaxff

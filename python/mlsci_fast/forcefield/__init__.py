@@ -13,9 +13,9 @@ objectives by NSGA-II. `run_lammps` computes the same structures with LAMMPS, th
 Units are LAMMPS "metal": Å, eV, eV/Å.
 
 `ReaxFFParameters` reads and writes ReaxFF ``ffield`` files as LAMMPS's ``pair_style reaxff``
-does (every file LAMMPS ships round-trips), and `reaxff.bond_orders` gives the corrected bond
-orders and bond energy in C++, equal to LAMMPS's (the other ReaxFF terms, charges and forces
-come next).
+does (every file LAMMPS ships round-trips), and `bond_orders` gives the corrected bond orders
+and the bond, lone-pair and over/under-coordination energies in C++, equal to LAMMPS's (the
+other ReaxFF terms, charges and forces come next).
 
 The family's parts: `parameters` (the models' parameter sets and files), `reaxff` (ReaxFF
 files), `training`

@@ -37,8 +37,8 @@ __all__ = ["ATOM_NAMES", "BondOrders", "ReaxFFParameters", "bond_orders"]
 ATOM_NAMES = (
     "r_s", "valency", "mass", "r_vdw", "epsilon", "gamma", "r_pi", "valency_e",
     "alpha", "gamma_w", "valency_boc", "p_ovun5", "n_u1", "chi", "eta", "p_hbond",
-    "r_pi_pi", "p_lp2", "n_u2", "b_o_131", "b_o_132", "b_o_133", "n_u3", "n_u4",
-    "p_ovun2", "p_val3", "n_u5", "valency_val", "p_val5", "rcore2", "ecore2", "acore2",
+    "r_pi_pi", "p_lp2", "n_u2", "b_o_131", "b_o_132", "b_o_133", "bcut_acks2", "n_u3",
+    "p_ovun2", "p_val3", "n_u4", "valency_val", "p_val5", "rcore2", "ecore2", "acore2",
 )
 LG_ATOM_NAMES = ("lgcij", "lgre")
 BOND_NAMES = (
@@ -313,8 +313,10 @@ class ReaxFFParameters:
         valency_val = a[:, col["valency_val"]].copy()
         first_row = (a[:, col["mass"]] < 21) & (valency_val != a[:, col["valency_boc"]])
         valency_val[first_row] = a[first_row, col["valency_boc"]]
+        is_carbon = np.array([float(self.elements[i].upper() == "C") for i in idx])
         atom = np.column_stack([a[:, col["r_s"]], a[:, col["r_pi"]], a[:, col["r_pi_pi"]], a[:, col["valency"]],
-                                valency_val, a[:, col["mass"]]])
+                                valency_val, a[:, col["mass"]], a[:, col["valency_e"]], a[:, col["p_lp2"]],
+                                a[:, col["p_ovun2"]], a[:, col["p_ovun5"]], is_carbon])
         n = len(idx)
         pair = np.zeros((n, n, len(_PAIR_FIELDS)))
         f = {name: k for k, name in enumerate(_PAIR_FIELDS)}
@@ -343,9 +345,9 @@ class ReaxFFParameters:
 _GENERAL_NEEDED = 39
 # The C++ pair table's fields, in order (cpp/mlsci/forcefield/reaxff.hpp, PairField).
 _PAIR_FIELDS = ("r_s", "r_p", "r_pp", "p_bo1", "p_bo2", "p_bo3", "p_bo4", "p_bo5", "p_bo6", "De_s", "De_p",
-                "De_pp", "p_be1", "p_be2", "v13cor", "ovc", "p_boc3", "p_boc4", "p_boc5")
+                "De_pp", "p_be1", "p_be2", "v13cor", "ovc", "p_boc3", "p_boc4", "p_boc5", "p_ovun1")
 _BOND_FIELDS = ("p_bo1", "p_bo2", "p_bo3", "p_bo4", "p_bo5", "p_bo6", "De_s", "De_p", "De_pp", "p_be1", "p_be2",
-                "v13cor", "ovc")
+                "v13cor", "ovc", "p_ovun1")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -353,8 +355,9 @@ class BondOrders:
     """ReaxFF bond orders of one structure, one row per ordered pair (i, j) whose uncorrected
     bond order reaches the file's cut-off (so every bond appears twice, once from each end):
     `i`, `j` (atom indices), `vector` (from i to the image of j, Å), corrected `bo` and its
-    `bo_s`, `bo_pi`, `bo_pi2` parts; `total` per atom; `e_bond`, the bond energy (kcal/mol,
-    LAMMPS's ``eb``)."""
+    `bo_s`, `bo_pi`, `bo_pi2` parts; `total` per atom; and the energies these give (kcal/mol,
+    named as LAMMPS's ``compute pair reaxff`` names them): `e_bond` (``eb``), `e_lone_pair`
+    (``elp``) and `e_over_under` (``ea``, over- plus under-coordination)."""
 
     i: np.ndarray
     j: np.ndarray
@@ -365,6 +368,8 @@ class BondOrders:
     bo_pi2: np.ndarray
     total: np.ndarray
     e_bond: float
+    e_lone_pair: float
+    e_over_under: float
 
 
 def bond_orders(structure: Structure, parameters: ReaxFFParameters, *, bond_cut: float = 5.0) -> BondOrders:
@@ -388,5 +393,6 @@ def bond_orders(structure: Structure, parameters: ReaxFFParameters, *, bond_cut:
     pbc = np.array([structure.pbc], dtype=np.uint8)
     data = _core.forcefield.Dataset(len(elements), bond_cut, counts, types, np.ascontiguousarray(structure.positions),
                                     np.ascontiguousarray(structure.cell[None]), pbc, 1)
-    i, j, vec, bo, bo_s, bo_pi, bo_pi2, total, e = _core.forcefield.reaxff_bonds(data, 0, general, atom, pair, bond_cut)
-    return BondOrders(i, j, vec, bo, bo_s, bo_pi, bo_pi2, total, float(e))
+    i, j, vec, bo, bo_s, bo_pi, bo_pi2, total, e_b, e_lp, e_a = _core.forcefield.reaxff_bonds(data, 0, general, atom,
+                                                                                             pair, bond_cut)
+    return BondOrders(i, j, vec, bo, bo_s, bo_pi, bo_pi2, total, float(e_b), float(e_lp), float(e_a))
