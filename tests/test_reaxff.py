@@ -169,6 +169,9 @@ CASES = {
     "methanol": METHANOL,
     "carbon monoxide": (["C", "O"], [[0, 0, 0], [1.13, 0, 0]]),  # C-O of order > 1: triple-bond term
     "dicarbon": (["C", "C"], [[0, 0, 0], [1.1, 0, 0]]),  # a C=C bond order above 3: the C2 correction
+    "carbon dioxide, bent": (["C", "O", "O"], [[0, 0, 0], [1.16, 0.1, 0], [-1.15, 0.15, 0]]),  # penalty, coalition
+    "formic acid": (["C", "O", "O", "H", "H"], [[0, 0, 0], [1.2, 0.1, 0], [-0.7, 1.15, 0], [-0.55, -0.95, 0],
+                                                [-0.2, 1.9, 0.1]]),
     "ethane": _ethane(),
     "ethane, C-C at 2.4 A": _ethane(2.4),
     "water dimer": (["O", "H", "H", "O", "H", "H"], [[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0],
@@ -178,7 +181,7 @@ CASES = {
 
 @pytest.mark.parametrize("name", ["ffield.reax.cho", "ffield.reax.mattsson"])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_bond_and_coordination_energies_equal_lammps(name, case):
+def test_bonded_energies_equal_lammps(name, case):
     """Corrected bond orders enter LAMMPS's bond energy eb through every term (sigma, pi,
     double pi, the over-coordination and 1-3 corrections, the triple-bond stabilisation)."""
     path = os.path.join(_potentials(), name)
@@ -188,6 +191,9 @@ def test_bond_and_coordination_energies_equal_lammps(name, case):
     assert b.e_bond == pytest.approx(terms[0], rel=1e-12, abs=1e-9)
     assert b.e_over_under == pytest.approx(terms[1], rel=1e-10, abs=1e-9)  # ea
     assert b.e_lone_pair == pytest.approx(terms[2], rel=1e-10, abs=1e-9)  # elp
+    assert b.e_angle == pytest.approx(terms[4], rel=1e-10, abs=1e-9)  # ev
+    assert b.e_penalty == pytest.approx(terms[5], rel=1e-10, abs=1e-9)  # epen
+    assert b.e_coalition == pytest.approx(terms[6], rel=1e-10, abs=1e-9)  # ecoa
 
 
 def test_bond_energy_in_a_periodic_cell_equals_lammps():
@@ -200,7 +206,8 @@ def test_bond_energy_in_a_periodic_cell_equals_lammps():
     s = ff.Structure(["C"] * 8, pos, np.eye(3) * a, (True, True, True))
     b = reaxff.bond_orders(s, ReaxFFParameters.read(path))
     assert b.e_bond == pytest.approx(terms[0], rel=1e-12)
-    assert (b.e_over_under, b.e_lone_pair) == pytest.approx((terms[1], terms[2]), rel=1e-10, abs=1e-9)
+    assert (b.e_over_under, b.e_lone_pair, b.e_angle, b.e_penalty, b.e_coalition) == pytest.approx(
+        (terms[1], terms[2], terms[4], terms[5], terms[6]), rel=1e-10, abs=1e-9)
     assert len(b.bo) > 0 and np.all(b.total > 3.5)  # four bonds an atom
 
 

@@ -29,7 +29,12 @@ Uncorrected uncorrected(double r, const double* ai, const double* aj, const doub
 
 void check_tables(const Tables& t) {
     const char* where = "reaxff";
-    require(t.n_types >= 1 && t.general && t.atom && t.pair, where, "empty parameter tables");
+    require(t.n_types >= 1 && t.general && t.atom && t.pair && t.angle, where, "empty parameter tables");
+    for (std::int64_t k = 0; k < std::int64_t{t.n_types} * t.n_types * t.n_types; ++k) {
+        const double* a = t.angle + k * kAngleStride;
+        require(a[0] >= 0 && a[0] <= kMaxAngleSets && a[0] == std::floor(a[0]), where, "bad angle-set count");
+        for (int v = 1; v < kAngleStride; ++v) require(std::isfinite(a[v]), where, "angle parameters must be finite");
+    }
     for (int k = 0; k < kGeneralNeeded; ++k)
         require(std::isfinite(t.general[k]), where, "general parameter " + std::to_string(k + 1) + " is not finite");
     require(t.general[1] != 0.0, where, "general parameter 2 (p_boc2) must not be 0");
@@ -89,7 +94,7 @@ void bonds(const Dataset& data, std::int64_t s, const Tables& t, double bond_cut
     std::vector<double> deltap(static_cast<std::size_t>(na)), deltap_boc(static_cast<std::size_t>(na));
     for (std::int64_t i = 0; i < na; ++i) {
         deltap[static_cast<std::size_t>(i)] = total_p[static_cast<std::size_t>(i)] - atom(i)[kValency];
-        deltap_boc[static_cast<std::size_t>(i)] = total_p[static_cast<std::size_t>(i)] - atom(i)[kValencyBoc];
+        deltap_boc[static_cast<std::size_t>(i)] = total_p[static_cast<std::size_t>(i)] - atom(i)[kValencyVal];
     }
     // Corrected bond orders: f1 (over-coordination) and f4 f5 (1-3 bond orders). The formulas
     // are symmetric in i and j, so both directions of a bond get the same values.
@@ -213,6 +218,97 @@ AtomEnergies atom_energies(const Dataset& data, std::int64_t s, const Tables& t,
         const double exp_ovun8 = p_ovun7 * std::exp(p_ovun8 * sum2);
         e.e_over_under += -a[kPovun5] * (1.0 - std::exp(p_ovun6 * lpcorr)) / (1.0 + 1.0 / exp_ovun2) /
                           (1.0 + exp_ovun8);
+    }
+    return e;
+}
+
+AngleEnergies angle_energies(const Dataset& data, std::int64_t s, const Tables& t, const Bonds& b) {
+    constexpr double kThbCut = 0.001, kThbCutSq = 0.00001;  // LAMMPS's defaults
+    constexpr double kPi = 3.14159265;  // LAMMPS's ReaxFF converts degrees with this pi: so do we
+    const double* gp = t.general;
+    const double p_val6 = gp[14], p_val8 = gp[33], p_val9 = gp[16], p_val10 = gp[17];
+    const double p_pen2 = gp[19], p_pen3 = gp[20], p_pen4 = gp[21];
+    const double p_coa2 = gp[2], p_coa3 = gp[38], p_coa4 = gp[30], p_lp1 = gp[15];
+    const int nt = t.n_types;
+    const std::int64_t a0 = data.atom_offset(s), na = data.n_atoms(s);
+    const auto type = [&](std::int64_t local) { return data.type(a0 + local); };
+    const auto atom = [&](std::int64_t local) { return t.atom + type(local) * kAtomFields; };
+    const auto n = static_cast<std::size_t>(na);
+    std::vector<std::vector<std::size_t>> of(n);
+    for (std::size_t k = 0; k < b.bo.size(); ++k) of[static_cast<std::size_t>(b.atom[k])].push_back(k);
+
+    AngleEnergies e;
+    for (std::size_t j = 0; j < n; ++j) {
+        const double* aj = atom(static_cast<std::int64_t>(j));
+        const double tot = b.total_bo[j];
+        const double delta = tot - aj[kValency], delta_boc = tot - aj[kValencyBoc], delta_val = tot - aj[kValencyVal];
+        const double delta_e = tot - aj[kValencyE];
+        const double half = static_cast<double>(static_cast<int>(delta_e / 2.0));
+        const double vlpex = delta_e - 2.0 * half;
+        const double nlp = std::exp(-p_lp1 * sq(2.0 + vlpex)) - half;
+        double sbop = 0.0, prod_sbo = 1.0;
+        for (const std::size_t q : of[j]) {
+            sbop += b.bo_pi[q] + b.bo_pi2[q];
+            double x = sq(b.bo[q]);
+            x *= x;
+            x *= x;
+            prod_sbo *= std::exp(-x);
+        }
+        const double vlpadj = vlpex >= 0 ? 0.0 : nlp;
+        const double sbo = sbop + (1.0 - prod_sbo) * (-delta_boc - p_val8 * vlpadj);
+        double sbo2;
+        if (sbo <= 0) sbo2 = 0.0;
+        else if (sbo <= 1) sbo2 = std::pow(sbo, p_val9);
+        else if (sbo < 2) sbo2 = 2.0 - std::pow(2.0 - sbo, p_val9);
+        else sbo2 = 2.0;
+        const double expval6 = std::exp(p_val6 * delta_boc);
+        const double p_val3 = aj[kPval3], p_val5 = aj[kPval5];
+        const auto& list = of[j];
+        for (std::size_t x = 0; x < list.size(); ++x) {
+            const std::size_t bij = list[x];
+            const double boa_ij = b.bo[bij] - kThbCut;
+            if (!(boa_ij > 0.0)) continue;
+            const auto i = static_cast<std::int64_t>(data.owner(b.entry[bij]));
+            const double* gij = data.geometry(b.entry[bij]);
+            for (std::size_t y = x + 1; y < list.size(); ++y) {
+                const std::size_t bjk = list[y];
+                const double boa_jk = b.bo[bjk] - kThbCut;
+                if (!(boa_jk > 0.0 && b.bo[bij] > kThbCut && b.bo[bjk] > kThbCut && b.bo[bij] * b.bo[bjk] > kThbCutSq))
+                    continue;
+                const auto k = static_cast<std::int64_t>(data.owner(b.entry[bjk]));
+                const double* gjk = data.geometry(b.entry[bjk]);
+                double cos_t = (gij[0] * gjk[0] + gij[1] * gjk[1] + gij[2] * gjk[2]) / (gij[3] * gjk[3]);
+                cos_t = std::fmin(1.0, std::fmax(-1.0, cos_t));
+                const double theta = std::acos(cos_t);
+                const double* sets = t.angle + ((static_cast<std::ptrdiff_t>(type(i)) * nt + type(static_cast<std::int64_t>(j))) *
+                                                    nt + type(k)) * kAngleStride;
+                for (int c = 0; c < static_cast<int>(sets[0]); ++c) {
+                    const double* v = sets + 1 + c * kAngleValues;
+                    const double theta_00 = v[0], p_val1 = v[1], p_val2 = v[2], p_coa1 = v[3], p_val7 = v[4],
+                                 p_pen1 = v[5], p_val4 = v[6];
+                    if (!(std::fabs(p_val1) > 0.001)) continue;
+                    const double f7_ij = 1.0 - std::exp(-p_val3 * std::pow(boa_ij, p_val4));
+                    const double f7_jk = 1.0 - std::exp(-p_val3 * std::pow(boa_jk, p_val4));
+                    const double expval7 = std::exp(-p_val7 * delta_boc);
+                    const double trm8 = 1.0 + expval6 + expval7;
+                    const double f8 = p_val5 - (p_val5 - 1.0) * (2.0 + expval6) / trm8;
+                    const double theta_0 = (180.0 - theta_00 * (1.0 - std::exp(-p_val10 * (2.0 - sbo2)))) * kPi / 180.0;
+                    const double expval2theta = std::exp(-p_val2 * sq(theta_0 - theta));
+                    const double expval12theta = p_val1 >= 0 ? p_val1 * (1.0 - expval2theta) : p_val1 * -expval2theta;
+                    e.e_angle += f7_ij * f7_jk * f8 * expval12theta;
+
+                    const double exp_pen3 = std::exp(-p_pen3 * delta), exp_pen4 = std::exp(p_pen4 * delta);
+                    const double f9 = (2.0 + exp_pen3) / (1.0 + exp_pen3 + exp_pen4);
+                    e.e_penalty += p_pen1 * f9 * std::exp(-p_pen2 * sq(boa_ij - 2.0)) * std::exp(-p_pen2 * sq(boa_jk - 2.0));
+
+                    const double exp_coa2 = std::exp(p_coa2 * delta_val);
+                    e.e_coalition += p_coa1 / (1.0 + exp_coa2) *
+                                     std::exp(-p_coa3 * sq(b.total_bo[static_cast<std::size_t>(i)] - boa_ij)) *
+                                     std::exp(-p_coa3 * sq(b.total_bo[static_cast<std::size_t>(k)] - boa_jk)) *
+                                     std::exp(-p_coa4 * sq(boa_ij - 1.5)) * std::exp(-p_coa4 * sq(boa_jk - 1.5));
+                }
+            }
+        }
     }
     return e;
 }

@@ -1,8 +1,8 @@
 // ReaxFF (A. C. T. van Duin et al., J. Phys. Chem. A 105, 9396 (2001); K. Chenoweth et al.,
 // J. Phys. Chem. A 112, 1040 (2008)) as LAMMPS's pair_style reaxff computes it, in LAMMPS's
 // "real" units (kcal/mol, Å). So far: bond orders with the over-coordination and 1-3
-// corrections, the bond energy with the terminal triple-bond stabilisation, the lone-pair and
-// the over/under-coordination energies.
+// corrections, the bond energy with the terminal triple-bond stabilisation, the lone-pair,
+// over/under-coordination and valence-angle (angle, penalty, coalition) energies.
 #pragma once
 
 #include <cstdint>
@@ -18,13 +18,16 @@ enum AtomField : int {
     kRpi,          // pi radius
     kRpipi,        // double-pi radius
     kValency,      // valency (Delta' = total bond order' - valency)
-    kValencyBoc,   // valency_val as LAMMPS uses it (valency_boc for elements lighter than 21 u)
+    kValencyVal,   // valency_val as LAMMPS uses it (valency_boc for elements lighter than 21 u)
     kMass,         // atomic mass (C-O pairs get the triple-bond term)
     kValencyE,     // valency_e (lone pairs)
     kPlp2,         // p_lp2 (lone-pair energy)
     kPovun2,       // p_ovun2 (over/under-coordination)
     kPovun5,       // p_ovun5 (under-coordination)
     kIsCarbon,     // 1 for the element C (LAMMPS's C2 correction), else 0
+    kValencyBoc,   // valency_boc (valence angles)
+    kPval3,        // p_val3 (valence angles)
+    kPval5,        // p_val5 (valence angles)
     kAtomFields
 };
 
@@ -41,11 +44,19 @@ enum PairField : int {
 // General parameters used here (0-based positions in the ffield's general section).
 constexpr int kGeneralNeeded = 39;
 
+// Valence-angle parameter sets of a type triple (i, j, k), j the centre: up to kMaxAngleSets
+// (a file may give one triple several; LAMMPS sums their energies), each kAngleValues values
+// theta_00, p_val1, p_val2, p_coa1, p_val7, p_pen1, p_val4, the set's count first.
+constexpr int kMaxAngleSets = 5;
+constexpr int kAngleValues = 7;
+constexpr int kAngleStride = 1 + kMaxAngleSets * kAngleValues;
+
 struct Tables {
     int n_types = 0;
     const double* general = nullptr;  // kGeneralNeeded values
     const double* atom = nullptr;     // n_types x kAtomFields
     const double* pair = nullptr;     // n_types^2 x kPairFields
+    const double* angle = nullptr;    // n_types^3 x kAngleStride, index (i * n + j) * n + k
 };
 
 // The bonds of one structure: every ordered pair (i, neighbour entry p) within bond_cut whose
@@ -65,11 +76,18 @@ struct AtomEnergies {
     double e_lp = 0.0, e_over_under = 0.0;
 };
 
+// Energies of the valence angles (kcal/mol): angle (LAMMPS's ev), penalty (epen) and
+// coalition (ecoa), with LAMMPS's default three-body cut-offs (bond orders above 0.001).
+struct AngleEnergies {
+    double e_angle = 0.0, e_penalty = 0.0, e_coalition = 0.0;
+};
+
 // Throws InvalidArgument when the tables cannot be evaluated (non-finite values, radii or
 // exponents that make a bond order undefined).
 void check_tables(const Tables& t);
 
 void bonds(const Dataset& data, std::int64_t structure, const Tables& t, double bond_cut, Bonds& out);
 AtomEnergies atom_energies(const Dataset& data, std::int64_t structure, const Tables& t, const Bonds& bonds);
+AngleEnergies angle_energies(const Dataset& data, std::int64_t structure, const Tables& t, const Bonds& bonds);
 
 }  // namespace mlsci::forcefield::reaxff

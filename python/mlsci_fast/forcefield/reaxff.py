@@ -316,7 +316,8 @@ class ReaxFFParameters:
         is_carbon = np.array([float(self.elements[i].upper() == "C") for i in idx])
         atom = np.column_stack([a[:, col["r_s"]], a[:, col["r_pi"]], a[:, col["r_pi_pi"]], a[:, col["valency"]],
                                 valency_val, a[:, col["mass"]], a[:, col["valency_e"]], a[:, col["p_lp2"]],
-                                a[:, col["p_ovun2"]], a[:, col["p_ovun5"]], is_carbon])
+                                a[:, col["p_ovun2"]], a[:, col["p_ovun5"]], is_carbon, a[:, col["valency_boc"]],
+                                a[:, col["p_val3"]], a[:, col["p_val5"]]])
         n = len(idx)
         pair = np.zeros((n, n, len(_PAIR_FIELDS)))
         f = {name: k for k, name in enumerate(_PAIR_FIELDS)}
@@ -338,11 +339,23 @@ class ReaxFFParameters:
                 for name, k in (("r_s", 3), ("r_p", 4), ("r_pp", 5)):
                     if values[k] > 0:
                         pair[where[x], where[y], f[name]] = pair[where[y], where[x], f[name]] = values[k]
+        # valence angles: every parameter set of a triple (i, j, k), and of (k, j, i), in file order
+        angle = np.zeros((n, n, n, 1 + _MAX_ANGLE_SETS * len(ANGLE_NAMES)))
+        for (x, y, z), values in self.angles:
+            if x in where and y in where and z in where:
+                for key in {(where[x], where[y], where[z]), (where[z], where[y], where[x])}:
+                    c = int(angle[key][0])
+                    if c == _MAX_ANGLE_SETS:
+                        raise ValueError(f"more than {_MAX_ANGLE_SETS} valence-angle entries for "
+                                         f"{'-'.join(self.elements[v] for v in (x, y, z))}")
+                    angle[key][1 + c * len(ANGLE_NAMES):1 + (c + 1) * len(ANGLE_NAMES)] = values
+                    angle[key][0] = c + 1
         return (np.ascontiguousarray(self.general), np.ascontiguousarray(atom),
-                np.ascontiguousarray(pair.reshape(n * n, -1)))
+                np.ascontiguousarray(pair.reshape(n * n, -1)), np.ascontiguousarray(angle.reshape(n**3, -1)))
 
 
 _GENERAL_NEEDED = 39
+_MAX_ANGLE_SETS = 5  # as LAMMPS (REAX_MAX_3BODY_PARAM)
 # The C++ pair table's fields, in order (cpp/mlsci/forcefield/reaxff.hpp, PairField).
 _PAIR_FIELDS = ("r_s", "r_p", "r_pp", "p_bo1", "p_bo2", "p_bo3", "p_bo4", "p_bo5", "p_bo6", "De_s", "De_p",
                 "De_pp", "p_be1", "p_be2", "v13cor", "ovc", "p_boc3", "p_boc4", "p_boc5", "p_ovun1")
@@ -357,7 +370,8 @@ class BondOrders:
     `i`, `j` (atom indices), `vector` (from i to the image of j, Å), corrected `bo` and its
     `bo_s`, `bo_pi`, `bo_pi2` parts; `total` per atom; and the energies these give (kcal/mol,
     named as LAMMPS's ``compute pair reaxff`` names them): `e_bond` (``eb``), `e_lone_pair`
-    (``elp``) and `e_over_under` (``ea``, over- plus under-coordination)."""
+    (``elp``), `e_over_under` (``ea``, over- plus under-coordination), and the valence angles'
+    `e_angle` (``ev``), `e_penalty` (``epen``) and `e_coalition` (``ecoa``)."""
 
     i: np.ndarray
     j: np.ndarray
@@ -370,6 +384,9 @@ class BondOrders:
     e_bond: float
     e_lone_pair: float
     e_over_under: float
+    e_angle: float
+    e_penalty: float
+    e_coalition: float
 
 
 def bond_orders(structure: Structure, parameters: ReaxFFParameters, *, bond_cut: float = 5.0) -> BondOrders:
@@ -386,13 +403,13 @@ def bond_orders(structure: Structure, parameters: ReaxFFParameters, *, bond_cut:
             raise TypeError(f"structure must be a Structure or an ASE Atoms, got {type(structure).__name__}")
     bond_cut = float(check_scalar(bond_cut, "bond_cut", numbers.Real, min_val=0.0, include_min=False))
     elements = sorted(set(structure.symbols), key=structure.symbols.index)
-    general, atom, pair = parameters.tables(elements)
+    general, atom, pair, angle = parameters.tables(elements)
     _check_image_count(structure, bond_cut, 0)
     types = np.array([elements.index(e) for e in structure.symbols], dtype=np.int32)
     counts = np.array([structure.n_atoms], dtype=np.int64)
     pbc = np.array([structure.pbc], dtype=np.uint8)
     data = _core.forcefield.Dataset(len(elements), bond_cut, counts, types, np.ascontiguousarray(structure.positions),
                                     np.ascontiguousarray(structure.cell[None]), pbc, 1)
-    i, j, vec, bo, bo_s, bo_pi, bo_pi2, total, e_b, e_lp, e_a = _core.forcefield.reaxff_bonds(data, 0, general, atom,
-                                                                                             pair, bond_cut)
-    return BondOrders(i, j, vec, bo, bo_s, bo_pi, bo_pi2, total, float(e_b), float(e_lp), float(e_a))
+    i, j, vec, bo, bo_s, bo_pi, bo_pi2, total, e = _core.forcefield.reaxff_bonds(data, 0, general, atom, pair, angle,
+                                                                                bond_cut)
+    return BondOrders(i, j, vec, bo, bo_s, bo_pi, bo_pi2, total, *(float(v) for v in e))
