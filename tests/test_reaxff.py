@@ -194,6 +194,8 @@ def test_bonded_energies_equal_lammps(name, case):
     assert b.e_angle == pytest.approx(terms[4], rel=1e-10, abs=1e-9)  # ev
     assert b.e_penalty == pytest.approx(terms[5], rel=1e-10, abs=1e-9)  # epen
     assert b.e_coalition == pytest.approx(terms[6], rel=1e-10, abs=1e-9)  # ecoa
+    assert b.e_torsion == pytest.approx(terms[8], rel=1e-10, abs=1e-9)  # et
+    assert b.e_conjugation == pytest.approx(terms[9], rel=1e-10, abs=1e-9)  # eco
 
 
 def test_bond_energy_in_a_periodic_cell_equals_lammps():
@@ -206,8 +208,8 @@ def test_bond_energy_in_a_periodic_cell_equals_lammps():
     s = ff.Structure(["C"] * 8, pos, np.eye(3) * a, (True, True, True))
     b = reaxff.bond_orders(s, ReaxFFParameters.read(path))
     assert b.e_bond == pytest.approx(terms[0], rel=1e-12)
-    assert (b.e_over_under, b.e_lone_pair, b.e_angle, b.e_penalty, b.e_coalition) == pytest.approx(
-        (terms[1], terms[2], terms[4], terms[5], terms[6]), rel=1e-10, abs=1e-9)
+    ours = (b.e_over_under, b.e_lone_pair, b.e_angle, b.e_penalty, b.e_coalition, b.e_torsion, b.e_conjugation)
+    assert ours == pytest.approx((terms[1], terms[2], *terms[4:7], terms[8], terms[9]), rel=1e-10, abs=1e-9)
     assert len(b.bo) > 0 and np.all(b.total > 3.5)  # four bonds an atom
 
 

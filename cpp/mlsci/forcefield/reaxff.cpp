@@ -29,7 +29,10 @@ Uncorrected uncorrected(double r, const double* ai, const double* aj, const doub
 
 void check_tables(const Tables& t) {
     const char* where = "reaxff";
-    require(t.n_types >= 1 && t.general && t.atom && t.pair && t.angle, where, "empty parameter tables");
+    require(t.n_types >= 1 && t.general && t.atom && t.pair && t.angle && t.torsion, where, "empty parameter tables");
+    const std::int64_t n4 = std::int64_t{t.n_types} * t.n_types * t.n_types * t.n_types;
+    for (std::int64_t k = 0; k < n4 * kTorsionStride; ++k)
+        require(std::isfinite(t.torsion[k]), where, "torsion parameters must be finite");
     for (std::int64_t k = 0; k < std::int64_t{t.n_types} * t.n_types * t.n_types; ++k) {
         const double* a = t.angle + k * kAngleStride;
         require(a[0] >= 0 && a[0] <= kMaxAngleSets && a[0] == std::floor(a[0]), where, "bad angle-set count");
@@ -306,6 +309,92 @@ AngleEnergies angle_energies(const Dataset& data, std::int64_t s, const Tables& 
                                      std::exp(-p_coa3 * sq(b.total_bo[static_cast<std::size_t>(i)] - boa_ij)) *
                                      std::exp(-p_coa3 * sq(b.total_bo[static_cast<std::size_t>(k)] - boa_jk)) *
                                      std::exp(-p_coa4 * sq(boa_ij - 1.5)) * std::exp(-p_coa4 * sq(boa_jk - 1.5));
+                }
+            }
+        }
+    }
+    return e;
+}
+
+TorsionEnergies torsion_energies(const Dataset& data, std::int64_t s, const Tables& t, const Bonds& b) {
+    constexpr double kThbCut = 0.001;  // LAMMPS's default
+    const double* gp = t.general;
+    const double p_tor2 = gp[23], p_tor3 = gp[24], p_tor4 = gp[25], p_cot2 = gp[27];
+    const int nt = t.n_types;
+    const std::int64_t a0 = data.atom_offset(s), na = data.n_atoms(s);
+    const auto type = [&](std::int64_t local) { return static_cast<std::ptrdiff_t>(data.type(a0 + local)); };
+    const auto n = static_cast<std::size_t>(na);
+    std::vector<std::vector<std::size_t>> of(n);
+    for (std::size_t q = 0; q < b.bo.size(); ++q) of[static_cast<std::size_t>(b.atom[q])].push_back(q);
+    const auto owner = [&](std::size_t q) { return static_cast<std::int64_t>(data.owner(b.entry[q])); };
+    const auto vec = [&](std::size_t q) { return data.geometry(b.entry[q]); };  // dx, dy, dz, r
+    const auto dot = [](const double* u, const double* v) { return u[0] * v[0] + u[1] * v[1] + u[2] * v[2]; };
+    const auto angle_sin = [&](const double* u, const double* v) {  // sin of the angle between two bonds
+        const double c = std::fmin(1.0, std::fmax(-1.0, dot(u, v) / (u[3] * v[3])));
+        return std::sin(std::acos(c));
+    };
+
+    TorsionEnergies e;
+    for (std::size_t j = 0; j < n; ++j) {
+        const double* aj = t.atom + type(static_cast<std::int64_t>(j)) * kAtomFields;
+        const double delta_j = b.total_bo[j] - aj[kValencyBoc];
+        for (const std::size_t jk : of[j]) {
+            const auto k = static_cast<std::size_t>(owner(jk));
+            const double* djk = vec(jk);
+            // each central bond once: from the lower atom, or for a bond to its own image, along
+            // the image's positive direction (z, then y, then x), as LAMMPS orders them
+            if (j > k) continue;
+            if (j == k && (djk[2] < 0 || (djk[2] == 0 && (djk[1] < 0 || (djk[1] == 0 && djk[0] < 0))))) continue;
+            if (!(b.bo[jk] > kThbCut)) continue;
+            const double boa_jk = b.bo[jk] - kThbCut;
+            const double* ak = t.atom + type(static_cast<std::int64_t>(k)) * kAtomFields;
+            const double delta_k = b.total_bo[k] - ak[kValencyBoc];
+            const double exp_tor2_jk = std::exp(-p_tor2 * boa_jk);
+            const double exp_cot2_jk = std::exp(-p_cot2 * sq(boa_jk - 1.5));
+            const double exp_tor3 = std::exp(-p_tor3 * (delta_j + delta_k)), exp_tor4 = std::exp(p_tor4 * (delta_j + delta_k));
+            const double f11 = (2.0 + exp_tor3) / (1.0 + exp_tor3 + exp_tor4);
+            // k's bond back to j: the entry of k's list to j's image at -djk
+            for (const std::size_t ij : of[j]) {
+                if (ij == jk || !(b.bo[ij] > kThbCut)) continue;
+                const auto i = owner(ij);
+                const double* dji = vec(ij);
+                const double sin_ijk = angle_sin(dji, djk);
+                const double boa_ij = b.bo[ij] - kThbCut;
+                for (const std::size_t kl : of[k]) {
+                    const double* dkl = vec(kl);
+                    const auto l = owner(kl);
+                    // skip k's bond back to j (the same atom and image)
+                    if (static_cast<std::size_t>(l) == j && std::fabs(dkl[0] + djk[0]) < 1e-9 &&
+                        std::fabs(dkl[1] + djk[1]) < 1e-9 && std::fabs(dkl[2] + djk[2]) < 1e-9)
+                        continue;
+                    // i and l the same atom (and image): no torsion
+                    if (l == i && std::fabs(djk[0] + dkl[0] - dji[0]) < 1e-9 && std::fabs(djk[1] + dkl[1] - dji[1]) < 1e-9 &&
+                        std::fabs(djk[2] + dkl[2] - dji[2]) < 1e-9)
+                        continue;
+                    if (!(b.bo[kl] > kThbCut) || !(b.bo[ij] * b.bo[jk] * b.bo[kl] > kThbCut)) continue;
+                    const double* v = t.torsion +
+                                      (((type(i) * nt + type(static_cast<std::int64_t>(j))) * nt + type(static_cast<std::int64_t>(k))) * nt +
+                                       type(l)) * kTorsionStride;
+                    if (v[0] == 0.0) continue;
+                    const double V1 = v[1], V2 = v[2], V3 = v[3], p_tor1 = v[4], p_cot1 = v[5];
+                    // the k-centred angle is between k's bonds to j (-djk) and to l
+                    const double mjk[4] = {-djk[0], -djk[1], -djk[2], djk[3]};
+                    const double sin_jkl = angle_sin(mjk, dkl);
+                    // dihedral: LAMMPS's vectors are i - j, k - j, l - k
+                    double cross[3] = {djk[1] * dkl[2] - djk[2] * dkl[1], djk[2] * dkl[0] - djk[0] * dkl[2],
+                                       djk[0] * dkl[1] - djk[1] * dkl[0]};
+                    const double cos_u = -dot(dji, djk) * dot(djk, dkl) + sq(djk[3]) * dot(dji, dkl);
+                    const double sin_u = -djk[3] * dot(dji, cross);
+                    const double omega = std::atan2(sin_u, cos_u);
+                    const double cos_w = std::cos(omega), cos2w = std::cos(2.0 * omega), cos3w = std::cos(3.0 * omega);
+                    const double boa_kl = b.bo[kl] - kThbCut;
+                    const double exp_tor1 = std::exp(p_tor1 * sq(2.0 - b.bo_pi[jk] - f11));
+                    const double fn10 = (1.0 - std::exp(-p_tor2 * boa_ij)) * (1.0 - exp_tor2_jk) *
+                                        (1.0 - std::exp(-p_tor2 * boa_kl));
+                    const double cv = 0.5 * (V1 * (1.0 + cos_w) + V2 * exp_tor1 * (1.0 - cos2w) + V3 * (1.0 + cos3w));
+                    e.e_torsion += fn10 * sin_ijk * sin_jkl * cv;
+                    const double fn12 = std::exp(-p_cot2 * sq(boa_ij - 1.5)) * exp_cot2_jk * std::exp(-p_cot2 * sq(boa_kl - 1.5));
+                    e.e_conjugation += p_cot1 * fn12 * (1.0 + (sq(cos_w) - 1.0) * sin_ijk * sin_jkl);
                 }
             }
         }

@@ -2,7 +2,8 @@
 // J. Phys. Chem. A 112, 1040 (2008)) as LAMMPS's pair_style reaxff computes it, in LAMMPS's
 // "real" units (kcal/mol, Å). So far: bond orders with the over-coordination and 1-3
 // corrections, the bond energy with the terminal triple-bond stabilisation, the lone-pair,
-// over/under-coordination and valence-angle (angle, penalty, coalition) energies.
+// over/under-coordination, valence-angle (angle, penalty, coalition), torsion and four-body
+// conjugation energies.
 #pragma once
 
 #include <cstdint>
@@ -51,12 +52,17 @@ constexpr int kMaxAngleSets = 5;
 constexpr int kAngleValues = 7;
 constexpr int kAngleStride = 1 + kMaxAngleSets * kAngleValues;
 
+// Torsion parameters of a type quadruple (i, j, k, l), j-k the central bond, after LAMMPS's
+// wildcard rules: a flag (0: no torsion), V1, V2, V3, p_tor1, p_cot1.
+constexpr int kTorsionStride = 6;
+
 struct Tables {
     int n_types = 0;
     const double* general = nullptr;  // kGeneralNeeded values
     const double* atom = nullptr;     // n_types x kAtomFields
     const double* pair = nullptr;     // n_types^2 x kPairFields
     const double* angle = nullptr;    // n_types^3 x kAngleStride, index (i * n + j) * n + k
+    const double* torsion = nullptr;  // n_types^4 x kTorsionStride, index ((i * n + j) * n + k) * n + l
 };
 
 // The bonds of one structure: every ordered pair (i, neighbour entry p) within bond_cut whose
@@ -82,6 +88,11 @@ struct AngleEnergies {
     double e_angle = 0.0, e_penalty = 0.0, e_coalition = 0.0;
 };
 
+// Torsion (LAMMPS's et) and four-body conjugation (eco) energies (kcal/mol).
+struct TorsionEnergies {
+    double e_torsion = 0.0, e_conjugation = 0.0;
+};
+
 // Throws InvalidArgument when the tables cannot be evaluated (non-finite values, radii or
 // exponents that make a bond order undefined).
 void check_tables(const Tables& t);
@@ -89,5 +100,6 @@ void check_tables(const Tables& t);
 void bonds(const Dataset& data, std::int64_t structure, const Tables& t, double bond_cut, Bonds& out);
 AtomEnergies atom_energies(const Dataset& data, std::int64_t structure, const Tables& t, const Bonds& bonds);
 AngleEnergies angle_energies(const Dataset& data, std::int64_t structure, const Tables& t, const Bonds& bonds);
+TorsionEnergies torsion_energies(const Dataset& data, std::int64_t structure, const Tables& t, const Bonds& bonds);
 
 }  // namespace mlsci::forcefield::reaxff

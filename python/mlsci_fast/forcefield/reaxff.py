@@ -350,8 +350,24 @@ class ReaxFFParameters:
                                          f"{'-'.join(self.elements[v] for v in (x, y, z))}")
                     angle[key][1 + c * len(ANGLE_NAMES):1 + (c + 1) * len(ANGLE_NAMES)] = values
                     angle[key][0] = c + 1
+        # torsions: an explicit i-j-k-l entry (and l-k-j-i) wins over a wildcard X-j-k-X one, whatever
+        # their order in the file; a later wildcard replaces an earlier one (LAMMPS's rules)
+        torsion = np.zeros((n, n, n, n, 6))
+        explicit = np.zeros((n, n, n, n), dtype=bool)
+        for (w, x, y, z), values in self.torsions:
+            row = np.concatenate([[1.0], values[:5]])
+            if w >= 0 and z >= 0:
+                if all(v in where for v in (w, x, y, z)):
+                    W, X, Y, Z = (where[v] for v in (w, x, y, z))
+                    torsion[W, X, Y, Z] = torsion[Z, Y, X, W] = row
+                    explicit[W, X, Y, Z] = explicit[Z, Y, X, W] = True
+            elif x in where and y in where:
+                X, Y = where[x], where[y]
+                torsion[:, X, Y, :][~explicit[:, X, Y, :]] = row
+                torsion[:, Y, X, :][~explicit[:, Y, X, :]] = row
         return (np.ascontiguousarray(self.general), np.ascontiguousarray(atom),
-                np.ascontiguousarray(pair.reshape(n * n, -1)), np.ascontiguousarray(angle.reshape(n**3, -1)))
+                np.ascontiguousarray(pair.reshape(n * n, -1)), np.ascontiguousarray(angle.reshape(n**3, -1)),
+                np.ascontiguousarray(torsion.reshape(n**4, -1)))
 
 
 _GENERAL_NEEDED = 39
@@ -371,7 +387,8 @@ class BondOrders:
     `bo_s`, `bo_pi`, `bo_pi2` parts; `total` per atom; and the energies these give (kcal/mol,
     named as LAMMPS's ``compute pair reaxff`` names them): `e_bond` (``eb``), `e_lone_pair`
     (``elp``), `e_over_under` (``ea``, over- plus under-coordination), and the valence angles'
-    `e_angle` (``ev``), `e_penalty` (``epen``) and `e_coalition` (``ecoa``)."""
+    `e_angle` (``ev``), `e_penalty` (``epen``) and `e_coalition` (``ecoa``), the torsions'
+    `e_torsion` (``et``) and `e_conjugation` (``eco``)."""
 
     i: np.ndarray
     j: np.ndarray
@@ -387,6 +404,8 @@ class BondOrders:
     e_angle: float
     e_penalty: float
     e_coalition: float
+    e_torsion: float
+    e_conjugation: float
 
 
 def bond_orders(structure: Structure, parameters: ReaxFFParameters, *, bond_cut: float = 5.0) -> BondOrders:
@@ -403,13 +422,12 @@ def bond_orders(structure: Structure, parameters: ReaxFFParameters, *, bond_cut:
             raise TypeError(f"structure must be a Structure or an ASE Atoms, got {type(structure).__name__}")
     bond_cut = float(check_scalar(bond_cut, "bond_cut", numbers.Real, min_val=0.0, include_min=False))
     elements = sorted(set(structure.symbols), key=structure.symbols.index)
-    general, atom, pair, angle = parameters.tables(elements)
+    tables = parameters.tables(elements)
     _check_image_count(structure, bond_cut, 0)
     types = np.array([elements.index(e) for e in structure.symbols], dtype=np.int32)
     counts = np.array([structure.n_atoms], dtype=np.int64)
     pbc = np.array([structure.pbc], dtype=np.uint8)
     data = _core.forcefield.Dataset(len(elements), bond_cut, counts, types, np.ascontiguousarray(structure.positions),
                                     np.ascontiguousarray(structure.cell[None]), pbc, 1)
-    i, j, vec, bo, bo_s, bo_pi, bo_pi2, total, e = _core.forcefield.reaxff_bonds(data, 0, general, atom, pair, angle,
-                                                                                bond_cut)
+    i, j, vec, bo, bo_s, bo_pi, bo_pi2, total, e = _core.forcefield.reaxff_bonds(data, 0, *tables, bond_cut)
     return BondOrders(i, j, vec, bo, bo_s, bo_pi, bo_pi2, total, *(float(v) for v in e))
