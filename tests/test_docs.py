@@ -51,6 +51,9 @@ def test_slurm_example_runs_on_a_local_cluster(tmp_path, capsys):
     np.testing.assert_allclose([float(r.split(",")[1]) for r in rows[1:]], here.table["energy"], rtol=1e-12)
 
 
+_MOVED = {"mlsci_fast.ga.forcefield"}
+
+
 def _public_modules():
     import pkgutil
 
@@ -60,6 +63,8 @@ def _public_modules():
     for info in pkgutil.walk_packages(mlsci_fast.__path__, "mlsci_fast."):
         parts = info.name.split(".")[1:]
         if any(p.startswith("_") for p in parts) or parts[0] == "tour":
+            continue
+        if info.name in _MOVED:  # old names kept one release: importing them warns
             continue
         try:
             yield importlib.import_module(info.name)

@@ -196,6 +196,7 @@ def test_bonded_energies_equal_lammps(name, case):
     assert b.e_coalition == pytest.approx(terms[6], rel=1e-10, abs=1e-9)  # ecoa
     assert b.e_torsion == pytest.approx(terms[8], rel=1e-10, abs=1e-9)  # et
     assert b.e_conjugation == pytest.approx(terms[9], rel=1e-10, abs=1e-9)  # eco
+    assert b.e_hbond == pytest.approx(terms[7], rel=1e-10, abs=1e-9)  # ehb
 
 
 def test_bond_energy_in_a_periodic_cell_equals_lammps():

@@ -29,7 +29,10 @@ Uncorrected uncorrected(double r, const double* ai, const double* aj, const doub
 
 void check_tables(const Tables& t) {
     const char* where = "reaxff";
-    require(t.n_types >= 1 && t.general && t.atom && t.pair && t.angle && t.torsion, where, "empty parameter tables");
+    require(t.n_types >= 1 && t.general && t.atom && t.pair && t.angle && t.torsion && t.hbond, where,
+            "empty parameter tables");
+    for (std::int64_t k = 0; k < std::int64_t{t.n_types} * t.n_types * t.n_types * kHbondStride; ++k)
+        require(std::isfinite(t.hbond[k]), where, "hydrogen-bond parameters must be finite");
     const std::int64_t n4 = std::int64_t{t.n_types} * t.n_types * t.n_types * t.n_types;
     for (std::int64_t k = 0; k < n4 * kTorsionStride; ++k)
         require(std::isfinite(t.torsion[k]), where, "torsion parameters must be finite");
@@ -396,6 +399,41 @@ TorsionEnergies torsion_energies(const Dataset& data, std::int64_t s, const Tabl
                     const double fn12 = std::exp(-p_cot2 * sq(boa_ij - 1.5)) * exp_cot2_jk * std::exp(-p_cot2 * sq(boa_kl - 1.5));
                     e.e_conjugation += p_cot1 * fn12 * (1.0 + (sq(cos_w) - 1.0) * sin_ijk * sin_jkl);
                 }
+            }
+        }
+    }
+    return e;
+}
+
+double hbond_energy(const Dataset& data, std::int64_t s, const Tables& t, const Bonds& b, double hbond_cut) {
+    require(hbond_cut <= data.cutoff(), "reaxff", "the hydrogen-bond cut-off exceeds the dataset's");
+    constexpr double kHbThreshold = 0.01;  // LAMMPS's HB_THRESHOLD
+    const int nt = t.n_types;
+    const std::int64_t a0 = data.atom_offset(s), na = data.n_atoms(s);
+    const auto type = [&](std::int64_t local) { return static_cast<std::ptrdiff_t>(data.type(a0 + local)); };
+    const auto hb = [&](std::int64_t local) { return static_cast<int>(t.atom[type(local) * kAtomFields + kPhbond]); };
+    std::vector<std::vector<std::size_t>> of(static_cast<std::size_t>(na));
+    for (std::size_t q = 0; q < b.bo.size(); ++q) of[static_cast<std::size_t>(b.atom[q])].push_back(q);
+    double e = 0.0;
+    for (std::int64_t j = 0; j < na; ++j) {
+        if (hb(j) != 1) continue;
+        for (std::int64_t pk = data.first(a0 + j); pk < data.last(a0 + j); ++pk) {
+            const double* djk = data.geometry(pk);
+            const std::int64_t k = data.owner(pk);
+            if (djk[3] > hbond_cut || hb(k) != 2) continue;
+            for (const std::size_t ij : of[static_cast<std::size_t>(j)]) {
+                const std::int64_t i = data.owner(b.entry[ij]);
+                if (hb(i) != 2 || !(b.bo[ij] >= kHbThreshold) || i == k) continue;
+                const double* v = t.hbond + ((type(i) * nt + type(j)) * nt + type(k)) * kHbondStride;
+                const double r0 = v[0], p_hb1 = v[1], p_hb2 = v[2], p_hb3 = v[3];
+                if (r0 <= 0.0) continue;
+                const double* dji = data.geometry(b.entry[ij]);
+                double c = (dji[0] * djk[0] + dji[1] * djk[1] + dji[2] * djk[2]) / (dji[3] * djk[3]);
+                c = std::fmin(1.0, std::fmax(-1.0, c));
+                const double half = std::sin(std::acos(c) / 2.0);
+                const double sin4 = sq(sq(half));
+                e += p_hb1 * (1.0 - std::exp(-p_hb2 * b.bo[ij])) *
+                     std::exp(-p_hb3 * (r0 / djk[3] + djk[3] / r0 - 2.0)) * sin4;
             }
         }
     }

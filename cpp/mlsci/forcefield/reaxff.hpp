@@ -2,8 +2,8 @@
 // J. Phys. Chem. A 112, 1040 (2008)) as LAMMPS's pair_style reaxff computes it, in LAMMPS's
 // "real" units (kcal/mol, Å). So far: bond orders with the over-coordination and 1-3
 // corrections, the bond energy with the terminal triple-bond stabilisation, the lone-pair,
-// over/under-coordination, valence-angle (angle, penalty, coalition), torsion and four-body
-// conjugation energies.
+// over/under-coordination, valence-angle (angle, penalty, coalition), torsion, four-body
+// conjugation and hydrogen-bond energies.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +29,7 @@ enum AtomField : int {
     kValencyBoc,   // valency_boc (valence angles)
     kPval3,        // p_val3 (valence angles)
     kPval5,        // p_val5 (valence angles)
+    kPhbond,       // p_hbond: 1 hydrogen, 2 donor/acceptor, else 0
     kAtomFields
 };
 
@@ -56,6 +57,10 @@ constexpr int kAngleStride = 1 + kMaxAngleSets * kAngleValues;
 // wildcard rules: a flag (0: no torsion), V1, V2, V3, p_tor1, p_cot1.
 constexpr int kTorsionStride = 6;
 
+// Hydrogen-bond parameters of a (donor, hydrogen, acceptor) type triple: r0_hb (<= 0: none),
+// p_hb1, p_hb2, p_hb3.
+constexpr int kHbondStride = 4;
+
 struct Tables {
     int n_types = 0;
     const double* general = nullptr;  // kGeneralNeeded values
@@ -63,6 +68,7 @@ struct Tables {
     const double* pair = nullptr;     // n_types^2 x kPairFields
     const double* angle = nullptr;    // n_types^3 x kAngleStride, index (i * n + j) * n + k
     const double* torsion = nullptr;  // n_types^4 x kTorsionStride, index ((i * n + j) * n + k) * n + l
+    const double* hbond = nullptr;    // n_types^3 x kHbondStride, index (i * n + j) * n + k
 };
 
 // The bonds of one structure: every ordered pair (i, neighbour entry p) within bond_cut whose
@@ -101,5 +107,9 @@ void bonds(const Dataset& data, std::int64_t structure, const Tables& t, double 
 AtomEnergies atom_energies(const Dataset& data, std::int64_t structure, const Tables& t, const Bonds& bonds);
 AngleEnergies angle_energies(const Dataset& data, std::int64_t structure, const Tables& t, const Bonds& bonds);
 TorsionEnergies torsion_energies(const Dataset& data, std::int64_t structure, const Tables& t, const Bonds& bonds);
+
+// Hydrogen-bond energy (LAMMPS's ehb, kcal/mol): donor-H bonds of order >= 0.01 and acceptors
+// within hbond_cut of the hydrogen (LAMMPS's default 7.5 Å; at most the dataset's cut-off).
+double hbond_energy(const Dataset& data, std::int64_t structure, const Tables& t, const Bonds& bonds, double hbond_cut);
 
 }  // namespace mlsci::forcefield::reaxff

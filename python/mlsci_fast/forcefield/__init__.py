@@ -14,8 +14,8 @@ Units are LAMMPS "metal": Å, eV, eV/Å.
 
 `ReaxFFParameters` reads and writes ReaxFF ``ffield`` files as LAMMPS's ``pair_style reaxff``
 does (every file LAMMPS ships round-trips), and `bond_orders` gives the corrected bond orders
-and the bond, lone-pair, over/under-coordination, valence-angle and torsion energies in C++,
-equal to LAMMPS's (hydrogen bonds, the non-bonded terms, charges and forces come next).
+and the bond, lone-pair, over/under-coordination, valence-angle, torsion and hydrogen-bond
+energies in C++, equal to LAMMPS's (the non-bonded terms, charges and forces come next).
 
 The family's parts: `parameters` (the models' parameter sets and files), `reaxff` (ReaxFF
 files), `training`

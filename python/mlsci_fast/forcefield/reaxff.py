@@ -317,7 +317,7 @@ class ReaxFFParameters:
         atom = np.column_stack([a[:, col["r_s"]], a[:, col["r_pi"]], a[:, col["r_pi_pi"]], a[:, col["valency"]],
                                 valency_val, a[:, col["mass"]], a[:, col["valency_e"]], a[:, col["p_lp2"]],
                                 a[:, col["p_ovun2"]], a[:, col["p_ovun5"]], is_carbon, a[:, col["valency_boc"]],
-                                a[:, col["p_val3"]], a[:, col["p_val5"]]])
+                                a[:, col["p_val3"]], a[:, col["p_val5"]], np.trunc(a[:, col["p_hbond"]])])
         n = len(idx)
         pair = np.zeros((n, n, len(_PAIR_FIELDS)))
         f = {name: k for k, name in enumerate(_PAIR_FIELDS)}
@@ -365,13 +365,20 @@ class ReaxFFParameters:
                 X, Y = where[x], where[y]
                 torsion[:, X, Y, :][~explicit[:, X, Y, :]] = row
                 torsion[:, Y, X, :][~explicit[:, Y, X, :]] = row
+        # hydrogen bonds (donor, H, acceptor): the last entry of a triple wins; r0_hb = -1: none
+        hbond = np.zeros((n, n, n, len(HBOND_NAMES)))
+        hbond[..., 0] = -1.0
+        for (x, y, z), values in self.hbonds:
+            if x in where and y in where and z in where:
+                hbond[where[x], where[y], where[z]] = values
         return (np.ascontiguousarray(self.general), np.ascontiguousarray(atom),
                 np.ascontiguousarray(pair.reshape(n * n, -1)), np.ascontiguousarray(angle.reshape(n**3, -1)),
-                np.ascontiguousarray(torsion.reshape(n**4, -1)))
+                np.ascontiguousarray(torsion.reshape(n**4, -1)), np.ascontiguousarray(hbond.reshape(n**3, -1)))
 
 
 _GENERAL_NEEDED = 39
 _MAX_ANGLE_SETS = 5  # as LAMMPS (REAX_MAX_3BODY_PARAM)
+_HBOND_CUT = 7.5  # LAMMPS's default hydrogen-bond cut-off (Å)
 # The C++ pair table's fields, in order (cpp/mlsci/forcefield/reaxff.hpp, PairField).
 _PAIR_FIELDS = ("r_s", "r_p", "r_pp", "p_bo1", "p_bo2", "p_bo3", "p_bo4", "p_bo5", "p_bo6", "De_s", "De_p",
                 "De_pp", "p_be1", "p_be2", "v13cor", "ovc", "p_boc3", "p_boc4", "p_boc5", "p_ovun1")
@@ -388,7 +395,8 @@ class BondOrders:
     named as LAMMPS's ``compute pair reaxff`` names them): `e_bond` (``eb``), `e_lone_pair`
     (``elp``), `e_over_under` (``ea``, over- plus under-coordination), and the valence angles'
     `e_angle` (``ev``), `e_penalty` (``epen``) and `e_coalition` (``ecoa``), the torsions'
-    `e_torsion` (``et``) and `e_conjugation` (``eco``)."""
+    `e_torsion` (``et``) and `e_conjugation` (``eco``), and `e_hbond` (``ehb``, acceptors within
+    LAMMPS's 7.5 Å of the hydrogen)."""
 
     i: np.ndarray
     j: np.ndarray
@@ -406,6 +414,7 @@ class BondOrders:
     e_coalition: float
     e_torsion: float
     e_conjugation: float
+    e_hbond: float
 
 
 def bond_orders(structure: Structure, parameters: ReaxFFParameters, *, bond_cut: float = 5.0) -> BondOrders:
@@ -423,11 +432,13 @@ def bond_orders(structure: Structure, parameters: ReaxFFParameters, *, bond_cut:
     bond_cut = float(check_scalar(bond_cut, "bond_cut", numbers.Real, min_val=0.0, include_min=False))
     elements = sorted(set(structure.symbols), key=structure.symbols.index)
     tables = parameters.tables(elements)
-    _check_image_count(structure, bond_cut, 0)
+    _check_image_count(structure, max(bond_cut, _HBOND_CUT), 0)
     types = np.array([elements.index(e) for e in structure.symbols], dtype=np.int32)
     counts = np.array([structure.n_atoms], dtype=np.int64)
     pbc = np.array([structure.pbc], dtype=np.uint8)
-    data = _core.forcefield.Dataset(len(elements), bond_cut, counts, types, np.ascontiguousarray(structure.positions),
+    data = _core.forcefield.Dataset(len(elements), max(bond_cut, _HBOND_CUT), counts, types,
+                                    np.ascontiguousarray(structure.positions),
                                     np.ascontiguousarray(structure.cell[None]), pbc, 1)
-    i, j, vec, bo, bo_s, bo_pi, bo_pi2, total, e = _core.forcefield.reaxff_bonds(data, 0, *tables, bond_cut)
+    i, j, vec, bo, bo_s, bo_pi, bo_pi2, total, e = _core.forcefield.reaxff_bonds(data, 0, *tables, bond_cut,
+                                                                                _HBOND_CUT)
     return BondOrders(i, j, vec, bo, bo_s, bo_pi, bo_pi2, total, *(float(v) for v in e))
