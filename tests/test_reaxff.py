@@ -77,9 +77,11 @@ METHANOL = (["C", "O", "H", "H", "H", "H"],
              [1.75, -0.9, 0.1]])
 
 
-def _lammps_terms(ffield: str, elements: list[str], symbols: list[str], positions, cell: float | None = None):
+def _lammps_terms(ffield: str, elements: list[str], symbols: list[str], positions, cell: float | None = None,
+                  charges=None):
     """LAMMPS's ReaxFF energy and its 14 components (``compute pair reaxff``: eb, ea, elp, ...),
-    kcal/mol, without charges: a molecule in a 20 Å box, or a periodic cube of side `cell`."""
+    kcal/mol, for the given charges (default none): a molecule in a 20 Å box, or a periodic
+    cube of side `cell`."""
     from mlsci_fast.forcefield.lammps import _import_lammps
 
     lammps = _import_lammps()
@@ -95,6 +97,8 @@ def _lammps_terms(ffield: str, elements: list[str], symbols: list[str], position
             lmp.command(f"mass {t + 1} 1.0")
         types = [elements.index(s) + 1 for s in symbols]
         lmp.create_atoms(len(symbols), list(range(1, len(symbols) + 1)), types, pos.ravel().tolist())
+        for k, q in enumerate(charges if charges is not None else []):
+            lmp.command(f"set atom {k + 1} charge {q!r}")
         lmp.command("pair_style reaxff NULL checkqeq no")
         lmp.command(f"pair_coeff * * {ffield} {' '.join(elements)}")
         lmp.command("compute reax all pair reaxff")
@@ -179,61 +183,72 @@ CASES = {
 }
 
 
+def _compare(ours: reaxff.ReaxFFResult, lammps: tuple[float, list[float]]) -> None:
+    pe, terms = lammps
+    for name, value in zip(reaxff.TERMS, terms):
+        assert ours.terms[name] == pytest.approx(value, rel=1e-10, abs=1e-9), name
+    assert ours.energy == pytest.approx(pe, rel=1e-10, abs=1e-9)
+
+
 @pytest.mark.parametrize("name", ["ffield.reax.cho", "ffield.reax.mattsson"])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_bonded_energies_equal_lammps(name, case):
-    """Corrected bond orders enter LAMMPS's bond energy eb through every term (sigma, pi,
-    double pi, the over-coordination and 1-3 corrections, the triple-bond stabilisation)."""
+def test_every_energy_term_equals_lammps(name, case):
+    """All 14 components of LAMMPS's compute pair reaxff and the total, without charges: the
+    corrected bond orders enter every bonded term (sigma, pi, double pi, the over-coordination
+    and 1-3 corrections, the C-O triple-bond and C2 terms)."""
     path = os.path.join(_potentials(), name)
     symbols, positions = CASES[case]
-    _, terms = _lammps_terms(path, ["C", "H", "O"], symbols, positions)
-    b = reaxff.bond_orders(ff.Structure(symbols, np.array(positions, dtype=float)), ReaxFFParameters.read(path))
-    assert b.e_bond == pytest.approx(terms[0], rel=1e-12, abs=1e-9)
-    assert b.e_over_under == pytest.approx(terms[1], rel=1e-10, abs=1e-9)  # ea
-    assert b.e_lone_pair == pytest.approx(terms[2], rel=1e-10, abs=1e-9)  # elp
-    assert b.e_angle == pytest.approx(terms[4], rel=1e-10, abs=1e-9)  # ev
-    assert b.e_penalty == pytest.approx(terms[5], rel=1e-10, abs=1e-9)  # epen
-    assert b.e_coalition == pytest.approx(terms[6], rel=1e-10, abs=1e-9)  # ecoa
-    assert b.e_torsion == pytest.approx(terms[8], rel=1e-10, abs=1e-9)  # et
-    assert b.e_conjugation == pytest.approx(terms[9], rel=1e-10, abs=1e-9)  # eco
-    assert b.e_hbond == pytest.approx(terms[7], rel=1e-10, abs=1e-9)  # ehb
+    ours = reaxff.evaluate(ff.Structure(symbols, np.array(positions, dtype=float)), ReaxFFParameters.read(path))
+    _compare(ours, _lammps_terms(path, ["C", "H", "O"], symbols, positions))
 
 
-def test_bond_energy_in_a_periodic_cell_equals_lammps():
-    a = 3.567  # diamond, 8 atoms in the cubic cell, bonds across every face
+def test_coulomb_and_polarisation_of_given_charges_equal_lammps():
+    symbols, positions = CASES["formic acid"]
+    q = [0.3, -0.45, -0.5, 0.1, 0.55]
+    path = os.path.join(_potentials(), "ffield.reax.cho")
+    ours = reaxff.evaluate(ff.Structure(symbols, np.array(positions, dtype=float)), ReaxFFParameters.read(path),
+                           charges=q)
+    lammps = _lammps_terms(path, ["C", "H", "O"], symbols, positions, charges=q)
+    assert ours.terms["ep"] != 0 and ours.terms["eqeq"] != 0
+    _compare(ours, lammps)
+
+
+def test_energy_in_a_periodic_cell_equals_lammps():
+    a = 3.567  # diamond, 8 atoms in the cubic cell, bonds across every face, 10 A non-bonded images
     frac = np.array([[0, 0, 0], [0, .5, .5], [.5, 0, .5], [.5, .5, 0], [.25, .25, .25], [.25, .75, .75],
                      [.75, .25, .75], [.75, .75, .25]])
     pos = frac * a + np.random.default_rng(1).normal(scale=0.05, size=(8, 3))
     path = os.path.join(_potentials(), "ffield.reax.cho")
-    _, terms = _lammps_terms(path, ["C", "H", "O"], ["C"] * 8, pos, cell=a)
     s = ff.Structure(["C"] * 8, pos, np.eye(3) * a, (True, True, True))
-    b = reaxff.bond_orders(s, ReaxFFParameters.read(path))
-    assert b.e_bond == pytest.approx(terms[0], rel=1e-12)
-    ours = (b.e_over_under, b.e_lone_pair, b.e_angle, b.e_penalty, b.e_coalition, b.e_torsion, b.e_conjugation)
-    assert ours == pytest.approx((terms[1], terms[2], *terms[4:7], terms[8], terms[9]), rel=1e-10, abs=1e-9)
-    assert len(b.bo) > 0 and np.all(b.total > 3.5)  # four bonds an atom
+    ours = reaxff.evaluate(s, ReaxFFParameters.read(path))
+    _compare(ours, _lammps_terms(path, ["C", "H", "O"], ["C"] * 8, pos, cell=a))
+    assert len(ours.bo) > 0 and np.all(ours.total_bond_order > 3.5)  # four bonds an atom
 
 
 def test_bond_orders_are_chemistry():
     p = ReaxFFParameters.read(os.path.join(_potentials(), "ffield.reax.cho"))
-    b = reaxff.bond_orders(ff.Structure(*map(np.asarray, _ethane())), p)
+    b = reaxff.evaluate(ff.Structure(*map(np.asarray, _ethane())), p)
     cc = b.bo[(b.i == 0) & (b.j == 1)]
     assert cc.size == 1 and 0.9 < cc[0] < 1.1  # a single bond
-    assert np.allclose(b.total[2:], 1.0, atol=0.1)  # each H: one bond
+    assert np.allclose(b.total_bond_order[2:], 1.0, atol=0.1)  # each H: one bond
     assert np.array_equal(np.sort(b.bo[b.i == 0]), np.sort(b.bo[b.j == 0]))  # both directions, same orders
-    far = reaxff.bond_orders(ff.Structure(*map(np.asarray, _ethane(6.0))), p)
+    far = reaxff.evaluate(ff.Structure(*map(np.asarray, _ethane(6.0))), p)
     assert not np.any((far.i == 0) & (far.j == 1))  # beyond the 5 A bond cut-off
 
 
 def test_reaxff_bad_input_names_the_problem():
     p = ReaxFFParameters.read(os.path.join(_potentials(), "ffield.reax.cho"))
     with pytest.raises(ValueError, match=r"no parameters for element\(s\) \['Si'\]"):
-        reaxff.bond_orders(ff.Structure(["C", "Si"], np.array([[0, 0, 0], [1.8, 0, 0.0]])), p)
+        reaxff.evaluate(ff.Structure(["C", "Si"], np.array([[0, 0, 0], [1.8, 0, 0.0]])), p)
     bad = ReaxFFParameters.read(os.path.join(_potentials(), "ffield.reax.cho"))
     bad.atoms[0, ATOM_NAMES.index("b_o_132")] = -1.0  # C-H: the square root of a negative product
     with pytest.raises(ValueError, match="pair parameters of types 1-2 must be finite"):
-        reaxff.bond_orders(ff.Structure(["C", "H"], np.array([[0, 0, 0], [1.1, 0, 0.0]])), bad)
+        reaxff.evaluate(ff.Structure(["C", "H"], np.array([[0, 0, 0], [1.1, 0, 0.0]])), bad)
     with pytest.raises(TypeError, match="ReaxFFParameters"):
-        reaxff.bond_orders(ff.Structure(["C"], np.zeros((1, 3))), ff.TersoffParameters.sic_1994())
+        reaxff.evaluate(ff.Structure(["C"], np.zeros((1, 3))), ff.TersoffParameters.sic_1994())
     with pytest.raises(ValueError, match="bond_cut"):
-        reaxff.bond_orders(ff.Structure(["C"], np.zeros((1, 3))), p, bond_cut=0.0)
+        reaxff.evaluate(ff.Structure(["C"], np.zeros((1, 3))), p, bond_cut=0.0)
+    with pytest.raises(ValueError, match=r"charges must have one value per atom \(2\)"):
+        reaxff.evaluate(ff.Structure(["C", "H"], np.array([[0, 0, 0], [1.1, 0, 0.0]])), p, charges=[0.1])
+    with pytest.raises(ValueError, match="charges"):
+        reaxff.evaluate(ff.Structure(["C", "H"], np.array([[0, 0, 0], [1.1, 0, 0.0]])), p, charges=[0.1, np.nan])

@@ -45,6 +45,8 @@ void check_tables(const Tables& t) {
         require(std::isfinite(t.general[k]), where, "general parameter " + std::to_string(k + 1) + " is not finite");
     require(t.general[1] != 0.0, where, "general parameter 2 (p_boc2) must not be 0");
     require(t.general[29] >= 0.0, where, "general parameter 30 (the bond-order cut-off x 100) must be >= 0");
+    require(t.vdw_type >= 1 && t.vdw_type <= 3, where, "the van der Waals type must be 1, 2 or 3");
+    require(t.general[28] > 0.0, where, "general parameter 29 (p_vdW1) must be > 0");
     for (int i = 0; i < t.n_types * kAtomFields; ++i)
         require(std::isfinite(t.atom[i]), where, "atom parameters must be finite");
     for (int p = 0; p < t.n_types * t.n_types; ++p) {
@@ -59,6 +61,9 @@ void check_tables(const Tables& t) {
         if (ai[kRs] > 0.0 && aj[kRs] > 0.0) require(q[kPRs] > 0.0, where, "r_s" + pair + " must be > 0");
         if (ai[kRpi] > 0.0 && aj[kRpi] > 0.0) require(q[kPRp] > 0.0, where, "r_pi" + pair + " must be > 0");
         if (ai[kRpipi] > 0.0 && aj[kRpipi] > 0.0) require(q[kPRpp] > 0.0, where, "r_pi_pi" + pair + " must be > 0");
+        require(q[kRvdw] > 0.0, where, "r_vdw" + pair + " must be > 0");
+        if (t.vdw_type == 1 || t.vdw_type == 3) require(q[kGammaW] > 0.0, where, "gamma_w" + pair + " must be > 0");
+        if (t.vdw_type == 2 || t.vdw_type == 3) require(q[kRcore] > 0.0, where, "rcore" + pair + " must be > 0");
     }
 }
 
@@ -436,6 +441,54 @@ double hbond_energy(const Dataset& data, std::int64_t s, const Tables& t, const 
                      std::exp(-p_hb3 * (r0 / djk[3] + djk[3] / r0 - 2.0)) * sin4;
             }
         }
+    }
+    return e;
+}
+
+NonbondedEnergies nonbonded_energies(const Dataset& data, std::int64_t s, const Tables& t, const double* q) {
+    constexpr double kCoulomb = 332.06371;     // LAMMPS's C_ele, kcal/mol Å / e^2
+    constexpr double kEvToKcal = 23.02;        // LAMMPS's conversion for the polarisation energy
+    const double* gp = t.general;
+    const double swa = gp[11], swb = gp[12], p_vdw1 = gp[28];
+    require(swb > swa && swb <= data.cutoff(), "reaxff", "the taper radius must exceed the lower one and fit "
+                                                         "the dataset's cut-off");
+    // ReaxFF's taper: 1 at swa, 0 at swb, three vanishing derivatives at both ends
+    const double d7 = std::pow(swb - swa, 7.0), a2 = swa * swa, a3 = a2 * swa, b2 = swb * swb, b3 = b2 * swb;
+    const double tap[8] = {(-35.0 * a3 * b2 * b2 + 21.0 * a2 * b3 * b2 - 7.0 * swa * b3 * b3 + b3 * b3 * swb) / d7,
+                           140.0 * a3 * b3 / d7,
+                           -210.0 * (a3 * b2 + a2 * b3) / d7,
+                           140.0 * (a3 * swb + 3.0 * a2 * b2 + swa * b3) / d7,
+                           -35.0 * (a3 + 9.0 * a2 * swb + 9.0 * swa * b2 + b3) / d7,
+                           84.0 * (a2 + 3.0 * swa * swb + b2) / d7,
+                           -70.0 * (swa + swb) / d7,
+                           20.0 / d7};
+    const bool shielded = t.vdw_type == 1 || t.vdw_type == 3, wall = t.vdw_type == 2 || t.vdw_type == 3;
+    const std::int64_t a0 = data.atom_offset(s), na = data.n_atoms(s);
+    const auto type = [&](std::int64_t local) { return static_cast<std::ptrdiff_t>(data.type(a0 + local)); };
+    NonbondedEnergies e;
+    for (std::int64_t i = 0; i < na; ++i) {
+        for (std::int64_t p = data.first(a0 + i); p < data.last(a0 + i); ++p) {
+            const double r = data.geometry(p)[3];
+            if (r > swb) continue;
+            const std::int64_t j = data.owner(p);
+            const double* w = t.pair + (type(i) * t.n_types + type(j)) * kPairFields;
+            double taper = tap[7];
+            for (int k = 6; k >= 0; --k) taper = taper * r + tap[k];
+            const double f13 = shielded ? std::pow(std::pow(r, p_vdw1) + std::pow(1.0 / w[kGammaW], p_vdw1), 1.0 / p_vdw1)
+                                        : r;
+            double ev = w[kDvdw] * (std::exp(w[kAlphaVdw] * (1.0 - f13 / w[kRvdw])) -
+                                    2.0 * std::exp(0.5 * w[kAlphaVdw] * (1.0 - f13 / w[kRvdw])));
+            if (wall) {
+                ev += w[kEcore] * std::exp(w[kAcore] * (1.0 - r / w[kRcore]));
+                if (t.lg) ev += -w[kLgcij] / (std::pow(r, 6.0) + std::pow(w[kLgre], 6.0));
+            }
+            // each pair is seen from both atoms: half each time
+            e.e_vdw += 0.5 * taper * ev;
+            // LAMMPS takes the cube root as pow(x, 0.33333333333333): so do we
+            e.e_coulomb += 0.5 * kCoulomb * q[i] * q[j] * taper / std::pow(r * r * r + w[kGammaShield], 0.33333333333333);
+        }
+        const double* ai = t.atom + type(i) * kAtomFields;
+        e.e_polarization += kEvToKcal * (ai[kChi] * q[i] + ai[kEta] / 2.0 * q[i] * q[i]);
     }
     return e;
 }

@@ -3,7 +3,7 @@
 // "real" units (kcal/mol, Å). So far: bond orders with the over-coordination and 1-3
 // corrections, the bond energy with the terminal triple-bond stabilisation, the lone-pair,
 // over/under-coordination, valence-angle (angle, penalty, coalition), torsion, four-body
-// conjugation and hydrogen-bond energies.
+// conjugation, hydrogen-bond, van der Waals and Coulomb energies (charges given).
 #pragma once
 
 #include <cstdint>
@@ -30,6 +30,8 @@ enum AtomField : int {
     kPval3,        // p_val3 (valence angles)
     kPval5,        // p_val5 (valence angles)
     kPhbond,       // p_hbond: 1 hydrogen, 2 donor/acceptor, else 0
+    kChi,          // electronegativity chi (eV)
+    kEta,          // hardness: twice the file's eta, as LAMMPS keeps it (eV)
     kAtomFields
 };
 
@@ -40,6 +42,7 @@ enum PairField : int {
     kPbo1, kPbo2, kPbo3, kPbo4, kPbo5, kPbo6,
     kDeS, kDeP, kDePP, kPbe1, kPbe2,
     kV13cor, kOvc, kPboc3, kPboc4, kPboc5, kPovun1,
+    kDvdw, kAlphaVdw, kRvdw, kGammaW, kGammaShield, kRcore, kEcore, kAcore, kLgcij, kLgre,
     kPairFields
 };
 
@@ -69,6 +72,8 @@ struct Tables {
     const double* angle = nullptr;    // n_types^3 x kAngleStride, index (i * n + j) * n + k
     const double* torsion = nullptr;  // n_types^4 x kTorsionStride, index ((i * n + j) * n + k) * n + l
     const double* hbond = nullptr;    // n_types^3 x kHbondStride, index (i * n + j) * n + k
+    int vdw_type = 1;                 // 1 shielded, 2 inner wall, 3 both (LAMMPS's, from the file's atoms)
+    bool lg = false;                  // the low-gradient dispersion correction (lgvdw yes)
 };
 
 // The bonds of one structure: every ordered pair (i, neighbour entry p) within bond_cut whose
@@ -111,5 +116,14 @@ TorsionEnergies torsion_energies(const Dataset& data, std::int64_t structure, co
 // Hydrogen-bond energy (LAMMPS's ehb, kcal/mol): donor-H bonds of order >= 0.01 and acceptors
 // within hbond_cut of the hydrogen (LAMMPS's default 7.5 Å; at most the dataset's cut-off).
 double hbond_energy(const Dataset& data, std::int64_t structure, const Tables& t, const Bonds& bonds, double hbond_cut);
+
+// Non-bonded energies (kcal/mol) of pairs within the taper radius general[12] (at most the
+// dataset's cut-off), tapered by ReaxFF's 7th-order polynomial: van der Waals with shielding,
+// inner wall and lg correction as the file asks (LAMMPS's ew), shielded Coulomb of the given
+// charges (ep), and the charges' polarisation energy chi q + eta/2 q^2 (eqeq).
+struct NonbondedEnergies {
+    double e_vdw = 0.0, e_coulomb = 0.0, e_polarization = 0.0;
+};
+NonbondedEnergies nonbonded_energies(const Dataset& data, std::int64_t structure, const Tables& t, const double* charges);
 
 }  // namespace mlsci::forcefield::reaxff

@@ -13,9 +13,9 @@ objectives by NSGA-II. `run_lammps` computes the same structures with LAMMPS, th
 Units are LAMMPS "metal": Å, eV, eV/Å.
 
 `ReaxFFParameters` reads and writes ReaxFF ``ffield`` files as LAMMPS's ``pair_style reaxff``
-does (every file LAMMPS ships round-trips), and `bond_orders` gives the corrected bond orders
-and the bond, lone-pair, over/under-coordination, valence-angle, torsion and hydrogen-bond
-energies in C++, equal to LAMMPS's (the non-bonded terms, charges and forces come next).
+does (every file LAMMPS ships round-trips), and `evaluate` gives a structure's ReaxFF energy
+term by term in C++, equal to LAMMPS's, for given charges (charge equilibration and forces
+come next).
 
 The family's parts: `parameters` (the models' parameter sets and files), `reaxff` (ReaxFF
 files), `training`
@@ -25,22 +25,22 @@ files), `training`
 from .fitting import ForceFieldFit, Objective, fit
 from .lammps import lammps_potential_path, run_lammps
 from .parameters import REAX_NAMES, TERSOFF_NAMES, ReaxLiteParameters, TersoffParameters
-from .reaxff import BondOrders, ReaxFFParameters, bond_orders
+from .reaxff import ReaxFFParameters, ReaxFFResult, evaluate
 from .training import Relative, Structure, TrainingSet
 
 __all__ = [
     "REAX_NAMES",
     "TERSOFF_NAMES",
-    "BondOrders",
     "ForceFieldFit",
     "Objective",
     "ReaxFFParameters",
+    "ReaxFFResult",
     "ReaxLiteParameters",
     "Relative",
     "Structure",
     "TersoffParameters",
     "TrainingSet",
-    "bond_orders",
+    "evaluate",
     "fit",
     "lammps_potential_path",
     "run_lammps",

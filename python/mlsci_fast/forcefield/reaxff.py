@@ -26,13 +26,14 @@ import os
 from typing import Iterator
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import _core
 from .._io import atomic_write
-from .._validation import check_scalar
+from .._validation import as_float_array, check_scalar
 from .training import Structure, _check_image_count
 
-__all__ = ["ATOM_NAMES", "BondOrders", "ReaxFFParameters", "bond_orders"]
+__all__ = ["ATOM_NAMES", "TERMS", "ReaxFFParameters", "ReaxFFResult", "evaluate"]
 
 ATOM_NAMES = (
     "r_s", "valency", "mass", "r_vdw", "epsilon", "gamma", "r_pi", "valency_e",
@@ -274,6 +275,19 @@ class ReaxFFParameters:
             for key, values in table:
                 yield idx(key) + row(values) + "\n"
 
+    def vdw_type(self) -> int:
+        """LAMMPS's van der Waals form, from the atom section: 1 shielded, 2 inner wall, 3 both,
+        as the first atom type has it (LAMMPS keeps the first and warns about the others)."""
+        col = {name: k for k, name in enumerate(ATOM_NAMES)}
+        for symbol, row in zip(self.elements, self.atoms):
+            wall = row[col["rcore2"]] > 0.01 and row[col["acore2"]] > 0.01
+            shielded = row[col["gamma_w"]] > 0.5
+            if not (wall or shielded):
+                raise ValueError(f"element {symbol}: inconsistent van der Waals parameters (neither shielding, "
+                                 "gamma_w > 0.5, nor an inner wall, rcore2 and acore2 > 0.01)")
+            return 3 if wall and shielded else 2 if wall else 1
+        raise ValueError("the force field has no atom types")
+
     # ---- comparison
 
     def __eq__(self, other: object) -> bool:
@@ -317,17 +331,29 @@ class ReaxFFParameters:
         atom = np.column_stack([a[:, col["r_s"]], a[:, col["r_pi"]], a[:, col["r_pi_pi"]], a[:, col["valency"]],
                                 valency_val, a[:, col["mass"]], a[:, col["valency_e"]], a[:, col["p_lp2"]],
                                 a[:, col["p_ovun2"]], a[:, col["p_ovun5"]], is_carbon, a[:, col["valency_boc"]],
-                                a[:, col["p_val3"]], a[:, col["p_val5"]], np.trunc(a[:, col["p_hbond"]])])
+                                a[:, col["p_val3"]], a[:, col["p_val5"]], np.trunc(a[:, col["p_hbond"]]),
+                                a[:, col["chi"]], 2.0 * a[:, col["eta"]]])
         n = len(idx)
         pair = np.zeros((n, n, len(_PAIR_FIELDS)))
         f = {name: k for k, name in enumerate(_PAIR_FIELDS)}
-        with np.errstate(invalid="ignore"):  # a negative product gives NaN, refused by the kernel's check
+        with np.errstate(invalid="ignore", divide="ignore"):  # NaN or inf: refused by the kernel's check
             for out, radius in (("r_s", "r_s"), ("r_p", "r_pi"), ("r_pp", "r_pi_pi")):
                 r = a[:, col[radius]]
                 pair[:, :, f[out]] = 0.5 * (r[:, None] + r[None, :])
             for out, name in (("p_boc3", "b_o_132"), ("p_boc4", "b_o_131"), ("p_boc5", "b_o_133")):
                 v = a[:, col[name]]
                 pair[:, :, f[out]] = np.sqrt(v[:, None] * v[None, :])
+            # van der Waals and Coulomb shielding, mixed as LAMMPS mixes them
+            lg = a[:, 32:34] if self.lg else np.zeros((n, 2))
+            for out, name, scale in (("D", "epsilon", 1.0), ("alpha_vdw", "alpha", 1.0), ("r_vdw", "r_vdw", 2.0),
+                                     ("gamma_w", "gamma_w", 1.0), ("rcore", "rcore2", 1.0), ("ecore", "ecore2", 1.0),
+                                     ("acore", "acore2", 1.0)):
+                v = a[:, col[name]]
+                pair[:, :, f[out]] = scale * np.sqrt(v[:, None] * v[None, :])
+            g = a[:, col["gamma"]]
+            pair[:, :, f["gamma_shield"]] = (g[:, None] * g[None, :]) ** -1.5
+            pair[:, :, f["lgcij"]] = np.sqrt(lg[:, 0][:, None] * lg[:, 0][None, :])
+            pair[:, :, f["lgre"]] = 2.0 * self.general[35] * np.sqrt(lg[:, 1][:, None] * lg[:, 1][None, :])
         where = {k: i for i, k in enumerate(idx)}
         bond_col = {name: k for k, name in enumerate(BOND_NAMES)}
         for (x, y), values in self.bonds:
@@ -336,9 +362,12 @@ class ReaxFFParameters:
                     pair[where[x], where[y], f[name]] = pair[where[y], where[x], f[name]] = values[bond_col[name]]
         for (x, y), values in self.offdiagonal:
             if x in where and y in where:
-                for name, k in (("r_s", 3), ("r_p", 4), ("r_pp", 5)):
+                for name, k, scale in (("D", 0, 1.0), ("r_vdw", 1, 2.0), ("alpha_vdw", 2, 1.0), ("r_s", 3, 1.0),
+                                       ("r_p", 4, 1.0), ("r_pp", 5, 1.0)):
                     if values[k] > 0:
-                        pair[where[x], where[y], f[name]] = pair[where[y], where[x], f[name]] = values[k]
+                        pair[where[x], where[y], f[name]] = pair[where[y], where[x], f[name]] = scale * values[k]
+                if self.lg and values[6] >= 0:
+                    pair[where[x], where[y], f["lgcij"]] = pair[where[y], where[x], f["lgcij"]] = values[6]
         # valence angles: every parameter set of a triple (i, j, k), and of (k, j, i), in file order
         angle = np.zeros((n, n, n, 1 + _MAX_ANGLE_SETS * len(ANGLE_NAMES)))
         for (x, y, z), values in self.angles:
@@ -378,26 +407,35 @@ class ReaxFFParameters:
 
 _GENERAL_NEEDED = 39
 _MAX_ANGLE_SETS = 5  # as LAMMPS (REAX_MAX_3BODY_PARAM)
-_HBOND_CUT = 7.5  # LAMMPS's default hydrogen-bond cut-off (Å)
 # The C++ pair table's fields, in order (cpp/mlsci/forcefield/reaxff.hpp, PairField).
 _PAIR_FIELDS = ("r_s", "r_p", "r_pp", "p_bo1", "p_bo2", "p_bo3", "p_bo4", "p_bo5", "p_bo6", "De_s", "De_p",
-                "De_pp", "p_be1", "p_be2", "v13cor", "ovc", "p_boc3", "p_boc4", "p_boc5", "p_ovun1")
+                "De_pp", "p_be1", "p_be2", "v13cor", "ovc", "p_boc3", "p_boc4", "p_boc5", "p_ovun1", "D", "alpha_vdw",
+                "r_vdw", "gamma_w", "gamma_shield", "rcore", "ecore", "acore", "lgcij", "lgre")
 _BOND_FIELDS = ("p_bo1", "p_bo2", "p_bo3", "p_bo4", "p_bo5", "p_bo6", "De_s", "De_p", "De_pp", "p_be1", "p_be2",
                 "v13cor", "ovc", "p_ovun1")
 
 
-@dataclasses.dataclass(frozen=True)
-class BondOrders:
-    """ReaxFF bond orders of one structure, one row per ordered pair (i, j) whose uncorrected
-    bond order reaches the file's cut-off (so every bond appears twice, once from each end):
-    `i`, `j` (atom indices), `vector` (from i to the image of j, Å), corrected `bo` and its
-    `bo_s`, `bo_pi`, `bo_pi2` parts; `total` per atom; and the energies these give (kcal/mol,
-    named as LAMMPS's ``compute pair reaxff`` names them): `e_bond` (``eb``), `e_lone_pair`
-    (``elp``), `e_over_under` (``ea``, over- plus under-coordination), and the valence angles'
-    `e_angle` (``ev``), `e_penalty` (``epen``) and `e_coalition` (``ecoa``), the torsions'
-    `e_torsion` (``et``) and `e_conjugation` (``eco``), and `e_hbond` (``ehb``, acceptors within
-    LAMMPS's 7.5 Å of the hydrogen)."""
+# LAMMPS's names of the energy terms (compute pair reaxff), in its order; emol and efi are always 0.
+TERMS = ("eb", "ea", "elp", "emol", "ev", "epen", "ecoa", "ehb", "et", "eco", "ew", "ep", "efi", "eqeq")
 
+
+@dataclasses.dataclass(frozen=True)
+class ReaxFFResult:
+    """ReaxFF of one structure (LAMMPS's "real" units: kcal/mol, Å, e).
+
+    `energy` is the total; `terms` its parts, keyed as LAMMPS's ``compute pair reaxff`` names
+    them: ``eb`` bonds (with the C-O triple-bond term), ``ea`` over/under-coordination, ``elp``
+    lone pairs, ``ev`` valence angles, ``epen`` penalty, ``ecoa`` coalition, ``ehb`` hydrogen
+    bonds, ``et`` torsions, ``eco`` four-body conjugation, ``ew`` van der Waals, ``ep`` Coulomb,
+    ``eqeq`` the charges' polarisation energy (``emol`` and ``efi`` are 0, as in LAMMPS).
+    `charges` are the charges used. Bonds: one row per ordered pair (i, j) whose uncorrected
+    bond order reaches the file's cut-off (every bond twice, once from each end): `i`, `j`,
+    `vector` (from i to the image of j, Å), the corrected bond order `bo` and its `bo_s`, `bo_pi`,
+    `bo_pi2` parts; `total_bond_order` per atom."""
+
+    energy: float
+    terms: dict
+    charges: np.ndarray
     i: np.ndarray
     j: np.ndarray
     vector: np.ndarray
@@ -405,22 +443,16 @@ class BondOrders:
     bo_s: np.ndarray
     bo_pi: np.ndarray
     bo_pi2: np.ndarray
-    total: np.ndarray
-    e_bond: float
-    e_lone_pair: float
-    e_over_under: float
-    e_angle: float
-    e_penalty: float
-    e_coalition: float
-    e_torsion: float
-    e_conjugation: float
-    e_hbond: float
+    total_bond_order: np.ndarray
 
 
-def bond_orders(structure: Structure, parameters: ReaxFFParameters, *, bond_cut: float = 5.0) -> BondOrders:
-    """Corrected ReaxFF bond orders and the bond energy of `structure` (a `Structure` or an ASE
-    ``Atoms``) under `parameters`, as LAMMPS's ``pair_style reaxff`` computes them (its default
-    bond cut-off of 5 Å). Molecules and periodic cells."""
+def evaluate(structure: Structure, parameters: ReaxFFParameters, *, charges: ArrayLike | None = None,
+             bond_cut: float = 5.0, hbond_cut: float = 7.5) -> ReaxFFResult:
+    """The ReaxFF energy of `structure` (a `Structure` or an ASE ``Atoms``; molecules and periodic
+    cells) under `parameters`, term by term as LAMMPS's ``pair_style reaxff`` computes it, with
+    its default cut-offs (bonds 5 Å, hydrogen bonds 7.5 Å, the file's taper radius for the
+    non-bonded terms). `charges` (e, one per atom) enter the Coulomb and polarisation terms;
+    None means zero charges (charge equilibration, QEq, comes next)."""
     if not isinstance(parameters, ReaxFFParameters):
         raise TypeError(f"parameters must be ReaxFFParameters, got {type(parameters).__name__}")
     if not isinstance(structure, Structure):
@@ -430,15 +462,26 @@ def bond_orders(structure: Structure, parameters: ReaxFFParameters, *, bond_cut:
         else:
             raise TypeError(f"structure must be a Structure or an ASE Atoms, got {type(structure).__name__}")
     bond_cut = float(check_scalar(bond_cut, "bond_cut", numbers.Real, min_val=0.0, include_min=False))
+    hbond_cut = float(check_scalar(hbond_cut, "hbond_cut", numbers.Real, min_val=0.0, include_min=False))
+    if charges is None:
+        q = np.zeros(structure.n_atoms)
+    else:
+        q = as_float_array(charges, "charges", ndim=1)
+        if q.shape != (structure.n_atoms,):
+            raise ValueError(f"charges must have one value per atom ({structure.n_atoms}), got shape {q.shape}")
     elements = sorted(set(structure.symbols), key=structure.symbols.index)
     tables = parameters.tables(elements)
-    _check_image_count(structure, max(bond_cut, _HBOND_CUT), 0)
+    vdw_type = parameters.vdw_type()
+    cutoff = max(bond_cut, hbond_cut, float(parameters.general[12]))
+    _check_image_count(structure, cutoff, 0)
     types = np.array([elements.index(e) for e in structure.symbols], dtype=np.int32)
     counts = np.array([structure.n_atoms], dtype=np.int64)
     pbc = np.array([structure.pbc], dtype=np.uint8)
-    data = _core.forcefield.Dataset(len(elements), max(bond_cut, _HBOND_CUT), counts, types,
-                                    np.ascontiguousarray(structure.positions),
+    data = _core.forcefield.Dataset(len(elements), cutoff, counts, types, np.ascontiguousarray(structure.positions),
                                     np.ascontiguousarray(structure.cell[None]), pbc, 1)
-    i, j, vec, bo, bo_s, bo_pi, bo_pi2, total, e = _core.forcefield.reaxff_bonds(data, 0, *tables, bond_cut,
-                                                                                _HBOND_CUT)
-    return BondOrders(i, j, vec, bo, bo_s, bo_pi, bo_pi2, total, *(float(v) for v in e))
+    i, j, vec, bo, bo_s, bo_pi, bo_pi2, total, e = _core.forcefield.reaxff_bonds(
+        data, 0, *tables, vdw_type, parameters.lg, q, bond_cut, hbond_cut)
+    eb, elp, ea, ev, epen, ecoa, et, eco, ehb, ew, ep, eqeq = (float(v) for v in e)
+    terms = dict(eb=eb, ea=ea, elp=elp, emol=0.0, ev=ev, epen=epen, ecoa=ecoa, ehb=ehb, et=et, eco=eco, ew=ew,
+                 ep=ep, efi=0.0, eqeq=eqeq)
+    return ReaxFFResult(float(sum(terms.values())), terms, q, i, j, vec, bo, bo_s, bo_pi, bo_pi2, total)
