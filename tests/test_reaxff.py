@@ -78,7 +78,7 @@ METHANOL = (["C", "O", "H", "H", "H", "H"],
 
 
 def _lammps_terms(ffield: str, elements: list[str], symbols: list[str], positions, cell: float | None = None,
-                  charges=None):
+                  charges=None, lg: bool = False):
     """LAMMPS's ReaxFF energy and its 14 components (``compute pair reaxff``: eb, ea, elp, ...),
     kcal/mol, for the given charges (default none): a molecule in a 20 Å box, or a periodic
     cube of side `cell`."""
@@ -99,7 +99,7 @@ def _lammps_terms(ffield: str, elements: list[str], symbols: list[str], position
         lmp.create_atoms(len(symbols), list(range(1, len(symbols) + 1)), types, pos.ravel().tolist())
         for k, q in enumerate(charges if charges is not None else []):
             lmp.command(f"set atom {k + 1} charge {q!r}")
-        lmp.command("pair_style reaxff NULL checkqeq no")
+        lmp.command(f"pair_style reaxff NULL checkqeq no{' lgvdw yes' if lg else ''}")
         lmp.command(f"pair_coeff * * {ffield} {' '.join(elements)}")
         lmp.command("compute reax all pair reaxff")
         lmp.command("thermo_style custom step pe c_reax[1]")
@@ -200,6 +200,17 @@ def test_every_energy_term_equals_lammps(name, case):
     symbols, positions = CASES[case]
     ours = reaxff.evaluate(ff.Structure(symbols, np.array(positions, dtype=float)), ReaxFFParameters.read(path))
     _compare(ours, _lammps_terms(path, ["C", "H", "O"], symbols, positions))
+
+
+@pytest.mark.parametrize("case", ["methanol", "water dimer", "formic acid"])
+def test_inner_wall_and_low_gradient_dispersion_equal_lammps(case):
+    """ffield.reax.lg: van der Waals with an inner wall and the lg correction (lgvdw yes)."""
+    path = os.path.join(_potentials(), "ffield.reax.lg")
+    symbols, positions = CASES[case]
+    p = ReaxFFParameters.read(path)
+    assert p.lg and p.vdw_type() == 3
+    ours = reaxff.evaluate(ff.Structure(symbols, np.array(positions, dtype=float)), p)
+    _compare(ours, _lammps_terms(path, ["C", "H", "O"], symbols, positions, lg=True))
 
 
 def test_coulomb_and_polarisation_of_given_charges_equal_lammps():
