@@ -101,7 +101,7 @@ void bind_forcefield(py::module_& m) {
         "reaxff_bonds",
         [](const ff::Dataset& d, std::int64_t structure, const CArray<double>& general, const CArray<double>& atom,
            const CArray<double>& pair, const CArray<double>& angle, const CArray<double>& torsion,
-           const CArray<double>& hbond, int vdw_type, bool lg, const CArray<double>& charges, double bond_cut,
+           const CArray<double>& hbond, int vdw_type, bool lg, const py::object& given, double bond_cut,
            double hbond_cut) {
             namespace rx = mlsci::forcefield::reaxff;
             const int n = d.n_types();
@@ -109,7 +109,7 @@ void bind_forcefield(py::module_& m) {
                 pair.size() != std::int64_t{n} * n * rx::kPairFields ||
                 angle.size() != std::int64_t{n} * n * n * rx::kAngleStride ||
                 torsion.size() != std::int64_t{n} * n * n * n * rx::kTorsionStride ||
-                hbond.size() != std::int64_t{n} * n * n * rx::kHbondStride || charges.size() != d.n_atoms(structure))
+                hbond.size() != std::int64_t{n} * n * n * rx::kHbondStride)
                 throw mlsci::InvalidArgument("reaxff_bonds: parameter tables have the wrong sizes");
             const rx::Tables t{n,          general.data(), atom.data(), pair.data(), angle.data(),
                                torsion.data(), hbond.data(), vdw_type, lg};
@@ -119,15 +119,28 @@ void bind_forcefield(py::module_& m) {
             rx::TorsionEnergies et;
             double ehb = 0.0;
             rx::NonbondedEnergies enb;
+            // charges: the caller's, or None for charge equilibration
+            CArray<double> charges(d.n_atoms(structure));
+            const bool qeq = given.is_none();
+            if (!qeq) {
+                const auto c = given.cast<CArray<double>>();
+                if (c.size() != charges.size()) throw mlsci::InvalidArgument("reaxff_bonds: one charge per atom");
+                std::copy(c.data(), c.data() + c.size(), charges.mutable_data());
+            }
+            double* qp = charges.mutable_data();
             {
                 py::gil_scoped_release nogil;
                 rx::check_tables(t);
+                if (qeq) {
+                    const auto q = rx::qeq_charges(d, structure, t);
+                    std::copy(q.begin(), q.end(), qp);
+                }
                 rx::bonds(d, structure, t, bond_cut, b);
                 ea = rx::atom_energies(d, structure, t, b);
                 ev = rx::angle_energies(d, structure, t, b);
                 et = rx::torsion_energies(d, structure, t, b);
                 ehb = rx::hbond_energy(d, structure, t, b, hbond_cut);
-                enb = rx::nonbonded_energies(d, structure, t, charges.data());
+                enb = rx::nonbonded_energies(d, structure, t, qp);
             }
             const auto nb = static_cast<py::ssize_t>(b.bo.size());
             CArray<std::int32_t> i(nb), j(nb);
@@ -144,14 +157,14 @@ void bind_forcefield(py::module_& m) {
             }
             CArray<double> total(static_cast<py::ssize_t>(b.total_bo.size()));
             std::copy(b.total_bo.begin(), b.total_bo.end(), total.mutable_data());
-            return py::make_tuple(i, j, dvec, bo, bo_s, bo_pi, bo_pi2, total,
+            return py::make_tuple(i, j, dvec, bo, bo_s, bo_pi, bo_pi2, total, charges,
                                   py::make_tuple(b.e_bond, ea.e_lp, ea.e_over_under, ev.e_angle, ev.e_penalty,
                                                  ev.e_coalition, et.e_torsion, et.e_conjugation, ehb, enb.e_vdw,
                                                  enb.e_coulomb, enb.e_polarization));
         },
         py::arg("dataset"), py::arg("structure"), py::arg("general").noconvert(), py::arg("atom").noconvert(),
         py::arg("pair").noconvert(), py::arg("angle").noconvert(), py::arg("torsion").noconvert(),
-        py::arg("hbond").noconvert(), py::arg("vdw_type"), py::arg("lg"), py::arg("charges").noconvert(),
+        py::arg("hbond").noconvert(), py::arg("vdw_type"), py::arg("lg"), py::arg("charges"),
         py::arg("bond_cut"), py::arg("hbond_cut"),
         "internal; see mlsci_fast.forcefield.reaxff.evaluate");
 }

@@ -78,10 +78,10 @@ METHANOL = (["C", "O", "H", "H", "H", "H"],
 
 
 def _lammps_terms(ffield: str, elements: list[str], symbols: list[str], positions, cell: float | None = None,
-                  charges=None, lg: bool = False):
+                  charges=None, lg: bool = False, qeq: float | None = None):
     """LAMMPS's ReaxFF energy and its 14 components (``compute pair reaxff``: eb, ea, elp, ...),
-    kcal/mol, for the given charges (default none): a molecule in a 20 Å box, or a periodic
-    cube of side `cell`."""
+    kcal/mol, for the given charges (default none), or with fix qeq/reaxff at tolerance `qeq`
+    (then its charges come third): a molecule in a 20 Å box, or a periodic cube of side `cell`."""
     from mlsci_fast.forcefield.lammps import _import_lammps
 
     lammps = _import_lammps()
@@ -99,13 +99,19 @@ def _lammps_terms(ffield: str, elements: list[str], symbols: list[str], position
         lmp.create_atoms(len(symbols), list(range(1, len(symbols) + 1)), types, pos.ravel().tolist())
         for k, q in enumerate(charges if charges is not None else []):
             lmp.command(f"set atom {k + 1} charge {q!r}")
-        lmp.command(f"pair_style reaxff NULL checkqeq no{' lgvdw yes' if lg else ''}")
+        lmp.command(f"pair_style reaxff NULL{' checkqeq no' if qeq is None else ''}{' lgvdw yes' if lg else ''}")
         lmp.command(f"pair_coeff * * {ffield} {' '.join(elements)}")
+        if qeq is not None:
+            lmp.command(f"fix q all qeq/reaxff 1 0.0 10.0 {qeq!r} reaxff maxiter 2000")
         lmp.command("compute reax all pair reaxff")
         lmp.command("thermo_style custom step pe c_reax[1]")
         lmp.command("run 0")
         terms = lmp.extract_compute("reax", 0, 1)
-        return float(lmp.get_thermo("pe")), [float(terms[k]) for k in range(14)]
+        out = float(lmp.get_thermo("pe")), [float(terms[k]) for k in range(14)]
+        if qeq is None:
+            return out
+        q = lmp.numpy.extract_atom("q")
+        return (*out, np.array(q[: len(symbols)], dtype=float))
     finally:
         lmp.close()
 
@@ -183,11 +189,15 @@ CASES = {
 }
 
 
-def _compare(ours: reaxff.ReaxFFResult, lammps: tuple[float, list[float]]) -> None:
-    pe, terms = lammps
+def _compare(ours: reaxff.ReaxFFResult, lammps, rel: float = 1e-10, abs: float = 1e-9) -> None:
+    pe, terms = lammps[:2]
     for name, value in zip(reaxff.TERMS, terms):
-        assert ours.terms[name] == pytest.approx(value, rel=1e-10, abs=1e-9), name
-    assert ours.energy == pytest.approx(pe, rel=1e-10, abs=1e-9)
+        assert ours.terms[name] == pytest.approx(value, rel=rel, abs=abs), name
+    assert ours.energy == pytest.approx(pe, rel=rel, abs=abs)
+
+
+def _zeros(symbols):
+    return np.zeros(len(symbols))
 
 
 @pytest.mark.parametrize("name", ["ffield.reax.cho", "ffield.reax.mattsson"])
@@ -198,8 +208,23 @@ def test_every_energy_term_equals_lammps(name, case):
     and 1-3 corrections, the C-O triple-bond and C2 terms)."""
     path = os.path.join(_potentials(), name)
     symbols, positions = CASES[case]
-    ours = reaxff.evaluate(ff.Structure(symbols, np.array(positions, dtype=float)), ReaxFFParameters.read(path))
+    ours = reaxff.evaluate(ff.Structure(symbols, np.array(positions, dtype=float)), ReaxFFParameters.read(path),
+                           charges=_zeros(symbols))
     _compare(ours, _lammps_terms(path, ["C", "H", "O"], symbols, positions))
+
+
+@pytest.mark.parametrize("name", ["ffield.reax.cho", "ffield.reax.mattsson"])
+@pytest.mark.parametrize("case", ["methanol", "formic acid", "water dimer", "carbon dioxide, bent"])
+def test_charge_equilibration_equals_lammps(name, case):
+    """Charges as fix qeq/reaxff gives them (LAMMPS iterates to 1e-12; we solve exactly), and the
+    energy with them, every term."""
+    path = os.path.join(_potentials(), name)
+    symbols, positions = CASES[case]
+    ours = reaxff.evaluate(ff.Structure(symbols, np.array(positions, dtype=float)), ReaxFFParameters.read(path))
+    pe, terms, q = _lammps_terms(path, ["C", "H", "O"], symbols, positions, qeq=1e-12)
+    np.testing.assert_allclose(ours.charges, q, atol=1e-9)
+    assert abs(ours.charges.sum()) < 1e-12 and np.abs(ours.charges).max() > 0.05
+    _compare(ours, (pe, terms), rel=1e-9, abs=1e-7)
 
 
 @pytest.mark.parametrize("case", ["methanol", "water dimer", "formic acid"])
@@ -209,7 +234,7 @@ def test_inner_wall_and_low_gradient_dispersion_equal_lammps(case):
     symbols, positions = CASES[case]
     p = ReaxFFParameters.read(path)
     assert p.lg and p.vdw_type() == 3
-    ours = reaxff.evaluate(ff.Structure(symbols, np.array(positions, dtype=float)), p)
+    ours = reaxff.evaluate(ff.Structure(symbols, np.array(positions, dtype=float)), p, charges=_zeros(symbols))
     _compare(ours, _lammps_terms(path, ["C", "H", "O"], symbols, positions, lg=True))
 
 
@@ -231,9 +256,21 @@ def test_energy_in_a_periodic_cell_equals_lammps():
     pos = frac * a + np.random.default_rng(1).normal(scale=0.05, size=(8, 3))
     path = os.path.join(_potentials(), "ffield.reax.cho")
     s = ff.Structure(["C"] * 8, pos, np.eye(3) * a, (True, True, True))
-    ours = reaxff.evaluate(s, ReaxFFParameters.read(path))
+    ours = reaxff.evaluate(s, ReaxFFParameters.read(path), charges=np.zeros(8))
     _compare(ours, _lammps_terms(path, ["C", "H", "O"], ["C"] * 8, pos, cell=a))
     assert len(ours.bo) > 0 and np.all(ours.total_bond_order > 3.5)  # four bonds an atom
+
+
+def test_charge_equilibration_in_a_periodic_cell_equals_lammps():
+    """A water dimer in a 9 Å cube: QEq and the non-bonded terms sum over the images within 10 Å."""
+    symbols, positions = CASES["water dimer"]
+    pos = np.array(positions, dtype=float) + 2.0
+    path = os.path.join(_potentials(), "ffield.reax.cho")
+    s = ff.Structure(symbols, pos, np.eye(3) * 9.0, (True, True, True))
+    ours = reaxff.evaluate(s, ReaxFFParameters.read(path))
+    pe, terms, q = _lammps_terms(path, ["C", "H", "O"], symbols, pos, cell=9.0, qeq=1e-12)
+    np.testing.assert_allclose(ours.charges, q, atol=1e-9)
+    _compare(ours, (pe, terms), rel=1e-9, abs=1e-7)
 
 
 def test_bond_orders_are_chemistry():
@@ -263,3 +300,5 @@ def test_reaxff_bad_input_names_the_problem():
         reaxff.evaluate(ff.Structure(["C", "H"], np.array([[0, 0, 0], [1.1, 0, 0.0]])), p, charges=[0.1])
     with pytest.raises(ValueError, match="charges"):
         reaxff.evaluate(ff.Structure(["C", "H"], np.array([[0, 0, 0], [1.1, 0, 0.0]])), p, charges=[0.1, np.nan])
+    with pytest.raises(ValueError, match="'qeq' or one value per atom"):
+        reaxff.evaluate(ff.Structure(["C", "H"], np.array([[0, 0, 0], [1.1, 0, 0.0]])), p, charges="eem")

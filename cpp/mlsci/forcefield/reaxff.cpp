@@ -1,6 +1,8 @@
 // ReaxFF bond orders and bond energy; see reaxff.hpp.
 #include "mlsci/forcefield/reaxff.hpp"
 
+#include <Eigen/Cholesky>
+#include <Eigen/Core>
 #include <cmath>
 #include <string>
 
@@ -24,6 +26,27 @@ Uncorrected uncorrected(double r, const double* ai, const double* aj, const doub
     if (ai[kRpipi] > 0.0 && aj[kRpipi] > 0.0) u.pi2 = std::exp(q[kPbo5] * std::pow(r / q[kPRpp], q[kPbo6]));
     return u;
 }
+
+// ReaxFF's taper: 1 at swa, 0 at swb, three vanishing derivatives at both ends.
+struct Taper {
+    double c[8];
+    Taper(double swa, double swb) {
+        const double d7 = std::pow(swb - swa, 7.0), a2 = swa * swa, a3 = a2 * swa, b2 = swb * swb, b3 = b2 * swb;
+        c[0] = (-35.0 * a3 * b2 * b2 + 21.0 * a2 * b3 * b2 - 7.0 * swa * b3 * b3 + b3 * b3 * swb) / d7;
+        c[1] = 140.0 * a3 * b3 / d7;
+        c[2] = -210.0 * (a3 * b2 + a2 * b3) / d7;
+        c[3] = 140.0 * (a3 * swb + 3.0 * a2 * b2 + swa * b3) / d7;
+        c[4] = -35.0 * (a3 + 9.0 * a2 * swb + 9.0 * swa * b2 + b3) / d7;
+        c[5] = 84.0 * (a2 + 3.0 * swa * swb + b2) / d7;
+        c[6] = -70.0 * (swa + swb) / d7;
+        c[7] = 20.0 / d7;
+    }
+    double operator()(double r) const {  // Horner, in LAMMPS's order
+        double v = c[7];
+        for (int k = 6; k >= 0; --k) v = v * r + c[k];
+        return v;
+    }
+};
 
 }  // namespace
 
@@ -452,16 +475,7 @@ NonbondedEnergies nonbonded_energies(const Dataset& data, std::int64_t s, const 
     const double swa = gp[11], swb = gp[12], p_vdw1 = gp[28];
     require(swb > swa && swb <= data.cutoff(), "reaxff", "the taper radius must exceed the lower one and fit "
                                                          "the dataset's cut-off");
-    // ReaxFF's taper: 1 at swa, 0 at swb, three vanishing derivatives at both ends
-    const double d7 = std::pow(swb - swa, 7.0), a2 = swa * swa, a3 = a2 * swa, b2 = swb * swb, b3 = b2 * swb;
-    const double tap[8] = {(-35.0 * a3 * b2 * b2 + 21.0 * a2 * b3 * b2 - 7.0 * swa * b3 * b3 + b3 * b3 * swb) / d7,
-                           140.0 * a3 * b3 / d7,
-                           -210.0 * (a3 * b2 + a2 * b3) / d7,
-                           140.0 * (a3 * swb + 3.0 * a2 * b2 + swa * b3) / d7,
-                           -35.0 * (a3 + 9.0 * a2 * swb + 9.0 * swa * b2 + b3) / d7,
-                           84.0 * (a2 + 3.0 * swa * swb + b2) / d7,
-                           -70.0 * (swa + swb) / d7,
-                           20.0 / d7};
+    const Taper tap(swa, swb);
     const bool shielded = t.vdw_type == 1 || t.vdw_type == 3, wall = t.vdw_type == 2 || t.vdw_type == 3;
     const std::int64_t a0 = data.atom_offset(s), na = data.n_atoms(s);
     const auto type = [&](std::int64_t local) { return static_cast<std::ptrdiff_t>(data.type(a0 + local)); };
@@ -472,8 +486,7 @@ NonbondedEnergies nonbonded_energies(const Dataset& data, std::int64_t s, const 
             if (r > swb) continue;
             const std::int64_t j = data.owner(p);
             const double* w = t.pair + (type(i) * t.n_types + type(j)) * kPairFields;
-            double taper = tap[7];
-            for (int k = 6; k >= 0; --k) taper = taper * r + tap[k];
+            const double taper = tap(r);
             const double f13 = shielded ? std::pow(std::pow(r, p_vdw1) + std::pow(1.0 / w[kGammaW], p_vdw1), 1.0 / p_vdw1)
                                         : r;
             double ev = w[kDvdw] * (std::exp(w[kAlphaVdw] * (1.0 - f13 / w[kRvdw])) -
@@ -491,6 +504,43 @@ NonbondedEnergies nonbonded_energies(const Dataset& data, std::int64_t s, const 
         e.e_polarization += kEvToKcal * (ai[kChi] * q[i] + ai[kEta] / 2.0 * q[i] * q[i]);
     }
     return e;
+}
+
+std::vector<double> qeq_charges(const Dataset& data, std::int64_t s, const Tables& t) {
+    constexpr double kEvAngstrom = 14.4;  // LAMMPS's EV_TO_KCAL_PER_MOL in fix qeq/reaxff: e^2/(4 pi eps0) in eV Å
+    const char* where = "reaxff QEq";
+    const double swa = t.general[11], swb = t.general[12];
+    require(swb > swa && swb <= data.cutoff(), where, "the taper radius must fit the dataset's cut-off");
+    const std::int64_t a0 = data.atom_offset(s), na = data.n_atoms(s);
+    require(na <= 20000, where, "at most 20,000 atoms (a dense factorisation)");
+    const auto type = [&](std::int64_t local) { return static_cast<std::ptrdiff_t>(data.type(a0 + local)); };
+    const Taper tap(swa, swb);
+    Eigen::MatrixXd H = Eigen::MatrixXd::Zero(na, na);
+    Eigen::MatrixXd b(na, 2);
+    for (std::int64_t i = 0; i < na; ++i) {
+        const double* ai = t.atom + type(i) * kAtomFields;
+        require(ai[kEta] > 0.0, where, "eta of type " + std::to_string(type(i) + 1) + " must be > 0");
+        H(i, i) += ai[kEta];
+        b(i, 0) = -ai[kChi];
+        b(i, 1) = -1.0;
+        for (std::int64_t p = data.first(a0 + i); p < data.last(a0 + i); ++p) {
+            const double r = data.geometry(p)[3];
+            if (r > swb) continue;
+            const std::int64_t j = data.owner(p);
+            const double shield = t.pair[(type(i) * t.n_types + type(j)) * kPairFields + kGammaShield];
+            // both directions of a pair are in the list: each adds its half of the symmetric entry
+            H(i, j) += 0.5 * tap(r) * kEvAngstrom / std::pow(r * r * r + shield, 1.0 / 3.0);
+            H(j, i) += 0.5 * tap(r) * kEvAngstrom / std::pow(r * r * r + shield, 1.0 / 3.0);
+        }
+    }
+    const Eigen::LLT<Eigen::MatrixXd> llt(H);
+    require(llt.info() == Eigen::Success, where,
+            "the charge equilibration matrix is not positive definite (hardness eta too small for this geometry)");
+    const Eigen::MatrixXd st = llt.solve(b);
+    const double u = st.col(0).sum() / st.col(1).sum();
+    std::vector<double> q(static_cast<std::size_t>(na));
+    for (std::int64_t i = 0; i < na; ++i) q[static_cast<std::size_t>(i)] = st(i, 0) - u * st(i, 1);
+    return q;
 }
 
 }  // namespace mlsci::forcefield::reaxff

@@ -126,4 +126,12 @@ struct NonbondedEnergies {
 };
 NonbondedEnergies nonbonded_energies(const Dataset& data, std::int64_t structure, const Tables& t, const double* charges);
 
+// Charges (e) by charge equilibration as LAMMPS's fix qeq/reaxff defines it: minimise
+// sum chi q + eta/2 q^2 + tapered shielded Coulomb (14.4 eV Å/e^2 / (r^3 + gamma_ij)^(1/3), summed
+// over periodic images within the taper radius) at zero total charge. LAMMPS solves the two
+// linear systems H s = -chi, H t = -1 by conjugate gradients to a tolerance; we solve them
+// exactly (a Cholesky factorisation: structures of up to a few thousand atoms), q = s - t sum(s)/sum(t).
+// Throws InvalidArgument when H is not positive definite (hardness too small for the geometry).
+std::vector<double> qeq_charges(const Dataset& data, std::int64_t structure, const Tables& t);
+
 }  // namespace mlsci::forcefield::reaxff

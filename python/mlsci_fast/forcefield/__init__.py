@@ -14,8 +14,8 @@ Units are LAMMPS "metal": Å, eV, eV/Å.
 
 `ReaxFFParameters` reads and writes ReaxFF ``ffield`` files as LAMMPS's ``pair_style reaxff``
 does (every file LAMMPS ships round-trips), and `evaluate` gives a structure's ReaxFF energy
-term by term in C++, equal to LAMMPS's, for given charges (charge equilibration and forces
-come next).
+term by term in C++ with charges equilibrated as LAMMPS's fix qeq/reaxff does (or given),
+equal to LAMMPS's (forces and fitting come next).
 
 The family's parts: `parameters` (the models' parameter sets and files), `reaxff` (ReaxFF
 files), `training`

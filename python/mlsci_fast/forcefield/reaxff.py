@@ -446,13 +446,14 @@ class ReaxFFResult:
     total_bond_order: np.ndarray
 
 
-def evaluate(structure: Structure, parameters: ReaxFFParameters, *, charges: ArrayLike | None = None,
+def evaluate(structure: Structure, parameters: ReaxFFParameters, *, charges: ArrayLike | str = "qeq",
              bond_cut: float = 5.0, hbond_cut: float = 7.5) -> ReaxFFResult:
     """The ReaxFF energy of `structure` (a `Structure` or an ASE ``Atoms``; molecules and periodic
     cells) under `parameters`, term by term as LAMMPS's ``pair_style reaxff`` computes it, with
     its default cut-offs (bonds 5 Å, hydrogen bonds 7.5 Å, the file's taper radius for the
-    non-bonded terms). `charges` (e, one per atom) enter the Coulomb and polarisation terms;
-    None means zero charges (charge equilibration, QEq, comes next)."""
+    non-bonded terms). `charges`: "qeq" (default) equilibrates them as LAMMPS's ``fix
+    qeq/reaxff`` does (solved exactly, where LAMMPS iterates to a tolerance), or give one per
+    atom (e), e.g. zeros for LAMMPS's ``checkqeq no``."""
     if not isinstance(parameters, ReaxFFParameters):
         raise TypeError(f"parameters must be ReaxFFParameters, got {type(parameters).__name__}")
     if not isinstance(structure, Structure):
@@ -463,8 +464,10 @@ def evaluate(structure: Structure, parameters: ReaxFFParameters, *, charges: Arr
             raise TypeError(f"structure must be a Structure or an ASE Atoms, got {type(structure).__name__}")
     bond_cut = float(check_scalar(bond_cut, "bond_cut", numbers.Real, min_val=0.0, include_min=False))
     hbond_cut = float(check_scalar(hbond_cut, "hbond_cut", numbers.Real, min_val=0.0, include_min=False))
-    if charges is None:
-        q = np.zeros(structure.n_atoms)
+    if isinstance(charges, str):
+        if charges != "qeq":
+            raise ValueError(f"charges must be 'qeq' or one value per atom, got {charges!r}")
+        q = None
     else:
         q = as_float_array(charges, "charges", ndim=1)
         if q.shape != (structure.n_atoms,):
@@ -479,7 +482,7 @@ def evaluate(structure: Structure, parameters: ReaxFFParameters, *, charges: Arr
     pbc = np.array([structure.pbc], dtype=np.uint8)
     data = _core.forcefield.Dataset(len(elements), cutoff, counts, types, np.ascontiguousarray(structure.positions),
                                     np.ascontiguousarray(structure.cell[None]), pbc, 1)
-    i, j, vec, bo, bo_s, bo_pi, bo_pi2, total, e = _core.forcefield.reaxff_bonds(
+    i, j, vec, bo, bo_s, bo_pi, bo_pi2, total, q, e = _core.forcefield.reaxff_bonds(
         data, 0, *tables, vdw_type, parameters.lg, q, bond_cut, hbond_cut)
     eb, elp, ea, ev, epen, ecoa, et, eco, ehb, ew, ep, eqeq = (float(v) for v in e)
     terms = dict(eb=eb, ea=ea, elp=elp, emol=0.0, ev=ev, epen=epen, ecoa=ecoa, ehb=ehb, et=et, eco=eco, ew=ew,
