@@ -12,8 +12,8 @@
 namespace py = pybind11;
 using mlsci::bind::CArray;
 
-void bind_forcefield(py::module_& m) {
-    auto s = m.def_submodule("forcefield", "internal; see mlsci_fast.forcefield");
+void bind_forcefield(py::module_& parent) {
+    auto s = parent.def_submodule("forcefield", "internal; see mlsci_fast.forcefield");
     namespace ff = mlsci::forcefield;
     py::class_<ff::Dataset, std::shared_ptr<ff::Dataset>>(s, "Dataset")
         .def(py::init([](int n_types, double cutoff, const CArray<std::int64_t>& counts,

@@ -292,6 +292,11 @@ def test_reaxff_bad_input_names_the_problem():
     bad.atoms[0, ATOM_NAMES.index("b_o_132")] = -1.0  # C-H: the square root of a negative product
     with pytest.raises(ValueError, match="pair parameters of types 1-2 must be finite"):
         reaxff.evaluate(ff.Structure(["C", "H"], np.array([[0, 0, 0], [1.1, 0, 0.0]])), bad)
+    huge = ReaxFFParameters.read(os.path.join(_potentials(), "ffield.reax.cho"))
+    huge.bonds[0] = (huge.bonds[0][0], huge.bonds[0][1].copy())
+    huge.bonds[0][1][BOND_NAMES.index("p_bo1")] = 10.0  # exp(10 (r / r_s)^6.8) overflows at 3 A
+    with pytest.raises(ValueError, match="bond orders of atom 0 are not finite"):
+        reaxff.evaluate(ff.Structure(["C", "C"], np.array([[0, 0, 0], [3.0, 0, 0.0]])), huge, charges=[0.0, 0.0])
     with pytest.raises(TypeError, match="ReaxFFParameters"):
         reaxff.evaluate(ff.Structure(["C"], np.zeros((1, 3))), ff.TersoffParameters.sic_1994())
     with pytest.raises(ValueError, match="bond_cut"):

@@ -1,4 +1,4 @@
-// ReaxFF bond orders and bond energy; see reaxff.hpp.
+// ReaxFF: bond orders, every energy term and charge equilibration; see reaxff.hpp.
 #include "mlsci/forcefield/reaxff.hpp"
 
 #include <Eigen/Cholesky>
@@ -170,10 +170,16 @@ void bonds(const Dataset& data, std::int64_t s, const Tables& t, double bond_cut
         out.bo_pi2[b] = bo_pi2;
         out.total_bo[static_cast<std::size_t>(i)] += bo;
     }
+    // Finite parameters can still overflow a bond order (a huge exponent): refuse, rather than
+    // carry inf or NaN into every term (and into integer conversions there).
+    for (std::int64_t i = 0; i < na; ++i)
+        require(std::isfinite(out.total_bo[static_cast<std::size_t>(i)]), "reaxff",
+                "the bond orders of atom " + std::to_string(i) + " are not finite: the parameters (p_bo exponents, "
+                "radii) make them overflow");
     // Bond energy, half of each direction; C-O bonds (or all, when general[37] == 2) of order
     // above 1 get the terminal triple-bond stabilisation.
     const double gp3 = gp[3], gp4 = gp[4], gp7 = gp[7], gp10 = gp[10];
-    const bool all_triple = static_cast<int>(gp[37]) == 2;
+    const bool all_triple = gp[37] >= 2.0 && gp[37] < 3.0;  // LAMMPS: (int) gp[37] == 2
     const auto is = [](double mass, double m) { return std::fabs(mass - m) < 1e-4; };
     double e = 0.0;
     for (std::size_t b = 0; b < out.bo.size(); ++b) {
@@ -211,7 +217,7 @@ AtomEnergies atom_energies(const Dataset& data, std::int64_t s, const Tables& t,
         const double* a = atom(static_cast<std::int64_t>(i));
         delta[i] = b.total_bo[i] - a[kValency];
         const double delta_e = b.total_bo[i] - a[kValencyE];
-        const double half = static_cast<double>(static_cast<int>(delta_e / 2.0));  // truncated, as LAMMPS
+        const double half = std::trunc(delta_e / 2.0);  // truncated, as LAMMPS
         const double vlpex = delta_e - 2.0 * half;
         const double nlp = std::exp(-p_lp1 * sq(2.0 + vlpex)) - half;
         const double nlp_opt = 0.5 * (a[kValencyE] - a[kValency]);
@@ -277,7 +283,7 @@ AngleEnergies angle_energies(const Dataset& data, std::int64_t s, const Tables& 
         const double tot = b.total_bo[j];
         const double delta = tot - aj[kValency], delta_boc = tot - aj[kValencyBoc], delta_val = tot - aj[kValencyVal];
         const double delta_e = tot - aj[kValencyE];
-        const double half = static_cast<double>(static_cast<int>(delta_e / 2.0));
+        const double half = std::trunc(delta_e / 2.0);
         const double vlpex = delta_e - 2.0 * half;
         const double nlp = std::exp(-p_lp1 * sq(2.0 + vlpex)) - half;
         double sbop = 0.0, prod_sbo = 1.0;
@@ -439,19 +445,20 @@ double hbond_energy(const Dataset& data, std::int64_t s, const Tables& t, const 
     const int nt = t.n_types;
     const std::int64_t a0 = data.atom_offset(s), na = data.n_atoms(s);
     const auto type = [&](std::int64_t local) { return static_cast<std::ptrdiff_t>(data.type(a0 + local)); };
-    const auto hb = [&](std::int64_t local) { return static_cast<int>(t.atom[type(local) * kAtomFields + kPhbond]); };
+    // p_hbond arrives truncated to an integer value (as LAMMPS reads it): 1 hydrogen, 2 donor/acceptor
+    const auto hb = [&](std::int64_t local) { return t.atom[type(local) * kAtomFields + kPhbond]; };
     std::vector<std::vector<std::size_t>> of(static_cast<std::size_t>(na));
     for (std::size_t q = 0; q < b.bo.size(); ++q) of[static_cast<std::size_t>(b.atom[q])].push_back(q);
     double e = 0.0;
     for (std::int64_t j = 0; j < na; ++j) {
-        if (hb(j) != 1) continue;
+        if (hb(j) != 1.0) continue;
         for (std::int64_t pk = data.first(a0 + j); pk < data.last(a0 + j); ++pk) {
             const double* djk = data.geometry(pk);
             const std::int64_t k = data.owner(pk);
-            if (djk[3] > hbond_cut || hb(k) != 2) continue;
+            if (djk[3] > hbond_cut || hb(k) != 2.0) continue;
             for (const std::size_t ij : of[static_cast<std::size_t>(j)]) {
                 const std::int64_t i = data.owner(b.entry[ij]);
-                if (hb(i) != 2 || !(b.bo[ij] >= kHbThreshold) || i == k) continue;
+                if (hb(i) != 2.0 || !(b.bo[ij] >= kHbThreshold) || i == k) continue;
                 const double* v = t.hbond + ((type(i) * nt + type(j)) * nt + type(k)) * kHbondStride;
                 const double r0 = v[0], p_hb1 = v[1], p_hb2 = v[2], p_hb3 = v[3];
                 if (r0 <= 0.0) continue;
