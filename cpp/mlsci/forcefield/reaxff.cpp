@@ -27,6 +27,37 @@ Uncorrected uncorrected(double r, const double* ai, const double* aj, const doub
     return u;
 }
 
+// Atom i's rows of a Bonds table, for range-for.
+struct Rows {
+    struct It {
+        std::size_t v;
+        std::size_t operator*() const { return v; }
+        It& operator++() {
+            ++v;
+            return *this;
+        }
+        bool operator!=(const It& o) const { return v != o.v; }
+    };
+    std::size_t lo, hi;
+    It begin() const { return {lo}; }
+    It end() const { return {hi}; }
+};
+
+Rows rows(const Bonds& b, std::size_t i) { return {b.first[i], b.first[i + 1]}; }
+
+// Lone pairs of an atom from its total bond order (LAMMPS truncates Delta_e / 2 toward zero).
+struct LonePairs {
+    double vlpex, nlp, delta_lp;
+};
+
+LonePairs lone_pairs(double total_bo, const double* a, double p_lp1) {
+    const double delta_e = total_bo - a[kValencyE];
+    const double half = std::trunc(delta_e / 2.0);
+    const double vlpex = delta_e - 2.0 * half;
+    const double nlp = std::exp(-p_lp1 * sq(2.0 + vlpex)) - half;
+    return {vlpex, nlp, 0.5 * (a[kValencyE] - a[kValency]) - nlp};
+}
+
 // ReaxFF's taper: 1 at swa, 0 at swb, three vanishing derivatives at both ends.
 struct Taper {
     double c[8];
@@ -125,6 +156,10 @@ void bonds(const Dataset& data, std::int64_t s, const Tables& t, double bond_cut
             total_p[static_cast<std::size_t>(i)] += bo - bo_cut;
         }
     }
+    // rows were found atom by atom: atom i's are contiguous
+    out.first.assign(static_cast<std::size_t>(na) + 1, 0);
+    for (const std::int32_t i : out.atom) ++out.first[static_cast<std::size_t>(i) + 1];
+    for (std::size_t i = 0; i < static_cast<std::size_t>(na); ++i) out.first[i + 1] += out.first[i];
     std::vector<double> deltap(static_cast<std::size_t>(na)), deltap_boc(static_cast<std::size_t>(na));
     for (std::int64_t i = 0; i < na; ++i) {
         deltap[static_cast<std::size_t>(i)] = total_p[static_cast<std::size_t>(i)] - atom(i)[kValency];
@@ -216,25 +251,16 @@ AtomEnergies atom_energies(const Dataset& data, std::int64_t s, const Tables& t,
     for (std::size_t i = 0; i < n; ++i) {
         const double* a = atom(static_cast<std::int64_t>(i));
         delta[i] = b.total_bo[i] - a[kValency];
-        const double delta_e = b.total_bo[i] - a[kValencyE];
-        const double half = std::trunc(delta_e / 2.0);  // truncated, as LAMMPS
-        const double vlpex = delta_e - 2.0 * half;
-        const double nlp = std::exp(-p_lp1 * sq(2.0 + vlpex)) - half;
-        const double nlp_opt = 0.5 * (a[kValencyE] - a[kValency]);
-        delta_lp[i] = nlp_opt - nlp;
+        delta_lp[i] = lone_pairs(b.total_bo[i], a, p_lp1).delta_lp;
         delta_lp_temp[i] = a[kMass] > 21.0 ? 0.0 : delta_lp[i];  // heavier atoms: nlp_opt - nlp_opt
     }
-    // Each atom's bonds, in the order bonds() found them.
-    std::vector<std::vector<std::size_t>> of(n);
-    for (std::size_t k = 0; k < b.bo.size(); ++k) of[static_cast<std::size_t>(b.atom[k])].push_back(k);
-
     AtomEnergies e;
     for (std::size_t i = 0; i < n; ++i) {
         const double* a = atom(static_cast<std::int64_t>(i));
         // Lone pairs (LAMMPS counts atoms without bonds too: its enobonds default).
         e.e_lp += a[kPlp2] * delta_lp[i] / (1.0 + std::exp(-75.0 * delta_lp[i]));
         if (p_lp3 > 0.001 && a[kIsCarbon] != 0.0) {  // C2 correction
-            for (const std::size_t k : of[i]) {
+            for (const std::size_t k : rows(b, i)) {
                 const std::int64_t j = data.owner(b.entry[k]);
                 if (atom(j)[kIsCarbon] == 0.0) continue;
                 const double di = delta[i];
@@ -245,7 +271,7 @@ AtomEnergies atom_energies(const Dataset& data, std::int64_t s, const Tables& t,
         // Over- and under-coordination.
         const double dfvl = a[kMass] > 21.0 ? 0.0 : 1.0;
         double sum1 = 0.0, sum2 = 0.0;
-        for (const std::size_t k : of[i]) {
+        for (const std::size_t k : rows(b, i)) {
             const auto j = static_cast<std::size_t>(data.owner(b.entry[k]));
             const double* q = pair(static_cast<std::int64_t>(i), static_cast<std::int64_t>(j));
             sum1 += q[kPovun1] * q[kDeS] * b.bo[k];
@@ -274,27 +300,22 @@ AngleEnergies angle_energies(const Dataset& data, std::int64_t s, const Tables& 
     const auto type = [&](std::int64_t local) { return data.type(a0 + local); };
     const auto atom = [&](std::int64_t local) { return t.atom + type(local) * kAtomFields; };
     const auto n = static_cast<std::size_t>(na);
-    std::vector<std::vector<std::size_t>> of(n);
-    for (std::size_t k = 0; k < b.bo.size(); ++k) of[static_cast<std::size_t>(b.atom[k])].push_back(k);
 
     AngleEnergies e;
     for (std::size_t j = 0; j < n; ++j) {
         const double* aj = atom(static_cast<std::int64_t>(j));
         const double tot = b.total_bo[j];
         const double delta = tot - aj[kValency], delta_boc = tot - aj[kValencyBoc], delta_val = tot - aj[kValencyVal];
-        const double delta_e = tot - aj[kValencyE];
-        const double half = std::trunc(delta_e / 2.0);
-        const double vlpex = delta_e - 2.0 * half;
-        const double nlp = std::exp(-p_lp1 * sq(2.0 + vlpex)) - half;
+        const LonePairs lp = lone_pairs(tot, aj, p_lp1);
         double sbop = 0.0, prod_sbo = 1.0;
-        for (const std::size_t q : of[j]) {
+        for (const std::size_t q : rows(b, j)) {
             sbop += b.bo_pi[q] + b.bo_pi2[q];
             double x = sq(b.bo[q]);
             x *= x;
             x *= x;
             prod_sbo *= std::exp(-x);
         }
-        const double vlpadj = vlpex >= 0 ? 0.0 : nlp;
+        const double vlpadj = lp.vlpex >= 0 ? 0.0 : lp.nlp;
         const double sbo = sbop + (1.0 - prod_sbo) * (-delta_boc - p_val8 * vlpadj);
         double sbo2;
         if (sbo <= 0) sbo2 = 0.0;
@@ -303,15 +324,13 @@ AngleEnergies angle_energies(const Dataset& data, std::int64_t s, const Tables& 
         else sbo2 = 2.0;
         const double expval6 = std::exp(p_val6 * delta_boc);
         const double p_val3 = aj[kPval3], p_val5 = aj[kPval5];
-        const auto& list = of[j];
-        for (std::size_t x = 0; x < list.size(); ++x) {
-            const std::size_t bij = list[x];
+        const Rows list = rows(b, j);
+        for (std::size_t bij = list.lo; bij < list.hi; ++bij) {
             const double boa_ij = b.bo[bij] - kThbCut;
             if (!(boa_ij > 0.0)) continue;
             const auto i = static_cast<std::int64_t>(data.owner(b.entry[bij]));
             const double* gij = data.geometry(b.entry[bij]);
-            for (std::size_t y = x + 1; y < list.size(); ++y) {
-                const std::size_t bjk = list[y];
+            for (std::size_t bjk = bij + 1; bjk < list.hi; ++bjk) {
                 const double boa_jk = b.bo[bjk] - kThbCut;
                 if (!(boa_jk > 0.0 && b.bo[bij] > kThbCut && b.bo[bjk] > kThbCut && b.bo[bij] * b.bo[bjk] > kThbCutSq))
                     continue;
@@ -361,8 +380,6 @@ TorsionEnergies torsion_energies(const Dataset& data, std::int64_t s, const Tabl
     const std::int64_t a0 = data.atom_offset(s), na = data.n_atoms(s);
     const auto type = [&](std::int64_t local) { return static_cast<std::ptrdiff_t>(data.type(a0 + local)); };
     const auto n = static_cast<std::size_t>(na);
-    std::vector<std::vector<std::size_t>> of(n);
-    for (std::size_t q = 0; q < b.bo.size(); ++q) of[static_cast<std::size_t>(b.atom[q])].push_back(q);
     const auto owner = [&](std::size_t q) { return static_cast<std::int64_t>(data.owner(b.entry[q])); };
     const auto vec = [&](std::size_t q) { return data.geometry(b.entry[q]); };  // dx, dy, dz, r
     const auto dot = [](const double* u, const double* v) { return u[0] * v[0] + u[1] * v[1] + u[2] * v[2]; };
@@ -375,7 +392,7 @@ TorsionEnergies torsion_energies(const Dataset& data, std::int64_t s, const Tabl
     for (std::size_t j = 0; j < n; ++j) {
         const double* aj = t.atom + type(static_cast<std::int64_t>(j)) * kAtomFields;
         const double delta_j = b.total_bo[j] - aj[kValencyBoc];
-        for (const std::size_t jk : of[j]) {
+        for (const std::size_t jk : rows(b, j)) {
             const auto k = static_cast<std::size_t>(owner(jk));
             const double* djk = vec(jk);
             // each central bond once: from the lower atom, or for a bond to its own image, along
@@ -391,13 +408,13 @@ TorsionEnergies torsion_energies(const Dataset& data, std::int64_t s, const Tabl
             const double exp_tor3 = std::exp(-p_tor3 * (delta_j + delta_k)), exp_tor4 = std::exp(p_tor4 * (delta_j + delta_k));
             const double f11 = (2.0 + exp_tor3) / (1.0 + exp_tor3 + exp_tor4);
             // k's bond back to j: the entry of k's list to j's image at -djk
-            for (const std::size_t ij : of[j]) {
+            for (const std::size_t ij : rows(b, j)) {
                 if (ij == jk || !(b.bo[ij] > kThbCut)) continue;
                 const auto i = owner(ij);
                 const double* dji = vec(ij);
                 const double sin_ijk = angle_sin(dji, djk);
                 const double boa_ij = b.bo[ij] - kThbCut;
-                for (const std::size_t kl : of[k]) {
+                for (const std::size_t kl : rows(b, k)) {
                     const double* dkl = vec(kl);
                     const auto l = owner(kl);
                     // skip k's bond back to j (the same atom and image)
@@ -447,8 +464,6 @@ double hbond_energy(const Dataset& data, std::int64_t s, const Tables& t, const 
     const auto type = [&](std::int64_t local) { return static_cast<std::ptrdiff_t>(data.type(a0 + local)); };
     // p_hbond arrives truncated to an integer value (as LAMMPS reads it): 1 hydrogen, 2 donor/acceptor
     const auto hb = [&](std::int64_t local) { return t.atom[type(local) * kAtomFields + kPhbond]; };
-    std::vector<std::vector<std::size_t>> of(static_cast<std::size_t>(na));
-    for (std::size_t q = 0; q < b.bo.size(); ++q) of[static_cast<std::size_t>(b.atom[q])].push_back(q);
     double e = 0.0;
     for (std::int64_t j = 0; j < na; ++j) {
         if (hb(j) != 1.0) continue;
@@ -456,7 +471,7 @@ double hbond_energy(const Dataset& data, std::int64_t s, const Tables& t, const 
             const double* djk = data.geometry(pk);
             const std::int64_t k = data.owner(pk);
             if (djk[3] > hbond_cut || hb(k) != 2.0) continue;
-            for (const std::size_t ij : of[static_cast<std::size_t>(j)]) {
+            for (const std::size_t ij : rows(b, static_cast<std::size_t>(j))) {
                 const std::int64_t i = data.owner(b.entry[ij]);
                 if (hb(i) != 2.0 || !(b.bo[ij] >= kHbThreshold) || i == k) continue;
                 const double* v = t.hbond + ((type(i) * nt + type(j)) * nt + type(k)) * kHbondStride;
@@ -536,8 +551,9 @@ std::vector<double> qeq_charges(const Dataset& data, std::int64_t s, const Table
             const std::int64_t j = data.owner(p);
             const double shield = t.pair[(type(i) * t.n_types + type(j)) * kPairFields + kGammaShield];
             // both directions of a pair are in the list: each adds its half of the symmetric entry
-            H(i, j) += 0.5 * tap(r) * kEvAngstrom / std::pow(r * r * r + shield, 1.0 / 3.0);
-            H(j, i) += 0.5 * tap(r) * kEvAngstrom / std::pow(r * r * r + shield, 1.0 / 3.0);
+            const double half = 0.5 * tap(r) * kEvAngstrom / std::pow(r * r * r + shield, 1.0 / 3.0);
+            H(i, j) += half;
+            H(j, i) += half;
         }
     }
     const Eigen::LLT<Eigen::MatrixXd> llt(H);

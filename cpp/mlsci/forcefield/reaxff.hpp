@@ -84,6 +84,7 @@ struct Bonds {
     std::vector<std::int64_t> entry;    // the Dataset neighbour entry p (its owner is j)
     std::vector<double> bo, bo_s, bo_pi, bo_pi2;
     std::vector<double> total_bo;       // per atom
+    std::vector<std::size_t> first;     // per atom + 1: atom i's rows are [first[i], first[i + 1])
     double e_bond = 0.0;
 };
 
