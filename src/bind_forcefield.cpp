@@ -114,11 +114,7 @@ void bind_forcefield(py::module_& parent) {
             const rx::Tables t{n,          general.data(), atom.data(), pair.data(), angle.data(),
                                torsion.data(), hbond.data(), vdw_type, lg};
             rx::Bonds b;
-            rx::AtomEnergies ea;
-            rx::AngleEnergies ev;
-            rx::TorsionEnergies et;
-            double ehb = 0.0;
-            rx::NonbondedEnergies enb;
+            rx::Terms e;
             // charges: the caller's, or None for charge equilibration
             CArray<double> charges(d.n_atoms(structure));
             const bool qeq = given.is_none();
@@ -128,6 +124,8 @@ void bind_forcefield(py::module_& parent) {
                 std::copy(c.data(), c.data() + c.size(), charges.mutable_data());
             }
             double* qp = charges.mutable_data();
+            CArray<double> forces({static_cast<py::ssize_t>(d.n_atoms(structure)), py::ssize_t{3}});
+            double* fp = forces.mutable_data();
             {
                 py::gil_scoped_release nogil;
                 rx::check_tables(t);
@@ -135,12 +133,7 @@ void bind_forcefield(py::module_& parent) {
                     const auto q = rx::qeq_charges(d, structure, t);
                     std::copy(q.begin(), q.end(), qp);
                 }
-                rx::bonds(d, structure, t, bond_cut, b);
-                ea = rx::atom_energies(d, structure, t, b);
-                ev = rx::angle_energies(d, structure, t, b);
-                et = rx::torsion_energies(d, structure, t, b);
-                ehb = rx::hbond_energy(d, structure, t, b, hbond_cut);
-                enb = rx::nonbonded_energies(d, structure, t, qp);
+                e = rx::evaluate(d, structure, t, qp, bond_cut, hbond_cut, b, fp);
             }
             const auto nb = static_cast<py::ssize_t>(b.bo.size());
             CArray<std::int32_t> i(nb), j(nb);
@@ -158,9 +151,9 @@ void bind_forcefield(py::module_& parent) {
             CArray<double> total(static_cast<py::ssize_t>(b.total_bo.size()));
             std::copy(b.total_bo.begin(), b.total_bo.end(), total.mutable_data());
             return py::make_tuple(i, j, dvec, bo, bo_s, bo_pi, bo_pi2, total, charges,
-                                  py::make_tuple(b.e_bond, ea.e_lp, ea.e_over_under, ev.e_angle, ev.e_penalty,
-                                                 ev.e_coalition, et.e_torsion, et.e_conjugation, ehb, enb.e_vdw,
-                                                 enb.e_coulomb, enb.e_polarization));
+                                  py::make_tuple(e.eb, e.elp, e.ea, e.ev, e.epen, e.ecoa, e.et, e.eco, e.ehb, e.ew,
+                                                 e.ep, e.eqeq),
+                                  forces);
         },
         py::arg("dataset"), py::arg("structure"), py::arg("general").noconvert(), py::arg("atom").noconvert(),
         py::arg("pair").noconvert(), py::arg("angle").noconvert(), py::arg("torsion").noconvert(),

@@ -1,60 +1,155 @@
-// ReaxFF: bond orders, every energy term and charge equilibration; see reaxff.hpp.
+// ReaxFF: bond orders, every energy term, its forces and charge equilibration; see reaxff.hpp.
+//
+// Each interaction's energy is one template over the scalar type: with double it is the
+// energy, with Dual<N> (dual.hpp) also its exact derivatives with respect to the interaction's
+// local inputs (bond orders, total bond orders, bond vectors). The drivers collect those as
+// dE/d(corrected bond orders), dE/d(total bond order) and dE/d(positions); bond_order_gradient
+// then chains the first two through the bond-order corrections and the uncorrected orders to
+// the bond lengths, as LAMMPS's Add_dBond_to_Forces does with its Cdbo, Cdbopi and CdDelta.
 #include "mlsci/forcefield/reaxff.hpp"
 
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
 #include <cmath>
+#include <optional>
 #include <string>
 
 #include "mlsci/common/error.hpp"
+#include "mlsci/forcefield/dual.hpp"
 
 namespace mlsci::forcefield::reaxff {
 
 namespace {
 
-inline double sq(double x) { return x * x; }
+constexpr double kThbCut = 0.001, kThbCutSq = 0.00001;  // LAMMPS's default three-body cut-offs
 
-// Uncorrected bond order terms BO'_sigma (including the 1 + cut factor), BO'_pi, BO'_pipi.
-struct Uncorrected {
-    double s = 0.0, pi = 0.0, pi2 = 0.0;
+inline double sq(double x) { return x * x; }
+template <class T>
+T sqr(const T& x) {
+    return x * x;
+}
+template <class T>
+T dot3(const T* u, const T* v) {
+    return u[0] * v[0] + u[1] * v[1] + u[2] * v[2];
+}
+template <class T>
+T norm3(const T* u) {
+    using std::sqrt;
+    return sqrt(dot3(u, u));
+}
+
+// The structure, its tables and their lookups.
+struct Ctx {
+    const Dataset& data;
+    const Tables& t;
+    std::int64_t a0, na;
+    Ctx(const Dataset& d, std::int64_t s, const Tables& tables)
+        : data(d), t(tables), a0(d.atom_offset(s)), na(d.n_atoms(s)) {}
+    std::ptrdiff_t type(std::int64_t local) const { return data.type(a0 + local); }
+    const double* atom(std::int64_t local) const { return t.atom + type(local) * kAtomFields; }
+    const double* pair(std::int64_t i, std::int64_t j) const {
+        return t.pair + (type(i) * t.n_types + type(j)) * kPairFields;
+    }
+    std::int64_t owner(std::int64_t entry) const { return data.owner(entry); }
+    std::size_t n() const { return static_cast<std::size_t>(na); }
 };
 
-Uncorrected uncorrected(double r, const double* ai, const double* aj, const double* q, double bo_cut) {
-    Uncorrected u;
-    if (ai[kRs] > 0.0 && aj[kRs] > 0.0) u.s = (1.0 + bo_cut) * std::exp(q[kPbo1] * std::pow(r / q[kPRs], q[kPbo2]));
-    if (ai[kRpi] > 0.0 && aj[kRpi] > 0.0) u.pi = std::exp(q[kPbo3] * std::pow(r / q[kPRp], q[kPbo4]));
-    if (ai[kRpipi] > 0.0 && aj[kRpipi] > 0.0) u.pi2 = std::exp(q[kPbo5] * std::pow(r / q[kPRpp], q[kPbo6]));
+// dE/d(every input) of one structure.
+struct Gradient {
+    std::vector<double> bo, s, pi, pi2;  // corrected bond orders, per bond row
+    std::vector<double> total;           // total bond order, per atom
+    std::vector<double> x;               // positions, per atom x 3
+    Gradient(std::size_t rows, std::size_t atoms)
+        : bo(rows), s(rows), pi(rows), pi2(rows), total(atoms), x(3 * atoms) {}
+    // dE/d(the vector of neighbour entry p in atom a's list) = d[0..2]: its head is p's owner.
+    void add_vector(const Ctx& c, std::int64_t a, std::int64_t p, const double* d) {
+        const std::int64_t o = c.owner(p);
+        for (int k = 0; k < 3; ++k) {
+            x[static_cast<std::size_t>(3 * o + k)] += d[k];
+            x[static_cast<std::size_t>(3 * a + k)] -= d[k];
+        }
+    }
+};
+
+// Three Dual inputs k0, k0 + 1, k0 + 2 holding a vector.
+template <int N>
+void vector_input(const double* v, int k0, Dual<N>* out) {
+    for (int c = 0; c < 3; ++c) out[c] = Dual<N>::input(v[c], k0 + c);
+}
+
+// Uncorrected bond order terms BO'_sigma (including the 1 + cut factor), BO'_pi, BO'_pipi.
+template <class T>
+struct Uncorrected {
+    T s{0.0}, pi{0.0}, pi2{0.0};
+};
+
+template <class T>
+Uncorrected<T> uncorrected(const T& r, const double* ai, const double* aj, const double* q, double bo_cut) {
+    using std::exp;
+    using std::pow;
+    Uncorrected<T> u;
+    if (ai[kRs] > 0.0 && aj[kRs] > 0.0) u.s = (1.0 + bo_cut) * exp(q[kPbo1] * pow(r / q[kPRs], q[kPbo2]));
+    if (ai[kRpi] > 0.0 && aj[kRpi] > 0.0) u.pi = exp(q[kPbo3] * pow(r / q[kPRp], q[kPbo4]));
+    if (ai[kRpipi] > 0.0 && aj[kRpipi] > 0.0) u.pi2 = exp(q[kPbo5] * pow(r / q[kPRpp], q[kPbo6]));
     return u;
 }
 
-// Atom i's rows of a Bonds table, for range-for.
-struct Rows {
-    struct It {
-        std::size_t v;
-        std::size_t operator*() const { return v; }
-        It& operator++() {
-            ++v;
-            return *this;
+// Corrected bond orders of one row from its uncorrected ones and both atoms' sums of them:
+// f1 (over-coordination) and f4 f5 (1-3 bond orders). Symmetric in i and j.
+template <class T>
+struct Orders {
+    T bo, s, pi, pi2;
+};
+
+template <class T>
+Orders<T> corrected(const T& u_bo, const T& u_s, const T& u_pi, const T& u_pi2, const T& tu_i, const T& tu_j,
+                    const double* ai, const double* aj, const double* q, double p_boc1, double p_boc2) {
+    using std::exp;
+    using std::log;
+    Orders<T> o{u_bo, u_s, u_pi, u_pi2};
+    if (q[kOvc] >= 0.001 || q[kV13cor] >= 0.001) {
+        const T di = tu_i - ai[kValency], dj = tu_j - aj[kValency];
+        T f1(1.0), f4f5(1.0);
+        if (q[kOvc] >= 0.001) {
+            const double vi = ai[kValency], vj = aj[kValency];
+            const T f2 = exp(-p_boc1 * di) + exp(-p_boc1 * dj);
+            const T f3 = -1.0 / p_boc2 * log(0.5 * (exp(-p_boc2 * di) + exp(-p_boc2 * dj)));
+            f1 = 0.5 * ((vi + f2) / (vi + f2 + f3) + (vj + f2) / (vj + f2 + f3));
         }
-        bool operator!=(const It& o) const { return v != o.v; }
-    };
-    std::size_t lo, hi;
-    It begin() const { return {lo}; }
-    It end() const { return {hi}; }
-};
+        if (q[kV13cor] >= 0.001) {
+            const T x = q[kPboc4] * sqr(u_bo);
+            const T f4 = 1.0 / (1.0 + exp(-(x - (tu_i - ai[kValencyVal])) * q[kPboc3] + q[kPboc5]));
+            const T f5 = 1.0 / (1.0 + exp(-(x - (tu_j - aj[kValencyVal])) * q[kPboc3] + q[kPboc5]));
+            f4f5 = f4 * f5;
+        }
+        const T a0f = f1 * f4f5;
+        o.bo = u_bo * a0f;
+        o.pi = u_pi * a0f * f1;
+        o.pi2 = u_pi2 * a0f * f1;
+        o.s = o.bo - (o.pi + o.pi2);
+    }
+    // tiny orders are 0 (a constant: no derivative), as LAMMPS
+    if (value(o.bo) < 1e-10) o.bo = T(0.0);
+    if (value(o.s) < 1e-10) o.s = T(0.0);
+    if (value(o.pi) < 1e-10) o.pi = T(0.0);
+    if (value(o.pi2) < 1e-10) o.pi2 = T(0.0);
+    return o;
+}
 
-Rows rows(const Bonds& b, std::size_t i) { return {b.first[i], b.first[i + 1]}; }
-
-// Lone pairs of an atom from its total bond order (LAMMPS truncates Delta_e / 2 toward zero).
+// Lone pairs of an atom from its total bond order (LAMMPS truncates Delta_e / 2 toward zero,
+// a step with no derivative).
+template <class T>
 struct LonePairs {
-    double vlpex, nlp, delta_lp;
+    T vlpex, nlp, delta_lp;
 };
 
-LonePairs lone_pairs(double total_bo, const double* a, double p_lp1) {
-    const double delta_e = total_bo - a[kValencyE];
-    const double half = std::trunc(delta_e / 2.0);
-    const double vlpex = delta_e - 2.0 * half;
-    const double nlp = std::exp(-p_lp1 * sq(2.0 + vlpex)) - half;
+template <class T>
+LonePairs<T> lone_pairs(const T& total_bo, const double* a, double p_lp1) {
+    using std::exp;
+    const T delta_e = total_bo - a[kValencyE];
+    const T half = trunc(delta_e / 2.0);
+    const T vlpex = delta_e - 2.0 * half;
+    const T nlp = exp(-p_lp1 * sqr(2.0 + vlpex)) - half;
     return {vlpex, nlp, 0.5 * (a[kValencyE] - a[kValency]) - nlp};
 }
 
@@ -72,8 +167,9 @@ struct Taper {
         c[6] = -70.0 * (swa + swb) / d7;
         c[7] = 20.0 / d7;
     }
-    double operator()(double r) const {  // Horner, in LAMMPS's order
-        double v = c[7];
+    template <class T>
+    T operator()(const T& r) const {  // Horner, in LAMMPS's order
+        T v(c[7]);
         for (int k = 6; k >= 0; --k) v = v * r + c[k];
         return v;
     }
@@ -121,409 +217,645 @@ void check_tables(const Tables& t) {
     }
 }
 
+void check_structure(const Dataset& data, std::int64_t s) {
+    require(s >= 0 && s < data.n_structures(), "reaxff", "no such structure");
+    const std::int64_t a0 = data.atom_offset(s);
+    for (std::int64_t i = 0; i < data.n_atoms(s); ++i)
+        for (std::int64_t p = data.first(a0 + i); p < data.last(a0 + i); ++p)
+            if (data.geometry(p)[3] < kMinDistance)
+                throw InvalidArgument("reaxff: structure " + std::to_string(s) + ": atoms " + std::to_string(i) +
+                                      " and " + std::to_string(data.owner(p)) + " (or its periodic image) are " +
+                                      std::to_string(data.geometry(p)[3]) + " Å apart, closer than 0.1 Å");
+}
+
 void bonds(const Dataset& data, std::int64_t s, const Tables& t, double bond_cut, Bonds& out) {
     require(s >= 0 && s < data.n_structures(), "reaxff", "no such structure");
     require(data.n_types() == t.n_types, "reaxff", "the tables' type count differs from the dataset's");
     require(bond_cut > 0.0 && bond_cut <= data.cutoff(), "reaxff",
             "the bond cut-off must be in (0, the dataset's cut-off]");
-    const int nt = t.n_types;
-    const double* gp = t.general;
-    const double bo_cut = 0.01 * gp[29];
-    const double p_boc1 = gp[0], p_boc2 = gp[1];
-    const std::int64_t a0 = data.atom_offset(s), na = data.n_atoms(s);
-    const auto atom = [&](std::int64_t local) { return t.atom + data.type(a0 + local) * kAtomFields; };
-    const auto pair = [&](std::int64_t i, std::int64_t j) {
-        return t.pair + (static_cast<std::ptrdiff_t>(data.type(a0 + i)) * nt + data.type(a0 + j)) * kPairFields;
-    };
+    const Ctx c(data, s, t);
+    const double bo_cut = 0.01 * t.general[29];
+    const double p_boc1 = t.general[0], p_boc2 = t.general[1];
+    const std::size_t na = c.n();
 
     out = Bonds{};
-    std::vector<double> total_p(static_cast<std::size_t>(na), 0.0);
+    out.total_u.assign(na, 0.0);
     // Uncorrected bond orders (sigma and total with the cut-off subtracted, as LAMMPS keeps them).
-    for (std::int64_t i = 0; i < na; ++i) {
-        for (std::int64_t p = data.first(a0 + i); p < data.last(a0 + i); ++p) {
-            const double* g = data.geometry(p);
-            if (g[3] > bond_cut) continue;
-            const std::int32_t j = data.owner(p);
-            const Uncorrected u = uncorrected(g[3], atom(i), atom(j), pair(i, j), bo_cut);
+    for (std::int64_t i = 0; i < c.na; ++i) {
+        for (std::int64_t p = data.first(c.a0 + i); p < data.last(c.a0 + i); ++p) {
+            const double r = data.geometry(p)[3];
+            if (r > bond_cut) continue;
+            const std::int64_t j = data.owner(p);
+            const Uncorrected<double> u = uncorrected(r, c.atom(i), c.atom(j), c.pair(i, j), bo_cut);
             const double bo = u.s + u.pi + u.pi2;
             if (bo < bo_cut) continue;
             out.atom.push_back(static_cast<std::int32_t>(i));
             out.entry.push_back(p);
-            out.bo.push_back(bo - bo_cut);
-            out.bo_s.push_back(u.s - bo_cut);
-            out.bo_pi.push_back(u.pi);
-            out.bo_pi2.push_back(u.pi2);
-            total_p[static_cast<std::size_t>(i)] += bo - bo_cut;
+            out.u_bo.push_back(bo - bo_cut);
+            out.u_s.push_back(u.s - bo_cut);
+            out.u_pi.push_back(u.pi);
+            out.u_pi2.push_back(u.pi2);
+            out.total_u[static_cast<std::size_t>(i)] += bo - bo_cut;
         }
     }
     // rows were found atom by atom: atom i's are contiguous
-    out.first.assign(static_cast<std::size_t>(na) + 1, 0);
+    out.first.assign(na + 1, 0);
     for (const std::int32_t i : out.atom) ++out.first[static_cast<std::size_t>(i) + 1];
-    for (std::size_t i = 0; i < static_cast<std::size_t>(na); ++i) out.first[i + 1] += out.first[i];
-    std::vector<double> deltap(static_cast<std::size_t>(na)), deltap_boc(static_cast<std::size_t>(na));
-    for (std::int64_t i = 0; i < na; ++i) {
-        deltap[static_cast<std::size_t>(i)] = total_p[static_cast<std::size_t>(i)] - atom(i)[kValency];
-        deltap_boc[static_cast<std::size_t>(i)] = total_p[static_cast<std::size_t>(i)] - atom(i)[kValencyVal];
-    }
-    // Corrected bond orders: f1 (over-coordination) and f4 f5 (1-3 bond orders). The formulas
-    // are symmetric in i and j, so both directions of a bond get the same values.
-    out.total_bo.assign(static_cast<std::size_t>(na), 0.0);
-    for (std::size_t b = 0; b < out.bo.size(); ++b) {
+    for (std::size_t i = 0; i < na; ++i) out.first[i + 1] += out.first[i];
+    const std::size_t nb = out.u_bo.size();
+    out.bo.resize(nb);
+    out.bo_s.resize(nb);
+    out.bo_pi.resize(nb);
+    out.bo_pi2.resize(nb);
+    out.total_bo.assign(na, 0.0);
+    for (std::size_t b = 0; b < nb; ++b) {
         const std::int64_t i = out.atom[b], j = data.owner(out.entry[b]);
-        const double* q = pair(i, j);
-        double bo = out.bo[b], bo_s = out.bo_s[b], bo_pi = out.bo_pi[b], bo_pi2 = out.bo_pi2[b];
-        if (q[kOvc] >= 0.001 || q[kV13cor] >= 0.001) {
-            const double di = deltap[static_cast<std::size_t>(i)], dj = deltap[static_cast<std::size_t>(j)];
-            double f1 = 1.0, f4f5 = 1.0;
-            if (q[kOvc] >= 0.001) {
-                const double vi = atom(i)[kValency], vj = atom(j)[kValency];
-                const double f2 = std::exp(-p_boc1 * di) + std::exp(-p_boc1 * dj);
-                const double f3 = -1.0 / p_boc2 * std::log(0.5 * (std::exp(-p_boc2 * di) + std::exp(-p_boc2 * dj)));
-                f1 = 0.5 * ((vi + f2) / (vi + f2 + f3) + (vj + f2) / (vj + f2 + f3));
-            }
-            if (q[kV13cor] >= 0.001) {
-                const double x = q[kPboc4] * sq(bo);
-                const double f4 = 1.0 / (1.0 + std::exp(-(x - deltap_boc[static_cast<std::size_t>(i)]) * q[kPboc3] +
-                                                        q[kPboc5]));
-                const double f5 = 1.0 / (1.0 + std::exp(-(x - deltap_boc[static_cast<std::size_t>(j)]) * q[kPboc3] +
-                                                        q[kPboc5]));
-                f4f5 = f4 * f5;
-            }
-            const double a0f = f1 * f4f5;
-            bo *= a0f;
-            bo_pi *= a0f * f1;
-            bo_pi2 *= a0f * f1;
-            bo_s = bo - (bo_pi + bo_pi2);
-        }
-        if (bo < 1e-10) bo = 0.0;
-        if (bo_s < 1e-10) bo_s = 0.0;
-        if (bo_pi < 1e-10) bo_pi = 0.0;
-        if (bo_pi2 < 1e-10) bo_pi2 = 0.0;
-        out.bo[b] = bo;
-        out.bo_s[b] = bo_s;
-        out.bo_pi[b] = bo_pi;
-        out.bo_pi2[b] = bo_pi2;
-        out.total_bo[static_cast<std::size_t>(i)] += bo;
+        const Orders<double> o =
+            corrected(out.u_bo[b], out.u_s[b], out.u_pi[b], out.u_pi2[b], out.total_u[static_cast<std::size_t>(i)],
+                      out.total_u[static_cast<std::size_t>(j)], c.atom(i), c.atom(j), c.pair(i, j), p_boc1, p_boc2);
+        out.bo[b] = o.bo;
+        out.bo_s[b] = o.s;
+        out.bo_pi[b] = o.pi;
+        out.bo_pi2[b] = o.pi2;
+        out.total_bo[static_cast<std::size_t>(i)] += o.bo;
     }
     // Finite parameters can still overflow a bond order (a huge exponent): refuse, rather than
     // carry inf or NaN into every term (and into integer conversions there).
-    for (std::int64_t i = 0; i < na; ++i)
-        require(std::isfinite(out.total_bo[static_cast<std::size_t>(i)]), "reaxff",
+    for (std::size_t i = 0; i < na; ++i)
+        require(std::isfinite(out.total_bo[i]) && std::isfinite(out.total_u[i]), "reaxff",
                 "the bond orders of atom " + std::to_string(i) + " are not finite: the parameters (p_bo exponents, "
                 "radii) make them overflow");
-    // Bond energy, half of each direction; C-O bonds (or all, when general[37] == 2) of order
-    // above 1 get the terminal triple-bond stabilisation.
-    const double gp3 = gp[3], gp4 = gp[4], gp7 = gp[7], gp10 = gp[10];
-    const bool all_triple = gp[37] >= 2.0 && gp[37] < 3.0;  // LAMMPS: (int) gp[37] == 2
-    const auto is = [](double mass, double m) { return std::fabs(mass - m) < 1e-4; };
-    double e = 0.0;
-    for (std::size_t b = 0; b < out.bo.size(); ++b) {
-        const std::int64_t i = out.atom[b], j = data.owner(out.entry[b]);
-        const double* q = pair(i, j);
-        const double pow_be2 = out.bo_s[b] == 0.0 ? 0.0 : std::pow(out.bo_s[b], q[kPbe2]);
-        const double eb = -q[kDeS] * out.bo_s[b] * std::exp(q[kPbe1] * (1.0 - pow_be2)) - q[kDeP] * out.bo_pi[b] -
-                          q[kDePP] * out.bo_pi2[b];
-        e += 0.5 * eb;
-        const double mi = atom(i)[kMass], mj = atom(j)[kMass];
-        if (out.bo[b] >= 1.0 && (all_triple || (is(mi, 12.0) && is(mj, 15.999)) || (is(mj, 12.0) && is(mi, 15.999)))) {
-            const double ti = out.total_bo[static_cast<std::size_t>(i)], tj = out.total_bo[static_cast<std::size_t>(j)];
-            const double delta_i = ti - atom(i)[kValency], delta_j = tj - atom(j)[kValency];
-            const double exphu = std::exp(-gp7 * sq(out.bo[b] - 2.5));
-            const double hulpov = 1.0 / (1.0 + 25.0 * std::exp(gp4 * (delta_i + delta_j)));
-            e += 0.5 * gp10 * exphu * hulpov * (std::exp(-gp3 * (ti - out.bo[b])) + std::exp(-gp3 * (tj - out.bo[b])));
-        }
-    }
-    out.e_bond = e;
 }
 
-AtomEnergies atom_energies(const Dataset& data, std::int64_t s, const Tables& t, const Bonds& b) {
-    const double* gp = t.general;
-    const double p_lp1 = gp[15], p_lp3 = gp[5], p_ovun3 = gp[32], p_ovun4 = gp[31], p_ovun6 = gp[6], p_ovun7 = gp[8],
-                 p_ovun8 = gp[9];
-    const std::int64_t a0 = data.atom_offset(s), na = data.n_atoms(s);
-    const auto atom = [&](std::int64_t local) { return t.atom + data.type(a0 + local) * kAtomFields; };
-    const auto pair = [&](std::int64_t i, std::int64_t j) {
-        return t.pair + (static_cast<std::ptrdiff_t>(data.type(a0 + i)) * t.n_types + data.type(a0 + j)) * kPairFields;
-    };
-    const auto n = static_cast<std::size_t>(na);
-    // Per atom: Delta, the lone-pair deficit Delta_lp and the value the coordination terms use.
-    std::vector<double> delta(n), delta_lp(n), delta_lp_temp(n);
-    for (std::size_t i = 0; i < n; ++i) {
-        const double* a = atom(static_cast<std::int64_t>(i));
-        delta[i] = b.total_bo[i] - a[kValency];
-        delta_lp[i] = lone_pairs(b.total_bo[i], a, p_lp1).delta_lp;
-        delta_lp_temp[i] = a[kMass] > 21.0 ? 0.0 : delta_lp[i];  // heavier atoms: nlp_opt - nlp_opt
+namespace {
+
+// Chains dE/d(corrected orders) and dE/d(total bond orders) to the positions.
+void bond_order_gradient(const Ctx& c, const Tables& t, const Bonds& b, Gradient& g) {
+    const double bo_cut = 0.01 * t.general[29];
+    const double p_boc1 = t.general[0], p_boc2 = t.general[1];
+    const std::size_t nb = b.bo.size();
+    // total bond order = the sum of the atom's corrected orders
+    for (std::size_t i = 0; i < c.n(); ++i)
+        for (std::size_t r = b.first[i]; r < b.first[i + 1]; ++r) g.bo[r] += g.total[i];
+    // corrected orders: functions of the row's uncorrected ones and both atoms' sums of them
+    std::vector<double> gu_bo(nb), gu_s(nb), gu_pi(nb), gu_pi2(nb), gu_total(c.n());
+    using D6 = Dual<6>;
+    for (std::size_t r = 0; r < nb; ++r) {
+        if (g.bo[r] == 0.0 && g.s[r] == 0.0 && g.pi[r] == 0.0 && g.pi2[r] == 0.0) continue;
+        const std::int64_t i = b.atom[r], j = c.owner(b.entry[r]);
+        const Orders<D6> o = corrected(D6::input(b.u_bo[r], 0), D6::input(b.u_s[r], 1), D6::input(b.u_pi[r], 2),
+                                       D6::input(b.u_pi2[r], 3), D6::input(b.total_u[static_cast<std::size_t>(i)], 4),
+                                       D6::input(b.total_u[static_cast<std::size_t>(j)], 5), c.atom(i), c.atom(j),
+                                       c.pair(i, j), p_boc1, p_boc2);
+        double d[6];
+        for (int k = 0; k < 6; ++k) d[k] = g.bo[r] * o.bo.d[k] + g.s[r] * o.s.d[k] + g.pi[r] * o.pi.d[k] +
+                                           g.pi2[r] * o.pi2.d[k];
+        gu_bo[r] += d[0];
+        gu_s[r] += d[1];
+        gu_pi[r] += d[2];
+        gu_pi2[r] += d[3];
+        gu_total[static_cast<std::size_t>(i)] += d[4];
+        gu_total[static_cast<std::size_t>(j)] += d[5];
     }
-    AtomEnergies e;
-    for (std::size_t i = 0; i < n; ++i) {
-        const double* a = atom(static_cast<std::int64_t>(i));
-        // Lone pairs (LAMMPS counts atoms without bonds too: its enobonds default).
-        e.e_lp += a[kPlp2] * delta_lp[i] / (1.0 + std::exp(-75.0 * delta_lp[i]));
-        if (p_lp3 > 0.001 && a[kIsCarbon] != 0.0) {  // C2 correction
-            for (const std::size_t k : rows(b, i)) {
-                const std::int64_t j = data.owner(b.entry[k]);
-                if (atom(j)[kIsCarbon] == 0.0) continue;
-                const double di = delta[i];
-                const double vov3 = b.bo[k] - di - 0.040 * std::pow(di, 4.0);
-                if (vov3 > 3.0) e.e_lp += p_lp3 * sq(vov3 - 3.0);
-            }
-        }
-        // Over- and under-coordination.
-        const double dfvl = a[kMass] > 21.0 ? 0.0 : 1.0;
-        double sum1 = 0.0, sum2 = 0.0;
-        for (const std::size_t k : rows(b, i)) {
-            const auto j = static_cast<std::size_t>(data.owner(b.entry[k]));
-            const double* q = pair(static_cast<std::int64_t>(i), static_cast<std::int64_t>(j));
-            sum1 += q[kPovun1] * q[kDeS] * b.bo[k];
-            sum2 += (delta[j] - dfvl * delta_lp_temp[j]) * (b.bo_pi[k] + b.bo_pi2[k]);
-        }
-        const double exp_ovun1 = p_ovun3 * std::exp(p_ovun4 * sum2);
-        const double lpcorr = delta[i] - dfvl * delta_lp_temp[i] / (1.0 + exp_ovun1);
-        const double exp_ovun2 = std::exp(a[kPovun2] * lpcorr);
-        e.e_over_under += sum1 * lpcorr / (lpcorr + a[kValency] + 1e-8) / (1.0 + exp_ovun2);
-        const double exp_ovun8 = p_ovun7 * std::exp(p_ovun8 * sum2);
-        e.e_over_under += -a[kPovun5] * (1.0 - std::exp(p_ovun6 * lpcorr)) / (1.0 + 1.0 / exp_ovun2) /
-                          (1.0 + exp_ovun8);
+    for (std::size_t i = 0; i < c.n(); ++i)
+        for (std::size_t r = b.first[i]; r < b.first[i + 1]; ++r) gu_bo[r] += gu_total[i];
+    // uncorrected orders: functions of the bond length
+    using D1 = Dual<1>;
+    for (std::size_t r = 0; r < nb; ++r) {
+        if (gu_bo[r] == 0.0 && gu_s[r] == 0.0 && gu_pi[r] == 0.0 && gu_pi2[r] == 0.0) continue;
+        const std::int64_t i = b.atom[r], j = c.owner(b.entry[r]);
+        const double* v = c.data.geometry(b.entry[r]);
+        const Uncorrected<D1> u = uncorrected(D1::input(v[3], 0), c.atom(i), c.atom(j), c.pair(i, j), bo_cut);
+        const double de_dr = gu_bo[r] * (u.s.d[0] + u.pi.d[0] + u.pi2.d[0]) + gu_s[r] * u.s.d[0] +
+                             gu_pi[r] * u.pi.d[0] + gu_pi2[r] * u.pi2.d[0];
+        const double d[3] = {de_dr * v[0] / v[3], de_dr * v[1] / v[3], de_dr * v[2] / v[3]};
+        g.add_vector(c, i, b.entry[r], d);
+    }
+}
+
+// Bond energy of one row (half the bond's), with the terminal triple-bond stabilisation when
+// `triple` (C-O bonds, or all when general[37] == 2) and the order is above 1.
+template <class T>
+T bond_row_energy(const T& bo, const T& bo_s, const T& pi, const T& pi2, const T& ti, const T& tj,
+                  const double* q, const double* ai, const double* aj, bool triple, const double* gp) {
+    using std::exp;
+    using std::pow;
+    const T pow_be2 = value(bo_s) == 0.0 ? T(0.0) : pow(bo_s, q[kPbe2]);
+    T e = 0.5 * (-q[kDeS] * bo_s * exp(q[kPbe1] * (1.0 - pow_be2)) - q[kDeP] * pi - q[kDePP] * pi2);
+    if (triple && value(bo) >= 1.0) {
+        const T delta_i = ti - ai[kValency], delta_j = tj - aj[kValency];
+        const T exphu = exp(-gp[7] * sqr(bo - 2.5));
+        const T hulpov = 1.0 / (1.0 + 25.0 * exp(gp[4] * (delta_i + delta_j)));
+        e += 0.5 * gp[10] * exphu * hulpov * (exp(-gp[3] * (ti - bo)) + exp(-gp[3] * (tj - bo)));
     }
     return e;
 }
 
-AngleEnergies angle_energies(const Dataset& data, std::int64_t s, const Tables& t, const Bonds& b) {
-    constexpr double kThbCut = 0.001, kThbCutSq = 0.00001;  // LAMMPS's defaults
-    constexpr double kPi = 3.14159265;  // LAMMPS's ReaxFF converts degrees with this pi: so do we
-    const double* gp = t.general;
-    const double p_val6 = gp[14], p_val8 = gp[33], p_val9 = gp[16], p_val10 = gp[17];
-    const double p_pen2 = gp[19], p_pen3 = gp[20], p_pen4 = gp[21];
-    const double p_coa2 = gp[2], p_coa3 = gp[38], p_coa4 = gp[30], p_lp1 = gp[15];
-    const int nt = t.n_types;
-    const std::int64_t a0 = data.atom_offset(s), na = data.n_atoms(s);
-    const auto type = [&](std::int64_t local) { return data.type(a0 + local); };
-    const auto atom = [&](std::int64_t local) { return t.atom + type(local) * kAtomFields; };
-    const auto n = static_cast<std::size_t>(na);
+double bond_energy(const Ctx& c, const Bonds& b, Gradient* g) {
+    const double* gp = c.t.general;
+    const bool all_triple = gp[37] >= 2.0 && gp[37] < 3.0;  // LAMMPS: (int) gp[37] == 2
+    const auto is = [](double mass, double m) { return std::fabs(mass - m) < 1e-4; };
+    double e = 0.0;
+    for (std::size_t r = 0; r < b.bo.size(); ++r) {
+        const std::int64_t i = b.atom[r], j = c.owner(b.entry[r]);
+        const double *ai = c.atom(i), *aj = c.atom(j), *q = c.pair(i, j);
+        const double mi = ai[kMass], mj = aj[kMass];
+        const bool triple = all_triple || (is(mi, 12.0) && is(mj, 15.999)) || (is(mj, 12.0) && is(mi, 15.999));
+        const double ti = b.total_bo[static_cast<std::size_t>(i)], tj = b.total_bo[static_cast<std::size_t>(j)];
+        if (!g) {
+            e += bond_row_energy(b.bo[r], b.bo_s[r], b.bo_pi[r], b.bo_pi2[r], ti, tj, q, ai, aj, triple, gp);
+            continue;
+        }
+        using D = Dual<6>;
+        const D E = bond_row_energy(D::input(b.bo[r], 0), D::input(b.bo_s[r], 1), D::input(b.bo_pi[r], 2),
+                                    D::input(b.bo_pi2[r], 3), D::input(ti, 4), D::input(tj, 5), q, ai, aj, triple, gp);
+        e += E.v;
+        g->bo[r] += E.d[0];
+        g->s[r] += E.d[1];
+        g->pi[r] += E.d[2];
+        g->pi2[r] += E.d[3];
+        g->total[static_cast<std::size_t>(i)] += E.d[4];
+        g->total[static_cast<std::size_t>(j)] += E.d[5];
+    }
+    return e;
+}
 
-    AngleEnergies e;
-    for (std::size_t j = 0; j < n; ++j) {
-        const double* aj = atom(static_cast<std::int64_t>(j));
-        const double tot = b.total_bo[j];
-        const double delta = tot - aj[kValency], delta_boc = tot - aj[kValencyBoc], delta_val = tot - aj[kValencyVal];
-        const LonePairs lp = lone_pairs(tot, aj, p_lp1);
+// Lone-pair energy of an atom (LAMMPS counts atoms without bonds too: its enobonds default).
+template <class T>
+T lone_pair_energy(const T& tot, const double* a, double p_lp1) {
+    using std::exp;
+    const T d = lone_pairs(tot, a, p_lp1).delta_lp;
+    return a[kPlp2] * d / (1.0 + exp(-75.0 * d));
+}
+
+// The C2 correction of one C-C row.
+template <class T>
+T c2_energy(const T& bo, const T& tot, const double* a, double p_lp3) {
+    using std::pow;
+    const T di = tot - a[kValency];
+    const T vov3 = bo - di - 0.040 * pow(di, 4.0);
+    return value(vov3) > 3.0 ? p_lp3 * sqr(vov3 - 3.0) : T(0.0);
+}
+
+// Over- plus under-coordination energy of an atom from sum1 = sum p_ovun1 De_s BO over its
+// bonds, sum2 = sum (Delta_j - dfvl Delta_lp_temp_j)(BO_pi + BO_pi2) and its total bond order.
+template <class T>
+T over_under_energy(const T& sum1, const T& sum2, const T& tot, const double* a, double dfvl, const double* gp) {
+    using std::exp;
+    const double p_lp1 = gp[15], p_ovun3 = gp[32], p_ovun4 = gp[31], p_ovun6 = gp[6], p_ovun7 = gp[8],
+                 p_ovun8 = gp[9];
+    const T delta = tot - a[kValency];
+    const T dlt = a[kMass] > 21.0 ? T(0.0) : lone_pairs(tot, a, p_lp1).delta_lp;  // heavier: nlp_opt - nlp_opt
+    const T exp_ovun1 = p_ovun3 * exp(p_ovun4 * sum2);
+    const T lpcorr = delta - dfvl * dlt / (1.0 + exp_ovun1);
+    const T exp_ovun2 = exp(a[kPovun2] * lpcorr);
+    const T e_over = sum1 * lpcorr / (lpcorr + a[kValency] + 1e-8) / (1.0 + exp_ovun2);
+    const T exp_ovun8 = p_ovun7 * exp(p_ovun8 * sum2);
+    const T e_under = -a[kPovun5] * (1.0 - exp(p_ovun6 * lpcorr)) / (1.0 + 1.0 / exp_ovun2) / (1.0 + exp_ovun8);
+    return e_over + e_under;
+}
+
+void atom_energies(const Ctx& c, const Bonds& b, Terms& e, Gradient* g) {
+    const double* gp = c.t.general;
+    const double p_lp1 = gp[15], p_lp3 = gp[5];
+    const std::size_t n = c.n();
+    // Per atom: Delta, and the lone-pair deficit the coordination terms use with its derivative.
+    std::vector<double> delta(n), dlt(n), ddlt(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const double* a = c.atom(static_cast<std::int64_t>(i));
+        delta[i] = b.total_bo[i] - a[kValency];
+        const LonePairs<Dual<1>> lp = lone_pairs(Dual<1>::input(b.total_bo[i], 0), a, p_lp1);
+        dlt[i] = a[kMass] > 21.0 ? 0.0 : lp.delta_lp.v;
+        ddlt[i] = a[kMass] > 21.0 ? 0.0 : lp.delta_lp.d[0];
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        const double* a = c.atom(static_cast<std::int64_t>(i));
+        const double tot = b.total_bo[i];
+        if (!g) {
+            e.elp += lone_pair_energy(tot, a, p_lp1);
+        } else {
+            const Dual<1> E = lone_pair_energy(Dual<1>::input(tot, 0), a, p_lp1);
+            e.elp += E.v;
+            g->total[i] += E.d[0];
+        }
+        if (p_lp3 > 0.001 && a[kIsCarbon] != 0.0) {  // C2 correction
+            for (std::size_t r = b.first[i]; r < b.first[i + 1]; ++r) {
+                if (c.atom(c.owner(b.entry[r]))[kIsCarbon] == 0.0) continue;
+                if (!g) {
+                    e.elp += c2_energy(b.bo[r], tot, a, p_lp3);
+                    continue;
+                }
+                const Dual<2> E = c2_energy(Dual<2>::input(b.bo[r], 0), Dual<2>::input(tot, 1), a, p_lp3);
+                e.elp += E.v;
+                g->bo[r] += E.d[0];
+                g->total[i] += E.d[1];
+            }
+        }
+        const double dfvl = a[kMass] > 21.0 ? 0.0 : 1.0;
+        double sum1 = 0.0, sum2 = 0.0;
+        for (std::size_t r = b.first[i]; r < b.first[i + 1]; ++r) {
+            const auto j = static_cast<std::size_t>(c.owner(b.entry[r]));
+            const double* q = c.pair(static_cast<std::int64_t>(i), static_cast<std::int64_t>(j));
+            sum1 += q[kPovun1] * q[kDeS] * b.bo[r];
+            sum2 += (delta[j] - dfvl * dlt[j]) * (b.bo_pi[r] + b.bo_pi2[r]);
+        }
+        if (!g) {
+            e.ea += over_under_energy(sum1, sum2, tot, a, dfvl, gp);
+            continue;
+        }
+        using D = Dual<3>;
+        const D E = over_under_energy(D::input(sum1, 0), D::input(sum2, 1), D::input(tot, 2), a, dfvl, gp);
+        e.ea += E.v;
+        g->total[i] += E.d[2];
+        for (std::size_t r = b.first[i]; r < b.first[i + 1]; ++r) {
+            const auto j = static_cast<std::size_t>(c.owner(b.entry[r]));
+            const double* q = c.pair(static_cast<std::int64_t>(i), static_cast<std::int64_t>(j));
+            g->bo[r] += E.d[0] * q[kPovun1] * q[kDeS];
+            const double dj = delta[j] - dfvl * dlt[j];
+            g->pi[r] += E.d[1] * dj;
+            g->pi2[r] += E.d[1] * dj;
+            g->total[j] += E.d[1] * (b.bo_pi[r] + b.bo_pi2[r]) * (1.0 - dfvl * ddlt[j]);
+        }
+    }
+}
+
+// SBO2 of a valence-angle centre from the sum of its pi orders, the product of exp(-BO^8) over
+// its bonds and its total bond order.
+template <class T>
+T sbo2_of(const T& sbop, const T& prod_sbo, const T& tot, const double* aj, const double* gp) {
+    using std::pow;
+    const double p_val8 = gp[33], p_val9 = gp[16], p_lp1 = gp[15];
+    const LonePairs<T> lp = lone_pairs(tot, aj, p_lp1);
+    const T delta_boc = tot - aj[kValencyBoc];
+    const T vlpadj = value(lp.vlpex) >= 0 ? T(0.0) : lp.nlp;
+    const T sbo = sbop + (1.0 - prod_sbo) * (-delta_boc - p_val8 * vlpadj);
+    if (value(sbo) <= 0) return T(0.0);
+    if (value(sbo) <= 1) return pow(sbo, p_val9);
+    if (value(sbo) < 2) return 2.0 - pow(2.0 - sbo, p_val9);
+    return T(2.0);
+}
+
+template <class T>
+struct AngleE {
+    T ev{0.0}, epen{0.0}, ecoa{0.0};
+};
+
+// The valence angle i-j-k (j the centre, gij and gjk the vectors from j to i and to k) over
+// every parameter set of its types.
+template <class T>
+AngleE<T> angle_energy(const T& bo_ij, const T& bo_jk, const T& tot_i, const T& tot_j, const T& tot_k,
+                       const T& sbo2, const T* gij, const T* gjk, const double* sets, const double* aj,
+                       const double* gp) {
+    using std::exp;
+    using std::pow;
+    constexpr double kPi = 3.14159265;  // LAMMPS's ReaxFF converts degrees with this pi: so do we
+    const double p_val6 = gp[14], p_val10 = gp[17], p_pen2 = gp[19], p_pen3 = gp[20], p_pen4 = gp[21],
+                 p_coa2 = gp[2], p_coa3 = gp[38], p_coa4 = gp[30];
+    const double p_val3 = aj[kPval3], p_val5 = aj[kPval5];
+    const T boa_ij = bo_ij - kThbCut, boa_jk = bo_jk - kThbCut;
+    const T delta = tot_j - aj[kValency], delta_boc = tot_j - aj[kValencyBoc], delta_val = tot_j - aj[kValencyVal];
+    const T expval6 = exp(p_val6 * delta_boc);
+    const T theta = acos_bounded(clamp_unit(dot3(gij, gjk) / (norm3(gij) * norm3(gjk))), 1e-5);
+    AngleE<T> e;
+    for (int s = 0; s < static_cast<int>(sets[0]); ++s) {
+        const double* v = sets + 1 + s * kAngleValues;
+        const double theta_00 = v[0], p_val1 = v[1], p_val2 = v[2], p_coa1 = v[3], p_val7 = v[4], p_pen1 = v[5],
+                     p_val4 = v[6];
+        if (!(std::fabs(p_val1) > 0.001)) continue;
+        const T f7_ij = 1.0 - exp(-p_val3 * pow(boa_ij, p_val4));
+        const T f7_jk = 1.0 - exp(-p_val3 * pow(boa_jk, p_val4));
+        const T expval7 = exp(-p_val7 * delta_boc);
+        const T trm8 = 1.0 + expval6 + expval7;
+        const T f8 = p_val5 - (p_val5 - 1.0) * (2.0 + expval6) / trm8;
+        const T theta_0 = (180.0 - theta_00 * (1.0 - exp(-p_val10 * (2.0 - sbo2)))) * kPi / 180.0;
+        const T expval2theta = exp(-p_val2 * sqr(theta_0 - theta));
+        const T expval12theta = p_val1 >= 0 ? p_val1 * (1.0 - expval2theta) : p_val1 * -expval2theta;
+        e.ev += f7_ij * f7_jk * f8 * expval12theta;
+
+        const T exp_pen3 = exp(-p_pen3 * delta), exp_pen4 = exp(p_pen4 * delta);
+        const T f9 = (2.0 + exp_pen3) / (1.0 + exp_pen3 + exp_pen4);
+        e.epen += p_pen1 * f9 * exp(-p_pen2 * sqr(boa_ij - 2.0)) * exp(-p_pen2 * sqr(boa_jk - 2.0));
+
+        const T exp_coa2 = exp(p_coa2 * delta_val);
+        e.ecoa += p_coa1 / (1.0 + exp_coa2) * exp(-p_coa3 * sqr(tot_i - boa_ij)) * exp(-p_coa3 * sqr(tot_k - boa_jk)) *
+                  exp(-p_coa4 * sqr(boa_ij - 1.5)) * exp(-p_coa4 * sqr(boa_jk - 1.5));
+    }
+    return e;
+}
+
+void angle_energies(const Ctx& c, const Bonds& b, Terms& e, Gradient* g) {
+    const double* gp = c.t.general;
+    const int nt = c.t.n_types;
+    for (std::size_t j = 0; j < c.n(); ++j) {
+        const double* aj = c.atom(static_cast<std::int64_t>(j));
+        const double tot_j = b.total_bo[j];
         double sbop = 0.0, prod_sbo = 1.0;
-        for (const std::size_t q : rows(b, j)) {
+        for (std::size_t q = b.first[j]; q < b.first[j + 1]; ++q) {
             sbop += b.bo_pi[q] + b.bo_pi2[q];
             double x = sq(b.bo[q]);
             x *= x;
             x *= x;
             prod_sbo *= std::exp(-x);
         }
-        const double vlpadj = lp.vlpex >= 0 ? 0.0 : lp.nlp;
-        const double sbo = sbop + (1.0 - prod_sbo) * (-delta_boc - p_val8 * vlpadj);
-        double sbo2;
-        if (sbo <= 0) sbo2 = 0.0;
-        else if (sbo <= 1) sbo2 = std::pow(sbo, p_val9);
-        else if (sbo < 2) sbo2 = 2.0 - std::pow(2.0 - sbo, p_val9);
-        else sbo2 = 2.0;
-        const double expval6 = std::exp(p_val6 * delta_boc);
-        const double p_val3 = aj[kPval3], p_val5 = aj[kPval5];
-        const Rows list = rows(b, j);
-        for (std::size_t bij = list.lo; bij < list.hi; ++bij) {
-            const double boa_ij = b.bo[bij] - kThbCut;
-            if (!(boa_ij > 0.0)) continue;
-            const auto i = static_cast<std::int64_t>(data.owner(b.entry[bij]));
-            const double* gij = data.geometry(b.entry[bij]);
-            for (std::size_t bjk = bij + 1; bjk < list.hi; ++bjk) {
-                const double boa_jk = b.bo[bjk] - kThbCut;
-                if (!(boa_jk > 0.0 && b.bo[bij] > kThbCut && b.bo[bjk] > kThbCut && b.bo[bij] * b.bo[bjk] > kThbCutSq))
+        const double sbo2 = sbo2_of(sbop, prod_sbo, tot_j, aj, gp);
+        double g_sbo2 = 0.0;
+        const std::size_t lo = b.first[j], hi = b.first[j + 1];
+        for (std::size_t bij = lo; bij < hi; ++bij) {
+            if (!(b.bo[bij] - kThbCut > 0.0)) continue;
+            const std::int64_t i = c.owner(b.entry[bij]);
+            const double* gij = c.data.geometry(b.entry[bij]);
+            for (std::size_t bjk = bij + 1; bjk < hi; ++bjk) {
+                if (!(b.bo[bjk] - kThbCut > 0.0 && b.bo[bij] > kThbCut && b.bo[bjk] > kThbCut &&
+                      b.bo[bij] * b.bo[bjk] > kThbCutSq))
                     continue;
-                const auto k = static_cast<std::int64_t>(data.owner(b.entry[bjk]));
-                const double* gjk = data.geometry(b.entry[bjk]);
-                double cos_t = (gij[0] * gjk[0] + gij[1] * gjk[1] + gij[2] * gjk[2]) / (gij[3] * gjk[3]);
-                cos_t = std::fmin(1.0, std::fmax(-1.0, cos_t));
-                const double theta = std::acos(cos_t);
-                const double* sets = t.angle + ((static_cast<std::ptrdiff_t>(type(i)) * nt + type(static_cast<std::int64_t>(j))) *
-                                                    nt + type(k)) * kAngleStride;
-                for (int c = 0; c < static_cast<int>(sets[0]); ++c) {
-                    const double* v = sets + 1 + c * kAngleValues;
-                    const double theta_00 = v[0], p_val1 = v[1], p_val2 = v[2], p_coa1 = v[3], p_val7 = v[4],
-                                 p_pen1 = v[5], p_val4 = v[6];
-                    if (!(std::fabs(p_val1) > 0.001)) continue;
-                    const double f7_ij = 1.0 - std::exp(-p_val3 * std::pow(boa_ij, p_val4));
-                    const double f7_jk = 1.0 - std::exp(-p_val3 * std::pow(boa_jk, p_val4));
-                    const double expval7 = std::exp(-p_val7 * delta_boc);
-                    const double trm8 = 1.0 + expval6 + expval7;
-                    const double f8 = p_val5 - (p_val5 - 1.0) * (2.0 + expval6) / trm8;
-                    const double theta_0 = (180.0 - theta_00 * (1.0 - std::exp(-p_val10 * (2.0 - sbo2)))) * kPi / 180.0;
-                    const double expval2theta = std::exp(-p_val2 * sq(theta_0 - theta));
-                    const double expval12theta = p_val1 >= 0 ? p_val1 * (1.0 - expval2theta) : p_val1 * -expval2theta;
-                    e.e_angle += f7_ij * f7_jk * f8 * expval12theta;
-
-                    const double exp_pen3 = std::exp(-p_pen3 * delta), exp_pen4 = std::exp(p_pen4 * delta);
-                    const double f9 = (2.0 + exp_pen3) / (1.0 + exp_pen3 + exp_pen4);
-                    e.e_penalty += p_pen1 * f9 * std::exp(-p_pen2 * sq(boa_ij - 2.0)) * std::exp(-p_pen2 * sq(boa_jk - 2.0));
-
-                    const double exp_coa2 = std::exp(p_coa2 * delta_val);
-                    e.e_coalition += p_coa1 / (1.0 + exp_coa2) *
-                                     std::exp(-p_coa3 * sq(b.total_bo[static_cast<std::size_t>(i)] - boa_ij)) *
-                                     std::exp(-p_coa3 * sq(b.total_bo[static_cast<std::size_t>(k)] - boa_jk)) *
-                                     std::exp(-p_coa4 * sq(boa_ij - 1.5)) * std::exp(-p_coa4 * sq(boa_jk - 1.5));
+                const std::int64_t k = c.owner(b.entry[bjk]);
+                const double* sets = c.t.angle + ((c.type(i) * nt + c.type(static_cast<std::int64_t>(j))) * nt +
+                                                  c.type(k)) * kAngleStride;
+                if (sets[0] == 0.0) continue;
+                const double tot_i = b.total_bo[static_cast<std::size_t>(i)],
+                             tot_k = b.total_bo[static_cast<std::size_t>(k)];
+                const double* gjk = c.data.geometry(b.entry[bjk]);
+                if (!g) {
+                    const AngleE<double> a = angle_energy(b.bo[bij], b.bo[bjk], tot_i, tot_j, tot_k, sbo2, gij, gjk,
+                                                          sets, aj, gp);
+                    e.ev += a.ev;
+                    e.epen += a.epen;
+                    e.ecoa += a.ecoa;
+                    continue;
                 }
+                using D = Dual<12>;
+                D vij[3], vjk[3];
+                vector_input(gij, 6, vij);
+                vector_input(gjk, 9, vjk);
+                const AngleE<D> a = angle_energy(D::input(b.bo[bij], 0), D::input(b.bo[bjk], 1), D::input(tot_i, 2),
+                                                 D::input(tot_j, 3), D::input(tot_k, 4), D::input(sbo2, 5), vij, vjk,
+                                                 sets, aj, gp);
+                e.ev += a.ev.v;
+                e.epen += a.epen.v;
+                e.ecoa += a.ecoa.v;
+                const D E = a.ev + a.epen + a.ecoa;
+                g->bo[bij] += E.d[0];
+                g->bo[bjk] += E.d[1];
+                g->total[static_cast<std::size_t>(i)] += E.d[2];
+                g->total[j] += E.d[3];
+                g->total[static_cast<std::size_t>(k)] += E.d[4];
+                g_sbo2 += E.d[5];
+                g->add_vector(c, static_cast<std::int64_t>(j), b.entry[bij], E.d + 6);
+                g->add_vector(c, static_cast<std::int64_t>(j), b.entry[bjk], E.d + 9);
+            }
+        }
+        if (g && g_sbo2 != 0.0) {  // SBO2: the centre's pi orders, exp(-BO^8) product and total
+            using D = Dual<3>;
+            const D S = sbo2_of(D::input(sbop, 0), D::input(prod_sbo, 1), D::input(tot_j, 2), aj, gp);
+            g->total[j] += g_sbo2 * S.d[2];
+            for (std::size_t q = lo; q < hi; ++q) {
+                g->pi[q] += g_sbo2 * S.d[0];
+                g->pi2[q] += g_sbo2 * S.d[0];
+                const double bo = b.bo[q], bo7 = bo * bo * bo * bo * bo * bo * bo;
+                g->bo[q] += g_sbo2 * S.d[1] * prod_sbo * -8.0 * bo7;
             }
         }
     }
+}
+
+template <class T>
+struct TorsionE {
+    T et{0.0}, eco{0.0};
+};
+
+// The torsion i-j-k-l about the bond j-k (dji: j to i, djk: j to k, dkl: k to l) and its
+// four-body conjugation; v = the quadruple's V1, V2, V3, p_tor1, p_cot1 after its flag.
+template <class T>
+TorsionE<T> torsion_energy(const T& bo_ij, const T& bo_jk, const T& bo_kl, const T& pi_jk, const T& tot_j,
+                           const T& tot_k, const T* dji, const T* djk, const T* dkl, const double* v,
+                           const double* aj, const double* ak, const double* gp) {
+    using std::cos;
+    using std::exp;
+    const double p_tor2 = gp[23], p_tor3 = gp[24], p_tor4 = gp[25], p_cot2 = gp[27];
+    const double V1 = v[1], V2 = v[2], V3 = v[3], p_tor1 = v[4], p_cot1 = v[5];
+    const T delta_j = tot_j - aj[kValencyBoc], delta_k = tot_k - ak[kValencyBoc];
+    const T boa_ij = bo_ij - kThbCut, boa_jk = bo_jk - kThbCut, boa_kl = bo_kl - kThbCut;
+    const T exp_tor3 = exp(-p_tor3 * (delta_j + delta_k)), exp_tor4 = exp(p_tor4 * (delta_j + delta_k));
+    const T f11 = (2.0 + exp_tor3) / (1.0 + exp_tor3 + exp_tor4);
+    const T r_ij = norm3(dji), r_jk = norm3(djk), r_kl = norm3(dkl);
+    const T sin_ijk = sin_acos_bounded(clamp_unit(dot3(dji, djk) / (r_ij * r_jk)), 1e-10);
+    // the k-centred angle is between k's bonds to j (-djk) and to l
+    const T sin_jkl = sin_acos_bounded(clamp_unit(-dot3(djk, dkl) / (r_jk * r_kl)), 1e-10);
+    // dihedral: LAMMPS's vectors are i - j, k - j, l - k
+    const T cross[3] = {djk[1] * dkl[2] - djk[2] * dkl[1], djk[2] * dkl[0] - djk[0] * dkl[2],
+                        djk[0] * dkl[1] - djk[1] * dkl[0]};
+    const T cos_u = -dot3(dji, djk) * dot3(djk, dkl) + r_jk * r_jk * dot3(dji, dkl);
+    const T sin_u = -r_jk * dot3(dji, cross);
+    const T omega = atan2(sin_u, cos_u);
+    const T cos_w = cos(omega), cos2w = cos(2.0 * omega), cos3w = cos(3.0 * omega);
+    const T exp_tor1 = exp(p_tor1 * sqr(2.0 - pi_jk - f11));
+    const T fn10 = (1.0 - exp(-p_tor2 * boa_ij)) * (1.0 - exp(-p_tor2 * boa_jk)) * (1.0 - exp(-p_tor2 * boa_kl));
+    const T cv = 0.5 * (V1 * (1.0 + cos_w) + V2 * exp_tor1 * (1.0 - cos2w) + V3 * (1.0 + cos3w));
+    TorsionE<T> e;
+    e.et = fn10 * sin_ijk * sin_jkl * cv;
+    const T fn12 = exp(-p_cot2 * sqr(boa_ij - 1.5)) * exp(-p_cot2 * sqr(boa_jk - 1.5)) * exp(-p_cot2 * sqr(boa_kl - 1.5));
+    e.eco = p_cot1 * fn12 * (1.0 + (sqr(cos_w) - 1.0) * sin_ijk * sin_jkl);
     return e;
 }
 
-TorsionEnergies torsion_energies(const Dataset& data, std::int64_t s, const Tables& t, const Bonds& b) {
-    constexpr double kThbCut = 0.001;  // LAMMPS's default
-    const double* gp = t.general;
-    const double p_tor2 = gp[23], p_tor3 = gp[24], p_tor4 = gp[25], p_cot2 = gp[27];
-    const int nt = t.n_types;
-    const std::int64_t a0 = data.atom_offset(s), na = data.n_atoms(s);
-    const auto type = [&](std::int64_t local) { return static_cast<std::ptrdiff_t>(data.type(a0 + local)); };
-    const auto n = static_cast<std::size_t>(na);
-    const auto owner = [&](std::size_t q) { return static_cast<std::int64_t>(data.owner(b.entry[q])); };
-    const auto vec = [&](std::size_t q) { return data.geometry(b.entry[q]); };  // dx, dy, dz, r
-    const auto dot = [](const double* u, const double* v) { return u[0] * v[0] + u[1] * v[1] + u[2] * v[2]; };
-    const auto angle_sin = [&](const double* u, const double* v) {  // sin of the angle between two bonds
-        const double c = std::fmin(1.0, std::fmax(-1.0, dot(u, v) / (u[3] * v[3])));
-        return std::sin(std::acos(c));
+void torsion_energies(const Ctx& c, const Bonds& b, Terms& e, Gradient* g) {
+    const double* gp = c.t.general;
+    const int nt = c.t.n_types;
+    const auto vec = [&](std::size_t q) { return c.data.geometry(b.entry[q]); };  // dx, dy, dz, r
+    const auto same = [](const double* u, const double* w, double sign) {  // u == sign * w, to 1e-9 Å
+        return std::fabs(u[0] - sign * w[0]) < 1e-9 && std::fabs(u[1] - sign * w[1]) < 1e-9 &&
+               std::fabs(u[2] - sign * w[2]) < 1e-9;
     };
-
-    TorsionEnergies e;
-    for (std::size_t j = 0; j < n; ++j) {
-        const double* aj = t.atom + type(static_cast<std::int64_t>(j)) * kAtomFields;
-        const double delta_j = b.total_bo[j] - aj[kValencyBoc];
-        for (const std::size_t jk : rows(b, j)) {
-            const auto k = static_cast<std::size_t>(owner(jk));
+    for (std::size_t j = 0; j < c.n(); ++j) {
+        const double* aj = c.atom(static_cast<std::int64_t>(j));
+        for (std::size_t jk = b.first[j]; jk < b.first[j + 1]; ++jk) {
+            const auto k = static_cast<std::size_t>(c.owner(b.entry[jk]));
             const double* djk = vec(jk);
             // each central bond once: from the lower atom, or for a bond to its own image, along
             // the image's positive direction (z, then y, then x), as LAMMPS orders them
             if (j > k) continue;
             if (j == k && (djk[2] < 0 || (djk[2] == 0 && (djk[1] < 0 || (djk[1] == 0 && djk[0] < 0))))) continue;
             if (!(b.bo[jk] > kThbCut)) continue;
-            const double boa_jk = b.bo[jk] - kThbCut;
-            const double* ak = t.atom + type(static_cast<std::int64_t>(k)) * kAtomFields;
-            const double delta_k = b.total_bo[k] - ak[kValencyBoc];
-            const double exp_tor2_jk = std::exp(-p_tor2 * boa_jk);
-            const double exp_cot2_jk = std::exp(-p_cot2 * sq(boa_jk - 1.5));
-            const double exp_tor3 = std::exp(-p_tor3 * (delta_j + delta_k)), exp_tor4 = std::exp(p_tor4 * (delta_j + delta_k));
-            const double f11 = (2.0 + exp_tor3) / (1.0 + exp_tor3 + exp_tor4);
-            // k's bond back to j: the entry of k's list to j's image at -djk
-            for (const std::size_t ij : rows(b, j)) {
+            const double* ak = c.atom(static_cast<std::int64_t>(k));
+            for (std::size_t ij = b.first[j]; ij < b.first[j + 1]; ++ij) {
                 if (ij == jk || !(b.bo[ij] > kThbCut)) continue;
-                const auto i = owner(ij);
+                const std::int64_t i = c.owner(b.entry[ij]);
                 const double* dji = vec(ij);
-                const double sin_ijk = angle_sin(dji, djk);
-                const double boa_ij = b.bo[ij] - kThbCut;
-                for (const std::size_t kl : rows(b, k)) {
+                for (std::size_t kl = b.first[k]; kl < b.first[k + 1]; ++kl) {
                     const double* dkl = vec(kl);
-                    const auto l = owner(kl);
-                    // skip k's bond back to j (the same atom and image)
-                    if (static_cast<std::size_t>(l) == j && std::fabs(dkl[0] + djk[0]) < 1e-9 &&
-                        std::fabs(dkl[1] + djk[1]) < 1e-9 && std::fabs(dkl[2] + djk[2]) < 1e-9)
-                        continue;
-                    // i and l the same atom (and image): no torsion
-                    if (l == i && std::fabs(djk[0] + dkl[0] - dji[0]) < 1e-9 && std::fabs(djk[1] + dkl[1] - dji[1]) < 1e-9 &&
-                        std::fabs(djk[2] + dkl[2] - dji[2]) < 1e-9)
-                        continue;
+                    const std::int64_t l = c.owner(b.entry[kl]);
+                    if (static_cast<std::size_t>(l) == j && same(dkl, djk, -1.0)) continue;  // k's bond back to j
+                    if (l == i) {  // i and l the same atom and image: no torsion
+                        const double jl[3] = {djk[0] + dkl[0], djk[1] + dkl[1], djk[2] + dkl[2]};
+                        if (same(jl, dji, 1.0)) continue;
+                    }
                     if (!(b.bo[kl] > kThbCut) || !(b.bo[ij] * b.bo[jk] * b.bo[kl] > kThbCut)) continue;
-                    const double* v = t.torsion +
-                                      (((type(i) * nt + type(static_cast<std::int64_t>(j))) * nt + type(static_cast<std::int64_t>(k))) * nt +
-                                       type(l)) * kTorsionStride;
+                    const double* v = c.t.torsion +
+                                      (((c.type(i) * nt + c.type(static_cast<std::int64_t>(j))) * nt +
+                                        c.type(static_cast<std::int64_t>(k))) * nt + c.type(l)) * kTorsionStride;
                     if (v[0] == 0.0) continue;
-                    const double V1 = v[1], V2 = v[2], V3 = v[3], p_tor1 = v[4], p_cot1 = v[5];
-                    // the k-centred angle is between k's bonds to j (-djk) and to l
-                    const double mjk[4] = {-djk[0], -djk[1], -djk[2], djk[3]};
-                    const double sin_jkl = angle_sin(mjk, dkl);
-                    // dihedral: LAMMPS's vectors are i - j, k - j, l - k
-                    double cross[3] = {djk[1] * dkl[2] - djk[2] * dkl[1], djk[2] * dkl[0] - djk[0] * dkl[2],
-                                       djk[0] * dkl[1] - djk[1] * dkl[0]};
-                    const double cos_u = -dot(dji, djk) * dot(djk, dkl) + sq(djk[3]) * dot(dji, dkl);
-                    const double sin_u = -djk[3] * dot(dji, cross);
-                    const double omega = std::atan2(sin_u, cos_u);
-                    const double cos_w = std::cos(omega), cos2w = std::cos(2.0 * omega), cos3w = std::cos(3.0 * omega);
-                    const double boa_kl = b.bo[kl] - kThbCut;
-                    const double exp_tor1 = std::exp(p_tor1 * sq(2.0 - b.bo_pi[jk] - f11));
-                    const double fn10 = (1.0 - std::exp(-p_tor2 * boa_ij)) * (1.0 - exp_tor2_jk) *
-                                        (1.0 - std::exp(-p_tor2 * boa_kl));
-                    const double cv = 0.5 * (V1 * (1.0 + cos_w) + V2 * exp_tor1 * (1.0 - cos2w) + V3 * (1.0 + cos3w));
-                    e.e_torsion += fn10 * sin_ijk * sin_jkl * cv;
-                    const double fn12 = std::exp(-p_cot2 * sq(boa_ij - 1.5)) * exp_cot2_jk * std::exp(-p_cot2 * sq(boa_kl - 1.5));
-                    e.e_conjugation += p_cot1 * fn12 * (1.0 + (sq(cos_w) - 1.0) * sin_ijk * sin_jkl);
+                    const double tot_j = b.total_bo[j], tot_k = b.total_bo[k];
+                    if (!g) {
+                        const TorsionE<double> t = torsion_energy(b.bo[ij], b.bo[jk], b.bo[kl], b.bo_pi[jk], tot_j,
+                                                                  tot_k, dji, djk, dkl, v, aj, ak, gp);
+                        e.et += t.et;
+                        e.eco += t.eco;
+                        continue;
+                    }
+                    using D = Dual<15>;
+                    D vji[3], vjk[3], vkl[3];
+                    vector_input(dji, 6, vji);
+                    vector_input(djk, 9, vjk);
+                    vector_input(dkl, 12, vkl);
+                    const TorsionE<D> t = torsion_energy(D::input(b.bo[ij], 0), D::input(b.bo[jk], 1),
+                                                         D::input(b.bo[kl], 2), D::input(b.bo_pi[jk], 3),
+                                                         D::input(tot_j, 4), D::input(tot_k, 5), vji, vjk, vkl, v, aj,
+                                                         ak, gp);
+                    e.et += t.et.v;
+                    e.eco += t.eco.v;
+                    const D E = t.et + t.eco;
+                    g->bo[ij] += E.d[0];
+                    g->bo[jk] += E.d[1];
+                    g->bo[kl] += E.d[2];
+                    g->pi[jk] += E.d[3];
+                    g->total[j] += E.d[4];
+                    g->total[k] += E.d[5];
+                    g->add_vector(c, static_cast<std::int64_t>(j), b.entry[ij], E.d + 6);
+                    g->add_vector(c, static_cast<std::int64_t>(j), b.entry[jk], E.d + 9);
+                    g->add_vector(c, static_cast<std::int64_t>(k), b.entry[kl], E.d + 12);
                 }
             }
         }
     }
-    return e;
 }
 
-double hbond_energy(const Dataset& data, std::int64_t s, const Tables& t, const Bonds& b, double hbond_cut) {
-    require(hbond_cut <= data.cutoff(), "reaxff", "the hydrogen-bond cut-off exceeds the dataset's");
+// A hydrogen bond i-j...k (j the hydrogen; dji: j to its donor i, djk: j to the acceptor k).
+template <class T>
+T hbond_energy_of(const T& bo_ij, const T* dji, const T* djk, const double* v) {
+    using std::exp;
+    const double r0 = v[0], p_hb1 = v[1], p_hb2 = v[2], p_hb3 = v[3];
+    const T r_jk = norm3(djk);
+    const T cos_t = clamp_unit(dot3(dji, djk) / (norm3(dji) * r_jk));
+    const T sin4 = sqr((1.0 - cos_t) / 2.0);  // sin^4(theta / 2)
+    return p_hb1 * (1.0 - exp(-p_hb2 * bo_ij)) * exp(-p_hb3 * (r0 / r_jk + r_jk / r0 - 2.0)) * sin4;
+}
+
+double hbond_energies(const Ctx& c, const Bonds& b, double hbond_cut, Gradient* g) {
     constexpr double kHbThreshold = 0.01;  // LAMMPS's HB_THRESHOLD
-    const int nt = t.n_types;
-    const std::int64_t a0 = data.atom_offset(s), na = data.n_atoms(s);
-    const auto type = [&](std::int64_t local) { return static_cast<std::ptrdiff_t>(data.type(a0 + local)); };
+    const int nt = c.t.n_types;
     // p_hbond arrives truncated to an integer value (as LAMMPS reads it): 1 hydrogen, 2 donor/acceptor
-    const auto hb = [&](std::int64_t local) { return t.atom[type(local) * kAtomFields + kPhbond]; };
+    const auto hb = [&](std::int64_t local) { return c.atom(local)[kPhbond]; };
     double e = 0.0;
-    for (std::int64_t j = 0; j < na; ++j) {
+    for (std::int64_t j = 0; j < c.na; ++j) {
         if (hb(j) != 1.0) continue;
-        for (std::int64_t pk = data.first(a0 + j); pk < data.last(a0 + j); ++pk) {
-            const double* djk = data.geometry(pk);
-            const std::int64_t k = data.owner(pk);
+        for (std::int64_t pk = c.data.first(c.a0 + j); pk < c.data.last(c.a0 + j); ++pk) {
+            const double* djk = c.data.geometry(pk);
+            const std::int64_t k = c.owner(pk);
             if (djk[3] > hbond_cut || hb(k) != 2.0) continue;
-            for (const std::size_t ij : rows(b, static_cast<std::size_t>(j))) {
-                const std::int64_t i = data.owner(b.entry[ij]);
+            for (std::size_t ij = b.first[static_cast<std::size_t>(j)]; ij < b.first[static_cast<std::size_t>(j) + 1];
+                 ++ij) {
+                const std::int64_t i = c.owner(b.entry[ij]);
                 if (hb(i) != 2.0 || !(b.bo[ij] >= kHbThreshold) || i == k) continue;
-                const double* v = t.hbond + ((type(i) * nt + type(j)) * nt + type(k)) * kHbondStride;
-                const double r0 = v[0], p_hb1 = v[1], p_hb2 = v[2], p_hb3 = v[3];
-                if (r0 <= 0.0) continue;
-                const double* dji = data.geometry(b.entry[ij]);
-                double c = (dji[0] * djk[0] + dji[1] * djk[1] + dji[2] * djk[2]) / (dji[3] * djk[3]);
-                c = std::fmin(1.0, std::fmax(-1.0, c));
-                const double half = std::sin(std::acos(c) / 2.0);
-                const double sin4 = sq(sq(half));
-                e += p_hb1 * (1.0 - std::exp(-p_hb2 * b.bo[ij])) *
-                     std::exp(-p_hb3 * (r0 / djk[3] + djk[3] / r0 - 2.0)) * sin4;
+                const double* v = c.t.hbond + ((c.type(i) * nt + c.type(j)) * nt + c.type(k)) * kHbondStride;
+                if (v[0] <= 0.0) continue;
+                const double* dji = c.data.geometry(b.entry[ij]);
+                if (!g) {
+                    e += hbond_energy_of(b.bo[ij], dji, djk, v);
+                    continue;
+                }
+                using D = Dual<7>;
+                D vji[3], vjk[3];
+                vector_input(dji, 1, vji);
+                vector_input(djk, 4, vjk);
+                const D E = hbond_energy_of(D::input(b.bo[ij], 0), vji, vjk, v);
+                e += E.v;
+                g->bo[ij] += E.d[0];
+                g->add_vector(c, j, b.entry[ij], E.d + 1);
+                g->add_vector(c, j, pk, E.d + 4);
             }
         }
     }
     return e;
 }
 
-NonbondedEnergies nonbonded_energies(const Dataset& data, std::int64_t s, const Tables& t, const double* q) {
-    constexpr double kCoulomb = 332.06371;     // LAMMPS's C_ele, kcal/mol Å / e^2
-    constexpr double kEvToKcal = 23.02;        // LAMMPS's conversion for the polarisation energy
-    const double* gp = t.general;
-    const double swa = gp[11], swb = gp[12], p_vdw1 = gp[28];
-    require(swb > swa && swb <= data.cutoff(), "reaxff", "the taper radius must exceed the lower one and fit "
-                                                         "the dataset's cut-off");
-    const Taper tap(swa, swb);
+// Half the van der Waals and Coulomb energy of a pair at distance r (each pair is seen from
+// both atoms), qq the product of the charges.
+template <class T>
+struct PairE {
+    T ew, ep;
+};
+
+template <class T>
+PairE<T> pair_energy(const T& r, const double* w, double qq, const Taper& tap, const Tables& t) {
+    using std::exp;
+    using std::pow;
+    constexpr double kCoulomb = 332.06371;  // LAMMPS's C_ele, kcal/mol Å / e^2
+    const double p_vdw1 = t.general[28];
     const bool shielded = t.vdw_type == 1 || t.vdw_type == 3, wall = t.vdw_type == 2 || t.vdw_type == 3;
-    const std::int64_t a0 = data.atom_offset(s), na = data.n_atoms(s);
-    const auto type = [&](std::int64_t local) { return static_cast<std::ptrdiff_t>(data.type(a0 + local)); };
-    NonbondedEnergies e;
-    for (std::int64_t i = 0; i < na; ++i) {
-        for (std::int64_t p = data.first(a0 + i); p < data.last(a0 + i); ++p) {
-            const double r = data.geometry(p)[3];
-            if (r > swb) continue;
-            const std::int64_t j = data.owner(p);
-            const double* w = t.pair + (type(i) * t.n_types + type(j)) * kPairFields;
-            const double taper = tap(r);
-            const double f13 = shielded ? std::pow(std::pow(r, p_vdw1) + std::pow(1.0 / w[kGammaW], p_vdw1), 1.0 / p_vdw1)
-                                        : r;
-            double ev = w[kDvdw] * (std::exp(w[kAlphaVdw] * (1.0 - f13 / w[kRvdw])) -
-                                    2.0 * std::exp(0.5 * w[kAlphaVdw] * (1.0 - f13 / w[kRvdw])));
-            if (wall) {
-                ev += w[kEcore] * std::exp(w[kAcore] * (1.0 - r / w[kRcore]));
-                if (t.lg) ev += -w[kLgcij] / (std::pow(r, 6.0) + std::pow(w[kLgre], 6.0));
+    const T taper = tap(r);
+    const T f13 = shielded ? pow(pow(r, p_vdw1) + std::pow(1.0 / w[kGammaW], p_vdw1), 1.0 / p_vdw1) : r;
+    T ev = w[kDvdw] * (exp(w[kAlphaVdw] * (1.0 - f13 / w[kRvdw])) - 2.0 * exp(0.5 * w[kAlphaVdw] * (1.0 - f13 / w[kRvdw])));
+    if (wall) {
+        ev += w[kEcore] * exp(w[kAcore] * (1.0 - r / w[kRcore]));
+        if (t.lg) ev += -w[kLgcij] / (pow(r, 6.0) + std::pow(w[kLgre], 6.0));
+    }
+    // LAMMPS takes the cube root as pow(x, 0.33333333333333): so do we
+    return {0.5 * taper * ev, 0.5 * kCoulomb * qq * taper / pow(r * r * r + w[kGammaShield], 0.33333333333333)};
+}
+
+void nonbonded_energies(const Ctx& c, const double* q, Terms& e, Gradient* g) {
+    constexpr double kEvToKcal = 23.02;  // LAMMPS's conversion for the polarisation energy
+    const double swa = c.t.general[11], swb = c.t.general[12];
+    require(swb > swa && swb <= c.data.cutoff(), "reaxff",
+            "the taper radius must exceed the lower one and fit the dataset's cut-off");
+    const Taper tap(swa, swb);
+    for (std::int64_t i = 0; i < c.na; ++i) {
+        for (std::int64_t p = c.data.first(c.a0 + i); p < c.data.last(c.a0 + i); ++p) {
+            const double* d = c.data.geometry(p);
+            if (d[3] > swb) continue;
+            const std::int64_t j = c.owner(p);
+            const double* w = c.pair(i, j);
+            const double qq = q[i] * q[j];
+            if (!g) {
+                const PairE<double> pe = pair_energy(d[3], w, qq, tap, c.t);
+                e.ew += pe.ew;
+                e.ep += pe.ep;
+                continue;
             }
-            // each pair is seen from both atoms: half each time
-            e.e_vdw += 0.5 * taper * ev;
-            // LAMMPS takes the cube root as pow(x, 0.33333333333333): so do we
-            e.e_coulomb += 0.5 * kCoulomb * q[i] * q[j] * taper / std::pow(r * r * r + w[kGammaShield], 0.33333333333333);
+            const PairE<Dual<1>> pe = pair_energy(Dual<1>::input(d[3], 0), w, qq, tap, c.t);
+            e.ew += pe.ew.v;
+            e.ep += pe.ep.v;
+            const double de_dr = pe.ew.d[0] + pe.ep.d[0];
+            const double gv[3] = {de_dr * d[0] / d[3], de_dr * d[1] / d[3], de_dr * d[2] / d[3]};
+            g->add_vector(c, i, p, gv);
         }
-        const double* ai = t.atom + type(i) * kAtomFields;
-        e.e_polarization += kEvToKcal * (ai[kChi] * q[i] + ai[kEta] / 2.0 * q[i] * q[i]);
+        const double* ai = c.atom(i);
+        e.eqeq += kEvToKcal * (ai[kChi] * q[i] + ai[kEta] / 2.0 * q[i] * q[i]);
+    }
+}
+
+}  // namespace
+
+Terms evaluate(const Dataset& data, std::int64_t s, const Tables& t, const double* charges, double bond_cut,
+               double hbond_cut, Bonds& b, double* forces) {
+    require(hbond_cut > 0.0 && hbond_cut <= data.cutoff(), "reaxff",
+            "the hydrogen-bond cut-off must be in (0, the dataset's cut-off]");
+    check_structure(data, s);
+    bonds(data, s, t, bond_cut, b);
+    const Ctx c(data, s, t);
+    std::optional<Gradient> grad;
+    if (forces) grad.emplace(b.bo.size(), c.n());
+    Gradient* g = forces ? &*grad : nullptr;
+    Terms e;
+    e.eb = bond_energy(c, b, g);
+    atom_energies(c, b, e, g);
+    angle_energies(c, b, e, g);
+    torsion_energies(c, b, e, g);
+    e.ehb = hbond_energies(c, b, hbond_cut, g);
+    nonbonded_energies(c, charges, e, g);
+    if (forces) {
+        bond_order_gradient(c, t, b, *g);
+        for (std::size_t k = 0; k < g->x.size(); ++k) forces[k] = -g->x[k];
     }
     return e;
 }
@@ -531,6 +863,7 @@ NonbondedEnergies nonbonded_energies(const Dataset& data, std::int64_t s, const 
 std::vector<double> qeq_charges(const Dataset& data, std::int64_t s, const Tables& t) {
     constexpr double kEvAngstrom = 14.4;  // LAMMPS's EV_TO_KCAL_PER_MOL in fix qeq/reaxff: e^2/(4 pi eps0) in eV Å
     const char* where = "reaxff QEq";
+    check_structure(data, s);
     const double swa = t.general[11], swb = t.general[12];
     require(swb > swa && swb <= data.cutoff(), where, "the taper radius must fit the dataset's cut-off");
     const std::int64_t a0 = data.atom_offset(s), na = data.n_atoms(s);

@@ -1,9 +1,10 @@
 // ReaxFF (A. C. T. van Duin et al., J. Phys. Chem. A 105, 9396 (2001); K. Chenoweth et al.,
 // J. Phys. Chem. A 112, 1040 (2008)) as LAMMPS's pair_style reaxff computes it, in LAMMPS's
-// "real" units (kcal/mol, Å). So far: bond orders with the over-coordination and 1-3
-// corrections, the bond energy with the terminal triple-bond stabilisation, the lone-pair,
-// over/under-coordination, valence-angle (angle, penalty, coalition), torsion, four-body
-// conjugation, hydrogen-bond, van der Waals and Coulomb energies (charges given).
+// "real" units (kcal/mol, Å): bond orders with the over-coordination and 1-3 corrections, the
+// bond energy with the terminal triple-bond stabilisation, the lone-pair, over/under-
+// coordination, valence-angle (angle, penalty, coalition), torsion, four-body conjugation,
+// hydrogen-bond, van der Waals and Coulomb energies, their analytic forces, and charge
+// equilibration.
 #pragma once
 
 #include <cstdint>
@@ -78,54 +79,49 @@ struct Tables {
 
 // The bonds of one structure: every ordered pair (i, neighbour entry p) within bond_cut whose
 // uncorrected bond order reaches the cut-off 0.01 * general[29]; their corrected bond orders;
-// each atom's total bond order; the bond energy (kcal/mol).
+// each atom's total bond order. The uncorrected orders (bo_u with the cut-off subtracted, as
+// LAMMPS keeps them, its sigma part s_u likewise) and their per-atom sums stay for the forces.
 struct Bonds {
     std::vector<std::int32_t> atom;     // i, within the structure
     std::vector<std::int64_t> entry;    // the Dataset neighbour entry p (its owner is j)
     std::vector<double> bo, bo_s, bo_pi, bo_pi2;
+    std::vector<double> u_bo, u_s, u_pi, u_pi2;
     std::vector<double> total_bo;       // per atom
+    std::vector<double> total_u;        // per atom: the sum of its rows' u_bo
     std::vector<std::size_t> first;     // per atom + 1: atom i's rows are [first[i], first[i + 1])
-    double e_bond = 0.0;
 };
 
-// Energies of the atoms' coordination (kcal/mol): the lone-pair energy with its C2 correction
-// (LAMMPS's elp) and the over- plus under-coordination energy (LAMMPS's ea), from the bonds.
-struct AtomEnergies {
-    double e_lp = 0.0, e_over_under = 0.0;
-};
-
-// Energies of the valence angles (kcal/mol): angle (LAMMPS's ev), penalty (epen) and
-// coalition (ecoa), with LAMMPS's default three-body cut-offs (bond orders above 0.001).
-struct AngleEnergies {
-    double e_angle = 0.0, e_penalty = 0.0, e_coalition = 0.0;
-};
-
-// Torsion (LAMMPS's et) and four-body conjugation (eco) energies (kcal/mol).
-struct TorsionEnergies {
-    double e_torsion = 0.0, e_conjugation = 0.0;
+// LAMMPS's energy components (compute pair reaxff), kcal/mol: bonds with the triple-bond term
+// (eb), over/under-coordination (ea), lone pairs with the C2 correction (elp), valence angles
+// (ev), penalty (epen), coalition (ecoa), hydrogen bonds (ehb), torsion (et), four-body
+// conjugation (eco), van der Waals (ew), Coulomb (ep) and the charges' polarisation (eqeq).
+struct Terms {
+    double eb = 0.0, ea = 0.0, elp = 0.0, ev = 0.0, epen = 0.0, ecoa = 0.0, ehb = 0.0, et = 0.0, eco = 0.0,
+           ew = 0.0, ep = 0.0, eqeq = 0.0;
+    double total() const { return eb + ea + elp + ev + epen + ecoa + ehb + et + eco + ew + ep + eqeq; }
 };
 
 // Throws InvalidArgument when the tables cannot be evaluated (non-finite values, radii or
 // exponents that make a bond order undefined).
 void check_tables(const Tables& t);
 
+// Throws InvalidArgument naming the atoms when two (or an atom and an image) are closer than
+// kMinDistance: no force field term is meaningful there, and QEq's matrix can lose definiteness.
+constexpr double kMinDistance = 0.1;  // Å
+void check_structure(const Dataset& data, std::int64_t structure);
+
+// The bond orders of structure s (with LAMMPS's default three-body cut-off 0.001 for angles and
+// torsions applied by the terms that use them).
 void bonds(const Dataset& data, std::int64_t structure, const Tables& t, double bond_cut, Bonds& out);
-AtomEnergies atom_energies(const Dataset& data, std::int64_t structure, const Tables& t, const Bonds& bonds);
-AngleEnergies angle_energies(const Dataset& data, std::int64_t structure, const Tables& t, const Bonds& bonds);
-TorsionEnergies torsion_energies(const Dataset& data, std::int64_t structure, const Tables& t, const Bonds& bonds);
 
-// Hydrogen-bond energy (LAMMPS's ehb, kcal/mol): donor-H bonds of order >= 0.01 and acceptors
-// within hbond_cut of the hydrogen (LAMMPS's default 7.5 Å; at most the dataset's cut-off).
-double hbond_energy(const Dataset& data, std::int64_t structure, const Tables& t, const Bonds& bonds, double hbond_cut);
-
-// Non-bonded energies (kcal/mol) of pairs within the taper radius general[12] (at most the
-// dataset's cut-off), tapered by ReaxFF's 7th-order polynomial: van der Waals with shielding,
-// inner wall and lg correction as the file asks (LAMMPS's ew), shielded Coulomb of the given
-// charges (ep), and the charges' polarisation energy chi q + eta/2 q^2 (eqeq).
-struct NonbondedEnergies {
-    double e_vdw = 0.0, e_coulomb = 0.0, e_polarization = 0.0;
-};
-NonbondedEnergies nonbonded_energies(const Dataset& data, std::int64_t structure, const Tables& t, const double* charges);
+// Every energy term of structure s for the given charges (e), the bond orders into `bonds`, and,
+// when forces is not null, the force on every atom (kcal/mol/Å, n_atoms x 3): the exact
+// negative gradient of the energy at fixed charges. With equilibrated charges that is the force
+// LAMMPS reports too (fix qeq/reaxff adds no dq/dx term). The hydrogen bonds reach hbond_cut
+// (LAMMPS's default 7.5 Å), the non-bonded terms the taper radius general[12], both at most the
+// dataset's cut-off.
+Terms evaluate(const Dataset& data, std::int64_t structure, const Tables& t, const double* charges, double bond_cut,
+               double hbond_cut, Bonds& bonds, double* forces);
 
 // Charges (e) by charge equilibration as LAMMPS's fix qeq/reaxff defines it: minimise
 // sum chi q + eta/2 q^2 + tapered shielded Coulomb (14.4 eV Å/e^2 / (r^3 + gamma_ij)^(1/3), summed

@@ -428,13 +428,16 @@ class ReaxFFResult:
     lone pairs, ``ev`` valence angles, ``epen`` penalty, ``ecoa`` coalition, ``ehb`` hydrogen
     bonds, ``et`` torsions, ``eco`` four-body conjugation, ``ew`` van der Waals, ``ep`` Coulomb,
     ``eqeq`` the charges' polarisation energy (``emol`` and ``efi`` are 0, as in LAMMPS).
-    `charges` are the charges used. Bonds: one row per ordered pair (i, j) whose uncorrected
+    `forces` (n_atoms x 3, kcal/mol/Å) are the exact negative gradient of `energy` at fixed
+    charges, which with equilibrated charges is also what LAMMPS reports (it adds no dq/dx
+    term). `charges` are the charges used. Bonds: one row per ordered pair (i, j) whose uncorrected
     bond order reaches the file's cut-off (every bond twice, once from each end): `i`, `j`,
     `vector` (from i to the image of j, Å), the corrected bond order `bo` and its `bo_s`, `bo_pi`,
     `bo_pi2` parts; `total_bond_order` per atom."""
 
     energy: float
     terms: dict
+    forces: np.ndarray
     charges: np.ndarray
     i: np.ndarray
     j: np.ndarray
@@ -482,9 +485,9 @@ def evaluate(structure: Structure, parameters: ReaxFFParameters, *, charges: Arr
     pbc = np.array([structure.pbc], dtype=np.uint8)
     data = _core.forcefield.Dataset(len(elements), cutoff, counts, types, np.ascontiguousarray(structure.positions),
                                     np.ascontiguousarray(structure.cell[None]), pbc, 1)
-    i, j, vec, bo, bo_s, bo_pi, bo_pi2, total, q, e = _core.forcefield.reaxff_bonds(
+    i, j, vec, bo, bo_s, bo_pi, bo_pi2, total, q, e, forces = _core.forcefield.reaxff_bonds(
         data, 0, *tables, vdw_type, parameters.lg, q, bond_cut, hbond_cut)
     eb, elp, ea, ev, epen, ecoa, et, eco, ehb, ew, ep, eqeq = (float(v) for v in e)
     terms = dict(eb=eb, ea=ea, elp=elp, emol=0.0, ev=ev, epen=epen, ecoa=ecoa, ehb=ehb, et=et, eco=eco, ew=ew,
                  ep=ep, efi=0.0, eqeq=eqeq)
-    return ReaxFFResult(float(sum(terms.values())), terms, q, i, j, vec, bo, bo_s, bo_pi, bo_pi2, total)
+    return ReaxFFResult(float(sum(terms.values())), terms, forces, q, i, j, vec, bo, bo_s, bo_pi, bo_pi2, total)
