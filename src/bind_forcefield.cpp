@@ -160,4 +160,64 @@ void bind_forcefield(py::module_& parent) {
         py::arg("hbond").noconvert(), py::arg("vdw_type"), py::arg("lg"), py::arg("charges"),
         py::arg("bond_cut"), py::arg("hbond_cut"),
         "internal; see mlsci_fast.forcefield.reaxff.evaluate");
+    s.def(
+        "reaxff_population",
+        [](const ff::Dataset& d, const CArray<double>& general, const CArray<double>& atom, const CArray<double>& pair,
+           const CArray<double>& angle, const CArray<double>& torsion, const CArray<double>& hbond, int vdw_type,
+           bool lg, const py::object& given, double bond_cut, double hbond_cut, const CArray<std::uint8_t>& want_forces,
+           const CArray<double>& ref_forces, bool with_forces, int n_threads) {
+            namespace rx = mlsci::forcefield::reaxff;
+            const std::int64_t n = d.n_types(), ns = d.n_structures(), na = d.n_atoms_total();
+            // one row per parameter set: (n_sets, values of one set)
+            const auto rows = [&](const CArray<double>& a, std::int64_t per, const char* what) {
+                if (a.ndim() != 2 || a.shape(1) != per || (a.shape(0) != general.shape(0)))
+                    throw mlsci::InvalidArgument(std::string("reaxff_population: ") + what +
+                                                 " must have one row of " + std::to_string(per) + " values per set");
+            };
+            if (general.ndim() != 2 || general.shape(0) < 1 || general.shape(1) < rx::kGeneralNeeded)
+                throw mlsci::InvalidArgument("reaxff_population: general must be (n_sets, >= 39)");
+            rows(atom, n * rx::kAtomFields, "atom");
+            rows(pair, n * n * rx::kPairFields, "pair");
+            rows(angle, n * n * n * rx::kAngleStride, "angle");
+            rows(torsion, n * n * n * n * rx::kTorsionStride, "torsion");
+            rows(hbond, n * n * n * rx::kHbondStride, "hbond");
+            if (want_forces.size() != ns || ref_forces.size() != 3 * na)
+                throw mlsci::InvalidArgument("reaxff_population: want_forces and ref_forces do not fit the dataset");
+            const std::int64_t n_sets = general.shape(0);
+            std::vector<rx::Tables> sets(static_cast<std::size_t>(n_sets));
+            for (std::int64_t k = 0; k < n_sets; ++k)
+                sets[static_cast<std::size_t>(k)] = rx::Tables{static_cast<int>(n),    general.data(k, 0),
+                                                               atom.data(k, 0),        pair.data(k, 0),
+                                                               angle.data(k, 0),       torsion.data(k, 0),
+                                                               hbond.data(k, 0),       vdw_type,
+                                                               lg};
+            const double* q = nullptr;
+            CArray<double> qa;
+            if (!given.is_none()) {
+                qa = given.cast<CArray<double>>();
+                if (qa.size() != na) throw mlsci::InvalidArgument("reaxff_population: one charge per atom");
+                q = qa.data();
+            }
+            CArray<double> e({n_sets, ns}), sse({n_sets, ns}), charges({n_sets, na});
+            py::object f = py::none();
+            double* fp = nullptr;
+            if (with_forces) {
+                CArray<double> fa({n_sets, na, std::int64_t{3}});
+                fp = fa.mutable_data();
+                f = fa;
+            }
+            double *ep = e.mutable_data(), *sp = sse.mutable_data(), *cp = charges.mutable_data();
+            {
+                py::gil_scoped_release nogil;
+                rx::evaluate_population(d, sets.data(), n_sets, q, bond_cut, hbond_cut, want_forces.data(),
+                                        ref_forces.data(), ep, sp, fp, cp, n_threads);
+            }
+            return py::make_tuple(e, sse, f, charges);
+        },
+        py::arg("dataset"), py::arg("general").noconvert(), py::arg("atom").noconvert(), py::arg("pair").noconvert(),
+        py::arg("angle").noconvert(), py::arg("torsion").noconvert(), py::arg("hbond").noconvert(),
+        py::arg("vdw_type"), py::arg("lg"), py::arg("charges"), py::arg("bond_cut"), py::arg("hbond_cut"),
+        py::arg("want_forces").noconvert(), py::arg("ref_forces").noconvert(), py::arg("with_forces"),
+        py::arg("n_threads"), "internal; see mlsci_fast.forcefield.fitting");
+
 }

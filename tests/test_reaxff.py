@@ -4,6 +4,7 @@ broken files are refused naming the line."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
@@ -320,6 +321,11 @@ def test_reaxff_bad_input_names_the_problem():
         reaxff.evaluate(ff.Structure(["C", "H"], np.array([[0, 0, 0], [1.1, 0, 0.0]])), p, charges=[0.1, np.nan])
     with pytest.raises(ValueError, match=r"atoms 0 and 1 \(or its periodic image\) are 0.050000 Å apart, closer than 0.1"):
         reaxff.evaluate(ff.Structure(["C", "H"], np.array([[0, 0, 0], [0.05, 0, 0.0]])), p)
+    soft = ReaxFFParameters.read(os.path.join(_potentials(), "ffield.reax.cho"))
+    soft.set("eta:O", 1.0)
+    soft.set("eta:H", 1.0)
+    with pytest.raises(ValueError, match="QEq: the charge equilibration matrix is not positive definite"):
+        reaxff.evaluate(ff.Structure(*map(np.asarray, CASES["water dimer"])), soft)
     with pytest.raises(ValueError, match="'qeq' or one value per atom"):
         reaxff.evaluate(ff.Structure(["C", "H"], np.array([[0, 0, 0], [1.1, 0, 0.0]])), p, charges="eem")
 
@@ -481,3 +487,103 @@ def test_reaction_paths_equal_lammps(path_name, make, points):
         _compare(ours, lammps, rel=1e-9, abs=1e-7)
         energies.append(ours.energy)
     assert np.ptp(energies) > 1.0  # the path changes the energy
+
+
+# ---- genes and fitting
+
+
+def test_genes_address_every_section():
+    pots = _potentials()
+    p = ReaxFFParameters.read(os.path.join(pots, "ffield.reax.cho"))
+    t = p.table
+    assert t.size == len(p.general) + p.atoms.size + sum(len(v) for sec in ("bonds", "offdiagonal", "angles",
+                                                                             "torsions", "hbonds")
+                                                         for _, v in getattr(p, sec))
+    assert p.get("general:1") == 50.0 and p.get("r_s:C") == 1.3825 and p.get("eta:C") == 7.0
+    assert p.get("De_s:C-C") == 156.5953 and p.get("p_bo2:C-C") == 6.8316
+    assert p.get("p_be1:C-H") == p.get("p_be1:H-C")  # either order, one entry
+    assert p.get("theta_00:C-C-C") == 67.2326
+    assert p.get("V1:X-C-H-X") == p.get("V1:X-H-C-X")
+    assert p.get("r0_hb:O-H-O") == dict(p.hbonds)[(2, 1, 2)][0]
+    q = p.copy()
+    q.set("p_be1:C-H", -0.25)
+    q.set("theta_00:H-C-H", 71.0)
+    assert q.get("p_be1:C-H") == -0.25 and q.get("theta_00:H-C-H") == 71.0 and p.get("p_be1:C-H") != -0.25
+    assert q._with_table(p.table) == p and p._with_table(q.table) == q
+    fe = ReaxFFParameters.read(os.path.join(pots, "ffield.reax.Fe_O_C_H"))  # two sets of one angle
+    name = "-".join(fe.elements[i] for i in (1, 3, 3))
+    first, second = (v for k, v in fe.angles if k == (1, 3, 3))
+    assert fe.get(f"p_val1:{name}#1") == first[1] and fe.get(f"p_val1:{name}#2") == second[1]
+    for gene, match in [("p_be1:C-Si", "element 'Si' is not one of"), ("r_x:C", "an atom parameter is one of"),
+                        ("n_u1:C", "does not use"), (f"p_val1:{name}", "has 2 entries"),
+                        (f"p_val1:{name}#3", "has 2 entries"), ("r0_hb:C-H-C", "has no entry C-H-C"),
+                        ("general:40", r"numbered 1\.\.39"), ("p_be1", "must read 'name:where'"),
+                        ("V1:C-C", "2 elements name one of")]:
+        target = fe if name in gene else p
+        with pytest.raises(ValueError, match=match):
+            target.gene_slots(gene)
+
+
+def _small_training_set(path: str) -> ff.TrainingSet:
+    """Rattled molecules with LAMMPS's energies and forces (QEq), kcal/mol."""
+    ts = ff.TrainingSet()
+    for case in ["methanol", "ethane", "water dimer", "formic acid"]:
+        for k in range(2):
+            symbols, pos = _rattled(case, 0.05, seed=k)
+            ts.add(ff.Structure(symbols, pos, name=f"{case} {k}"))
+    energies, forces = ff.run_lammps(ts, path, ["C", "H", "O"], pair_style="reaxff")
+    return ff.TrainingSet(dataclasses.replace(s, energy=e, forces=f)
+                          for s, e, f in zip(ts.structures, energies, forces))
+
+
+def test_training_set_errors_of_the_true_parameters_are_zero():
+    path = os.path.join(_potentials(), "ffield.reax.cho")
+    ts = _small_training_set(path)
+    p = ReaxFFParameters.read(path)
+    err = ts.errors(p)
+    assert err["energy_rmse"] < 1e-10 and err["force_rmse"] < 1e-6  # LAMMPS: not quite the gradient
+    e, f = ts.compute(p)
+    one = reaxff.evaluate(ts.structures[3], p)
+    assert e[3] == one.energy and np.array_equal(f[3], one.forces)
+
+
+GENES = ["p_be1:C-H", "De_s:C-H", "p_bo2:C-H", "r_s:C", "theta_00:H-C-H", "p_val1:H-C-H"]
+
+
+def test_fit_recovers_perturbed_reaxff_parameters(tmp_path):
+    """Six bond and angle parameters 10% off, found again by the GA and the L-BFGS-B polish;
+    LAMMPS runs the written file to the training set's energies."""
+    path = os.path.join(_potentials(), "ffield.reax.cho")
+    ts = _small_training_set(path)
+    truth = ReaxFFParameters.read(path)
+    start = truth.copy()
+    for g in GENES:
+        start.set(g, 1.1 * start.get(g))
+    assert ts.errors(start)["energy_rmse"] > 1.0
+    res = ff.fit(ts, start, GENES, bounds=0.2, population_size=24, n_generations=12, seed=3)
+    assert res.errors["energy_rmse"] < 1e-5 and res.errors["force_rmse"] < 1e-4
+    np.testing.assert_allclose([res.parameters.get(g) for g in GENES], [truth.get(g) for g in GENES], rtol=1e-5)
+    assert "kcal/mol/atom" in res.summary()
+    res.parameters.write(tmp_path / "ffield.fitted")
+    e, _ = ff.run_lammps(ts, str(tmp_path / "ffield.fitted"), ["C", "H", "O"], pair_style="reaxff")
+    np.testing.assert_allclose(e, [s.energy for s in ts.structures], atol=1e-3)
+
+
+def test_reaxff_objective_is_the_same_on_any_thread_count_and_refuses_bad_bounds():
+    path = os.path.join(_potentials(), "ffield.reax.cho")
+    ts = _small_training_set(path)
+    p = ReaxFFParameters.read(path)
+    bounds = [[0.8 * abs(p.get(g)), 1.2 * abs(p.get(g))] if p.get(g) > 0 else [1.2 * p.get(g), 0.8 * p.get(g)]
+              for g in GENES]
+    X = np.random.default_rng(0).uniform(*np.array(bounds).T, size=(6, len(GENES)))
+    one = ff.Objective(ts, p, GENES, bounds, n_threads=1)(X)
+    two = ff.Objective(ts, p, GENES, bounds, n_threads=2)(X)
+    assert np.array_equal(one, two) and np.all(np.isfinite(one))
+    for gene, b, match in [("r_s:C", [-1.0, 1.5], "cross 0, which switches the term on or off"),
+                           ("eta:O", [0.0, 9.0], "reach eta <= 0"), ("general:13", [9.0, 11.0], "taper radii"),
+                           ("p_bo2:C-H", [-1.0, 8.0], "cross 0")]:
+        with pytest.raises(ValueError, match=match):
+            ff.Objective(ts, p, [gene], [b])
+    # bounds that pass those rules but still break a kernel check are named by the kernel
+    with pytest.raises(ValueError, match=r"lower bounds give invalid parameters: .*general parameter 2"):
+        ff.Objective(ts, p, ["general:2"], [[0.0, 1.0]])

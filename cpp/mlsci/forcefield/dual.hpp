@@ -127,7 +127,8 @@ Dual<N> sqrt(const Dual<N>& x) {
 }
 template <int N>
 Dual<N> pow(const Dual<N>& x, double p) {
-    return chain(x, std::pow(x.v, p), p * std::pow(x.v, p - 1.0));
+    const double y = std::pow(x.v, p);
+    return chain(x, y, x.v != 0.0 ? p * y / x.v : p * std::pow(x.v, p - 1.0));
 }
 template <int N>
 Dual<N> sin(const Dual<N>& x) {

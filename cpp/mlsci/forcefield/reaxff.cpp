@@ -10,11 +10,13 @@
 
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <string>
 
 #include "mlsci/common/error.hpp"
+#include "mlsci/common/parallel.hpp"
 #include "mlsci/forcefield/dual.hpp"
 
 namespace mlsci::forcefield::reaxff {
@@ -785,15 +787,16 @@ struct PairE {
     T ew, ep;
 };
 
+// shield = (1 / gamma_w)^p_vdw1 of the pair's types.
 template <class T>
-PairE<T> pair_energy(const T& r, const double* w, double qq, const Taper& tap, const Tables& t) {
+PairE<T> pair_energy(const T& r, const double* w, double shield, double qq, const Taper& tap, const Tables& t) {
     using std::exp;
     using std::pow;
     constexpr double kCoulomb = 332.06371;  // LAMMPS's C_ele, kcal/mol Å / e^2
     const double p_vdw1 = t.general[28];
     const bool shielded = t.vdw_type == 1 || t.vdw_type == 3, wall = t.vdw_type == 2 || t.vdw_type == 3;
     const T taper = tap(r);
-    const T f13 = shielded ? pow(pow(r, p_vdw1) + std::pow(1.0 / w[kGammaW], p_vdw1), 1.0 / p_vdw1) : r;
+    const T f13 = shielded ? pow(pow(r, p_vdw1) + shield, 1.0 / p_vdw1) : r;
     T ev = w[kDvdw] * (exp(w[kAlphaVdw] * (1.0 - f13 / w[kRvdw])) - 2.0 * exp(0.5 * w[kAlphaVdw] * (1.0 - f13 / w[kRvdw])));
     if (wall) {
         ev += w[kEcore] * exp(w[kAcore] * (1.0 - r / w[kRcore]));
@@ -809,20 +812,25 @@ void nonbonded_energies(const Ctx& c, const double* q, Terms& e, Gradient* g) {
     require(swb > swa && swb <= c.data.cutoff(), "reaxff",
             "the taper radius must exceed the lower one and fit the dataset's cut-off");
     const Taper tap(swa, swb);
+    const int nt = c.t.n_types;
+    std::vector<double> shield(static_cast<std::size_t>(nt * nt));
+    for (int k = 0; k < nt * nt; ++k)
+        shield[static_cast<std::size_t>(k)] = std::pow(1.0 / c.t.pair[k * kPairFields + kGammaW], c.t.general[28]);
     for (std::int64_t i = 0; i < c.na; ++i) {
         for (std::int64_t p = c.data.first(c.a0 + i); p < c.data.last(c.a0 + i); ++p) {
             const double* d = c.data.geometry(p);
             if (d[3] > swb) continue;
             const std::int64_t j = c.owner(p);
             const double* w = c.pair(i, j);
+            const double sh = shield[static_cast<std::size_t>(c.type(i) * nt + c.type(j))];
             const double qq = q[i] * q[j];
             if (!g) {
-                const PairE<double> pe = pair_energy(d[3], w, qq, tap, c.t);
+                const PairE<double> pe = pair_energy(d[3], w, sh, qq, tap, c.t);
                 e.ew += pe.ew;
                 e.ep += pe.ep;
                 continue;
             }
-            const PairE<Dual<1>> pe = pair_energy(Dual<1>::input(d[3], 0), w, qq, tap, c.t);
+            const PairE<Dual<1>> pe = pair_energy(Dual<1>::input(d[3], 0), w, sh, qq, tap, c.t);
             e.ew += pe.ew.v;
             e.ep += pe.ep.v;
             const double de_dr = pe.ew.d[0] + pe.ep.d[0];
@@ -858,6 +866,45 @@ Terms evaluate(const Dataset& data, std::int64_t s, const Tables& t, const doubl
         for (std::size_t k = 0; k < g->x.size(); ++k) forces[k] = -g->x[k];
     }
     return e;
+}
+
+void evaluate_population(const Dataset& data, const Tables* sets, std::int64_t n_sets, const double* charges,
+                         double bond_cut, double hbond_cut, const std::uint8_t* want_forces, const double* ref_forces,
+                         double* energies, double* force_sse, double* forces, double* charges_out, int n_threads) {
+    for (std::int64_t k = 0; k < n_sets; ++k) {
+        try {
+            check_tables(sets[k]);
+        } catch (const InvalidArgument& e) {
+            throw InvalidArgument("individual " + std::to_string(k) + ": " + e.what());
+        }
+    }
+    const std::int64_t ns = data.n_structures(), na = data.n_atoms_total();
+    // about 20 us per atom and set with forces (measured: 48 atoms in 0.9 ms)
+    const double work_ns = 2e4 * static_cast<double>(n_sets) * static_cast<double>(na);
+    parallel_for(0, n_sets * ns, threads_for(work_ns, n_threads), [&](std::int64_t task) {
+        const std::int64_t k = task / ns, s = task % ns, a0 = data.atom_offset(s), n = data.n_atoms(s);
+        try {
+            std::vector<double> q;
+            if (charges) q.assign(charges + a0, charges + a0 + n);
+            else q = qeq_charges(data, s, sets[k]);
+            const bool wf = (want_forces && want_forces[s] != 0) || forces;
+            std::vector<double> f(wf ? static_cast<std::size_t>(3 * n) : 0);
+            Bonds b;
+            energies[task] = evaluate(data, s, sets[k], q.data(), bond_cut, hbond_cut, b, wf ? f.data() : nullptr)
+                                 .total();
+            double sse = 0.0;
+            if (want_forces && want_forces[s] != 0) {
+                const double* ref = ref_forces + 3 * a0;
+                for (std::int64_t c = 0; c < 3 * n; ++c) sse += sq(f[static_cast<std::size_t>(c)] - ref[c]);
+            }
+            force_sse[task] = sse;
+            if (forces) std::copy(f.begin(), f.end(), forces + 3 * (k * na + a0));
+            if (charges_out) std::copy(q.begin(), q.end(), charges_out + k * na + a0);
+        } catch (const InvalidArgument& e) {
+            throw InvalidArgument((n_sets > 1 ? "individual " + std::to_string(k) + ", " : std::string()) +
+                                  "structure " + std::to_string(s) + ": " + e.what());
+        }
+    });
 }
 
 std::vector<double> qeq_charges(const Dataset& data, std::int64_t s, const Tables& t) {

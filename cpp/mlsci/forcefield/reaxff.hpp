@@ -123,6 +123,17 @@ void bonds(const Dataset& data, std::int64_t structure, const Tables& t, double 
 Terms evaluate(const Dataset& data, std::int64_t structure, const Tables& t, const double* charges, double bond_cut,
                double hbond_cut, Bonds& bonds, double* forces);
 
+// A population of parameter sets over every structure of the dataset: each (set k, structure s)
+// is one task with its own outputs, so any thread count gives the same bits. charges: given per
+// atom (n_atoms_total), or null to equilibrate them for every (set, structure). Outputs, row k
+// for set k: energies and force_sse (n_sets x n_structures; force_sse the sum of squared force
+// component errors against ref_forces where want_forces[s], else 0), and when not null forces
+// (n_sets x n_atoms_total x 3, every structure) and charges_out (n_sets x n_atoms_total).
+// A set the kernels refuse is named: "individual k: ...".
+void evaluate_population(const Dataset& data, const Tables* sets, std::int64_t n_sets, const double* charges,
+                         double bond_cut, double hbond_cut, const std::uint8_t* want_forces, const double* ref_forces,
+                         double* energies, double* force_sse, double* forces, double* charges_out, int n_threads);
+
 // Charges (e) by charge equilibration as LAMMPS's fix qeq/reaxff defines it: minimise
 // sum chi q + eta/2 q^2 + tapered shielded Coulomb (14.4 eV Å/e^2 / (r^3 + gamma_ij)^(1/3), summed
 // over periodic images within the taper radius) at zero total charge. LAMMPS solves the two

@@ -14,7 +14,8 @@ from numpy.typing import ArrayLike
 
 from .. import _plotting, _threads
 from .._validation import as_float_array, check_scalar
-from .parameters import _MODEL, _Parameters
+from .parameters import _Parameters
+from .reaxff import ReaxFFParameters
 from .training import TrainingSet
 
 # --------------------------------------------------------------------------------------------
@@ -28,8 +29,9 @@ class Objective:
     The error of one parameter set is
     ``weights["energy"] * mean_s w_s (dE_s / N_s)^2 + weights["forces"] * mean_c w_c dF_c^2 +
     weights["relative"] * mean_r w_r dR_r^2``, each mean weighted by the structures' (or relative
-    energies') own weights: per-atom energies in eV, force components in eV/Å, relative energies
-    in eV. With ``multi_objective=True`` the three terms that the training set has are returned
+    energies') own weights: per-atom energies, force components per Å and relative energies in
+    the parameters' `energy_unit` (eV for Tersoff, kcal/mol for ReaxFF, as LAMMPS's "metal" and
+    "real" units; the training set's references must be in the same). With ``multi_objective=True`` the three terms that the training set has are returned
     as separate columns, for NSGA-II. Every structure of every individual is evaluated in C++
     in parallel; the neighbour lists are built once for the largest cut-off the bounds allow.
     """
@@ -41,8 +43,8 @@ class Objective:
             raise TypeError("training_set must be a TrainingSet")
         if not len(training_set):
             raise ValueError("the training set is empty")
-        if not isinstance(parameters, _Parameters):
-            raise TypeError("parameters must be TersoffParameters or ReaxLiteParameters")
+        if not isinstance(parameters, (_Parameters, ReaxFFParameters)):
+            raise TypeError("parameters must be TersoffParameters, ReaxFFParameters or ReaxLiteParameters")
         genes = list(genes)
         if not genes:
             raise ValueError("genes must name at least one parameter to fit")
@@ -63,6 +65,8 @@ class Objective:
             if k not in w:
                 raise ValueError(f"weights keys are 'energy', 'forces', 'relative'; got {k!r}")
             w[k] = float(check_scalar(v, f"weights[{k!r}]", numbers.Real, min_val=0))
+        if hasattr(parameters, "_check_gene_bounds"):
+            parameters._check_gene_bounds(genes, b)
         self.training_set, self.parameters, self.genes, self.bounds = training_set, parameters.copy(), genes, b
         self.weights = w
         self.multi_objective = bool(multi_objective)
@@ -89,7 +93,8 @@ class Objective:
             raise ValueError("the training set has no reference energies, forces or relative energies")
         # The neighbour lists must reach the largest cut-off any individual can have.
         widest = self.parameters.with_genes(genes, b[:, 1][None, :])[0]
-        self.cutoff = max(type(parameters)(parameters.elements, widest).cutoff(), parameters.cutoff())
+        self.cutoff = max(self.parameters._with_table(widest).cutoff(), parameters.cutoff())
+        self._elements = parameters._dataset_elements(training_set.elements)
         self._check_bounds()
 
     def _check_bounds(self) -> None:
@@ -97,13 +102,11 @@ class Objective:
         # of the box that decide validity (lower and upper of every gene).
         lo = self.parameters.with_genes(self.genes, self.bounds[:, 0][None, :])[0]
         hi = self.parameters.with_genes(self.genes, self.bounds[:, 1][None, :])[0]
-        data = self.training_set._dataset(self.parameters.elements, self.cutoff, self.n_threads)
-        model = _MODEL[self.parameters.model]
+        data = self.training_set._dataset(self._elements, self.cutoff, self.n_threads)
         for name, t in (("lower", lo), ("upper", hi)):
             try:
-                data.evaluate_population(model, np.ascontiguousarray(t[None]),
-                                         np.zeros(len(self.training_set), np.uint8),
-                                         self._ref_f, _threads.resolve(self.n_threads))
+                self.parameters._population(data, self._elements, t[None], np.zeros(len(self.training_set), np.uint8),
+                                            self._ref_f, _threads.resolve(self.n_threads))
             except ValueError as exc:
                 raise ValueError(f"the {name} bounds give invalid parameters: {exc}") from None
         if self.parameters.model == "tersoff":
@@ -124,17 +127,17 @@ class Objective:
         x = as_float_array(x, "x", ndim=1)
         if x.shape != (len(self.genes),):
             raise ValueError(f"x must have {len(self.genes)} genes, got {x.shape}")
-        return type(self.parameters)(self.parameters.elements, self.parameters.with_genes(self.genes, x[None])[0])
+        return self.parameters._with_table(self.parameters.with_genes(self.genes, x[None])[0])
 
     def terms_of(self, X: ArrayLike) -> np.ndarray:
         """(n, 3) mean squared errors (energy per atom, forces, relative) of each individual."""
         X = as_float_array(X, "X", ndim=2)
         if X.shape[1] != len(self.genes):
             raise ValueError(f"X must have {len(self.genes)} columns (one per gene), got {X.shape[1]}")
-        tables = np.ascontiguousarray(self.parameters.with_genes(self.genes, X))
-        data = self.training_set._dataset(self.parameters.elements, self.cutoff, self.n_threads)
-        e, sse = data.evaluate_population(_MODEL[self.parameters.model], tables, self._has_f, self._ref_f,
-                                          _threads.resolve(self.n_threads))
+        tables = self.parameters.with_genes(self.genes, X)
+        data = self.training_set._dataset(self._elements, self.cutoff, self.n_threads)
+        e, sse = self.parameters._population(data, self._elements, tables, self._has_f, self._ref_f,
+                                             _threads.resolve(self.n_threads))[:2]
         out = np.zeros((X.shape[0], 3))
         we = self._w * self._has_e
         if we.sum() > 0:
@@ -179,7 +182,8 @@ class ForceFieldFit:
 
     def summary(self) -> str:
         rows = [f"{'':>16} {'initial':>12} {'fitted':>12}"]
-        units = {"energy_rmse": "eV/atom", "force_rmse": "eV/Å", "relative_rmse": "eV"}
+        u = self.parameters.energy_unit
+        units = {"energy_rmse": f"{u}/atom", "force_rmse": f"{u}/Å", "relative_rmse": u}
         for k, u in units.items():
             if not math.isnan(self.errors[k]):
                 rows.append(f"{k:>16} {self.initial_errors[k]:12.5g} {self.errors[k]:12.5g} {u}")
@@ -213,8 +217,8 @@ class ForceFieldFit:
             ax.plot(ref, e / n, ".", ms=5)
             lim = [np.nanmin(ref), np.nanmax(ref)]
             ax.plot(lim, lim, "k-", lw=0.8)
-            ax.set_xlabel("reference energy (eV/atom)")
-            ax.set_ylabel("fitted energy (eV/atom)")
+            ax.set_xlabel(f"reference energy ({self.parameters.energy_unit}/atom)")
+            ax.set_ylabel(f"fitted energy ({self.parameters.energy_unit}/atom)")
             ax.set_title("energies")
         return _plotting.finish(fig, path, owned)
 
@@ -270,8 +274,8 @@ def fit(
     from ..ga.engine import GeneticAlgorithm
     from ..ga.nsga2 import NSGA2
 
-    if not isinstance(parameters, _Parameters):
-        raise TypeError("parameters must be TersoffParameters or ReaxLiteParameters")
+    if not isinstance(parameters, (_Parameters, ReaxFFParameters)):
+        raise TypeError("parameters must be TersoffParameters, ReaxFFParameters or ReaxLiteParameters")
     genes = list(genes)
     if isinstance(bounds, numbers.Real) and not isinstance(bounds, bool):
         f = float(check_scalar(bounds, "bounds", numbers.Real, min_val=0, include_min=False))

