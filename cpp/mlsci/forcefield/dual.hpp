@@ -1,8 +1,8 @@
 // Forward-mode derivatives for small local functions: a Dual<N> carries a value and its gradient
 // with respect to N inputs. ReaxFF's terms are written once as templates over the scalar type:
 // with double they give the energy, with Dual<N> the energy and its exact derivatives with
-// respect to the N local inputs of one interaction (bond orders, total bond orders, bond
-// vectors), which the caller then chains to atomic forces.
+// respect to the N local inputs of one interaction (bond orders, total bond orders, angles,
+// distances), which the caller then chains to atomic forces.
 #pragma once
 
 #include <algorithm>
@@ -131,6 +131,11 @@ Dual<N> pow(const Dual<N>& x, double p) {
     return chain(x, y, x.v != 0.0 ? p * y / x.v : p * std::pow(x.v, p - 1.0));
 }
 template <int N>
+Dual<N> cbrt(const Dual<N>& x) {
+    const double y = std::cbrt(x.v);
+    return chain(x, y, y / (3.0 * x.v));
+}
+template <int N>
 Dual<N> sin(const Dual<N>& x) {
     return chain(x, std::sin(x.v), std::cos(x.v));
 }
@@ -145,18 +150,6 @@ Dual<N> trunc(const Dual<N>& x) {
 }
 inline double trunc(double x) { return std::trunc(x); }
 
-// atan2 with a zero derivative where both arguments vanish (the angle is undefined there, and
-// every ReaxFF energy that uses it is multiplied by a vanishing sine).
-template <int N>
-Dual<N> atan2(const Dual<N>& y, const Dual<N>& x) {
-    Dual<N> r(std::atan2(y.v, x.v));
-    const double h = x.v * x.v + y.v * y.v;
-    if (h > 0.0)
-        for (int k = 0; k < N; ++k) r.d[k] = (x.v * y.d[k] - y.v * x.d[k]) / h;
-    return r;
-}
-inline double atan2(double y, double x) { return std::atan2(y, x); }
-
 // c clamped to [-1, 1] (a constant outside).
 template <class T>
 T clamp_unit(const T& c) {
@@ -164,20 +157,5 @@ T clamp_unit(const T& c) {
     if (value(c) < -1.0) return T(-1.0);
     return c;
 }
-
-// acos(c) and sin(acos(c)) whose derivatives divide by max(sin, floor), as LAMMPS bounds them
-// (1e-5 in valence angles, 1e-10 in torsions): finite at straight angles.
-template <int N>
-Dual<N> acos_bounded(const Dual<N>& c, double floor) {
-    const double th = std::acos(c.v);
-    return chain(c, th, -1.0 / std::max(std::sin(th), floor));
-}
-inline double acos_bounded(double c, double) { return std::acos(c); }
-template <int N>
-Dual<N> sin_acos_bounded(const Dual<N>& c, double floor) {
-    const double s = std::sin(std::acos(c.v));
-    return chain(c, s, -c.v / std::max(s, floor));
-}
-inline double sin_acos_bounded(double c, double) { return std::sin(std::acos(c)); }
 
 }  // namespace mlsci::forcefield

@@ -40,6 +40,15 @@ T norm3(const T* u) {
     return sqrt(dot3(u, u));
 }
 
+// Whether neighbour entry p of atom i is the one of its pair that pair terms use: the Dataset
+// lists every pair from both ends (and an atom's own image twice, at d and -d); pair sums take
+// the entry whose owner has the higher index, or for an own image the one along the positive
+// direction (z, then y, then x), as the torsions order bonds.
+inline bool first_of_pair(std::int64_t i, std::int64_t j, const double* d) {
+    if (i != j) return i < j;
+    return d[2] > 0 || (d[2] == 0 && (d[1] > 0 || (d[1] == 0 && d[0] > 0)));
+}
+
 // The structure, its tables and their lookups.
 struct Ctx {
     const Dataset& data;
@@ -73,10 +82,52 @@ struct Gradient {
     }
 };
 
-// Three Dual inputs k0, k0 + 1, k0 + 2 holding a vector.
-template <int N>
-void vector_input(const double* v, int k0, Dual<N>* out) {
-    for (int c = 0; c < 3; ++c) out[c] = Dual<N>::input(v[c], k0 + c);
+// The cosine of the angle between u and v (clamped to [-1, 1], as LAMMPS does) and its
+// derivatives with respect to u and v (zero where clamped).
+struct Cosine {
+    double c, du[3], dv[3];
+};
+
+Cosine cosine(const double* u, const double* v) {
+    const double ru = norm3(u), rv = norm3(v), raw = dot3(u, v) / (ru * rv);
+    Cosine out{};
+    out.c = clamp_unit(raw);
+    if (out.c == raw)
+        for (int k = 0; k < 3; ++k) {
+            out.du[k] = v[k] / (ru * rv) - raw * u[k] / (ru * ru);
+            out.dv[k] = u[k] / (ru * rv) - raw * v[k] / (rv * rv);
+        }
+    return out;
+}
+
+// The dihedral angle omega of a = j->i, b = j->k, c = k->l as LAMMPS defines it (atan2 of
+// -|b| a.(b x c) and (b.b)(a.c) - (a.b)(b.c)) and its derivatives with respect to a, b and c
+// (zero where it is undefined: a or c along b).
+struct Dihedral {
+    double omega, da[3], db[3], dc[3];
+};
+
+Dihedral dihedral(const double* a, const double* b, const double* c) {
+    const double bxc[3] = {b[1] * c[2] - b[2] * c[1], b[2] * c[0] - b[0] * c[2], b[0] * c[1] - b[1] * c[0]};
+    const double cxa[3] = {c[1] * a[2] - c[2] * a[1], c[2] * a[0] - c[0] * a[2], c[0] * a[1] - c[1] * a[0]};
+    const double axb[3] = {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
+    const double ab = dot3(a, b), bc = dot3(b, c), ac = dot3(a, c), bb = dot3(b, b), rb = std::sqrt(bb);
+    const double triple = dot3(a, bxc);
+    const double x = -ab * bc + bb * ac, y = -rb * triple;
+    Dihedral out{};
+    out.omega = std::atan2(y, x);
+    const double h = x * x + y * y;
+    if (!(h > 0.0)) return out;
+    for (int k = 0; k < 3; ++k) {
+        // d x and d y with respect to a, b, c
+        const double xa = -bc * b[k] + bb * c[k], xb = -ab * c[k] - bc * a[k] + 2.0 * ac * b[k],
+                     xc = -ab * b[k] + bb * a[k];
+        const double ya = -rb * bxc[k], yb = -b[k] / rb * triple - rb * cxa[k], yc = -rb * axb[k];
+        out.da[k] = (x * ya - y * xa) / h;
+        out.db[k] = (x * yb - y * xb) / h;
+        out.dc[k] = (x * yc - y * xc) / h;
+    }
+    return out;
 }
 
 // Uncorrected bond order terms BO'_sigma (including the 1 + cut factor), BO'_pi, BO'_pipi.
@@ -240,14 +291,36 @@ void bonds(const Dataset& data, std::int64_t s, const Tables& t, double bond_cut
     const double p_boc1 = t.general[0], p_boc2 = t.general[1];
     const std::size_t na = c.n();
 
+    // Beyond r_max of its types no pair reaches the cut-off: each of the three terms would have
+    // to reach a third of it, and each falls with r when p_bo1,3,5 < 0 < p_bo2,4,6 (otherwise
+    // no bound: every pair within bond_cut is computed).
+    const int nt = t.n_types;
+    std::vector<double> r_max(static_cast<std::size_t>(nt * nt), bond_cut);
+    for (int ti = 0; ti < nt; ++ti)
+        for (int tj = 0; tj < nt; ++tj) {
+            const double *ai = t.atom + ti * kAtomFields, *aj = t.atom + tj * kAtomFields;
+            const double* q = t.pair + (ti * nt + tj) * kPairFields;
+            double reach = 0.0;
+            const auto term = [&](bool on, double r0, double pa, double pb, double scale) {
+                if (!on) return;
+                const double x = std::log(bo_cut / (3.0 * scale));  // exp(pa (r / r0)^pb) = cut / (3 scale)
+                reach = pa < 0.0 && pb > 0.0 && bo_cut > 0.0 ? std::max(reach, r0 * std::pow(x / pa, 1.0 / pb))
+                                                             : bond_cut;
+            };
+            term(ai[kRs] > 0.0 && aj[kRs] > 0.0, q[kPRs], q[kPbo1], q[kPbo2], 1.0 + bo_cut);
+            term(ai[kRpi] > 0.0 && aj[kRpi] > 0.0, q[kPRp], q[kPbo3], q[kPbo4], 1.0);
+            term(ai[kRpipi] > 0.0 && aj[kRpipi] > 0.0, q[kPRpp], q[kPbo5], q[kPbo6], 1.0);
+            r_max[static_cast<std::size_t>(ti * nt + tj)] = std::min(bond_cut, reach * (1.0 + 1e-12));
+        }
+
     out = Bonds{};
     out.total_u.assign(na, 0.0);
     // Uncorrected bond orders (sigma and total with the cut-off subtracted, as LAMMPS keeps them).
     for (std::int64_t i = 0; i < c.na; ++i) {
         for (std::int64_t p = data.first(c.a0 + i); p < data.last(c.a0 + i); ++p) {
             const double r = data.geometry(p)[3];
-            if (r > bond_cut) continue;
             const std::int64_t j = data.owner(p);
+            if (r > r_max[static_cast<std::size_t>(c.type(i) * nt + c.type(j))]) continue;
             const Uncorrected<double> u = uncorrected(r, c.atom(i), c.atom(j), c.pair(i, j), bo_cut);
             const double bo = u.s + u.pi + u.pi2;
             if (bo < bo_cut) continue;
@@ -502,45 +575,88 @@ struct AngleE {
     T ev{0.0}, epen{0.0}, ecoa{0.0};
 };
 
-// The valence angle i-j-k (j the centre, gij and gjk the vectors from j to i and to k) over
-// every parameter set of its types.
+// What a valence angle needs of its centre j: functions of its total bond order and SBO2,
+// computed once per centre.
 template <class T>
-AngleE<T> angle_energy(const T& bo_ij, const T& bo_jk, const T& tot_i, const T& tot_j, const T& tot_k,
-                       const T& sbo2, const T* gij, const T* gjk, const double* sets, const double* aj,
-                       const double* gp) {
+struct AngleCentre {
+    T delta_boc, expval6, f9, coa, t0;  // coa = 1 / (1 + exp(p_coa2 Delta_val)), t0 = 1 - exp(-p_val10 (2 - SBO2))
+};
+
+template <class T>
+AngleCentre<T> angle_centre(const T& tot_j, const T& sbo2, const double* aj, const double* gp) {
+    using std::exp;
+    const double p_val6 = gp[14], p_val10 = gp[17], p_pen3 = gp[20], p_pen4 = gp[21], p_coa2 = gp[2];
+    const T delta = tot_j - aj[kValency], delta_boc = tot_j - aj[kValencyBoc], delta_val = tot_j - aj[kValencyVal];
+    const T exp_pen3 = exp(-p_pen3 * delta), exp_pen4 = exp(p_pen4 * delta);
+    return {delta_boc, exp(p_val6 * delta_boc), (2.0 + exp_pen3) / (1.0 + exp_pen3 + exp_pen4),
+            1.0 / (1.0 + exp(p_coa2 * delta_val)), 1.0 - exp(-p_val10 * (2.0 - sbo2))};
+}
+
+// What a valence angle needs of one of its bonds j-x: BOA = BO - 0.001 and the penalty and
+// coalition factors of BOA and of x's total bond order, with their derivatives (per bond row,
+// computed once per centre).
+struct AngleArm {
+    double boa, pen, dpen, coa4, dcoa4, coa3, dcoa3_bo, dcoa3_tot;
+};
+
+AngleArm angle_arm(double bo, double tot_x, const double* gp) {
+    const double p_pen2 = gp[19], p_coa3 = gp[38], p_coa4 = gp[30];
+    AngleArm a{};
+    a.boa = bo - kThbCut;
+    a.pen = std::exp(-p_pen2 * sq(a.boa - 2.0));
+    a.dpen = -2.0 * p_pen2 * (a.boa - 2.0) * a.pen;
+    a.coa4 = std::exp(-p_coa4 * sq(a.boa - 1.5));
+    a.dcoa4 = -2.0 * p_coa4 * (a.boa - 1.5) * a.coa4;
+    a.coa3 = std::exp(-p_coa3 * sq(tot_x - a.boa));
+    a.dcoa3_tot = -2.0 * p_coa3 * (tot_x - a.boa) * a.coa3;
+    a.dcoa3_bo = -a.dcoa3_tot;
+    return a;
+}
+
+// An arm as the scalar type: its bond order is input k_bo, the other atom's total k_tot.
+template <class T>
+struct Arm {
+    T boa, pen, coa4, coa3;
+};
+
+inline Arm<double> arm_as(const AngleArm& a, int, int) { return {a.boa, a.pen, a.coa4, a.coa3}; }
+
+template <int N>
+Arm<Dual<N>> arm_as(const AngleArm& a, int k_bo, int k_tot) {
+    Arm<Dual<N>> out{Dual<N>::input(a.boa, k_bo), Dual<N>(a.pen), Dual<N>(a.coa4), Dual<N>(a.coa3)};
+    out.pen.d[k_bo] = a.dpen;
+    out.coa4.d[k_bo] = a.dcoa4;
+    out.coa3.d[k_bo] = a.dcoa3_bo;
+    out.coa3.d[k_tot] = a.dcoa3_tot;
+    return out;
+}
+
+// The valence angle i-j-k (j the centre) of bending angle theta over every parameter set of
+// its types.
+template <class T>
+AngleE<T> angle_energy(const Arm<T>& ij, const Arm<T>& jk, const AngleCentre<T>& cen, const T& theta,
+                       const double* sets, const double* aj) {
     using std::exp;
     using std::pow;
     constexpr double kPi = 3.14159265;  // LAMMPS's ReaxFF converts degrees with this pi: so do we
-    const double p_val6 = gp[14], p_val10 = gp[17], p_pen2 = gp[19], p_pen3 = gp[20], p_pen4 = gp[21],
-                 p_coa2 = gp[2], p_coa3 = gp[38], p_coa4 = gp[30];
     const double p_val3 = aj[kPval3], p_val5 = aj[kPval5];
-    const T boa_ij = bo_ij - kThbCut, boa_jk = bo_jk - kThbCut;
-    const T delta = tot_j - aj[kValency], delta_boc = tot_j - aj[kValencyBoc], delta_val = tot_j - aj[kValencyVal];
-    const T expval6 = exp(p_val6 * delta_boc);
-    const T theta = acos_bounded(clamp_unit(dot3(gij, gjk) / (norm3(gij) * norm3(gjk))), 1e-5);
     AngleE<T> e;
     for (int s = 0; s < static_cast<int>(sets[0]); ++s) {
         const double* v = sets + 1 + s * kAngleValues;
         const double theta_00 = v[0], p_val1 = v[1], p_val2 = v[2], p_coa1 = v[3], p_val7 = v[4], p_pen1 = v[5],
                      p_val4 = v[6];
         if (!(std::fabs(p_val1) > 0.001)) continue;
-        const T f7_ij = 1.0 - exp(-p_val3 * pow(boa_ij, p_val4));
-        const T f7_jk = 1.0 - exp(-p_val3 * pow(boa_jk, p_val4));
-        const T expval7 = exp(-p_val7 * delta_boc);
-        const T trm8 = 1.0 + expval6 + expval7;
-        const T f8 = p_val5 - (p_val5 - 1.0) * (2.0 + expval6) / trm8;
-        const T theta_0 = (180.0 - theta_00 * (1.0 - exp(-p_val10 * (2.0 - sbo2)))) * kPi / 180.0;
+        const T f7_ij = 1.0 - exp(-p_val3 * pow(ij.boa, p_val4));
+        const T f7_jk = 1.0 - exp(-p_val3 * pow(jk.boa, p_val4));
+        const T expval7 = exp(-p_val7 * cen.delta_boc);
+        const T trm8 = 1.0 + cen.expval6 + expval7;
+        const T f8 = p_val5 - (p_val5 - 1.0) * (2.0 + cen.expval6) / trm8;
+        const T theta_0 = (180.0 - theta_00 * cen.t0) * kPi / 180.0;
         const T expval2theta = exp(-p_val2 * sqr(theta_0 - theta));
         const T expval12theta = p_val1 >= 0 ? p_val1 * (1.0 - expval2theta) : p_val1 * -expval2theta;
         e.ev += f7_ij * f7_jk * f8 * expval12theta;
-
-        const T exp_pen3 = exp(-p_pen3 * delta), exp_pen4 = exp(p_pen4 * delta);
-        const T f9 = (2.0 + exp_pen3) / (1.0 + exp_pen3 + exp_pen4);
-        e.epen += p_pen1 * f9 * exp(-p_pen2 * sqr(boa_ij - 2.0)) * exp(-p_pen2 * sqr(boa_jk - 2.0));
-
-        const T exp_coa2 = exp(p_coa2 * delta_val);
-        e.ecoa += p_coa1 / (1.0 + exp_coa2) * exp(-p_coa3 * sqr(tot_i - boa_ij)) * exp(-p_coa3 * sqr(tot_k - boa_jk)) *
-                  exp(-p_coa4 * sqr(boa_ij - 1.5)) * exp(-p_coa4 * sqr(boa_jk - 1.5));
+        e.epen += p_pen1 * cen.f9 * ij.pen * jk.pen;
+        e.ecoa += p_coa1 * cen.coa * ij.coa3 * jk.coa3 * ij.coa4 * jk.coa4;
     }
     return e;
 }
@@ -548,6 +664,7 @@ AngleE<T> angle_energy(const T& bo_ij, const T& bo_jk, const T& tot_i, const T& 
 void angle_energies(const Ctx& c, const Bonds& b, Terms& e, Gradient* g) {
     const double* gp = c.t.general;
     const int nt = c.t.n_types;
+    std::vector<AngleArm> arms;
     for (std::size_t j = 0; j < c.n(); ++j) {
         const double* aj = c.atom(static_cast<std::int64_t>(j));
         const double tot_j = b.total_bo[j];
@@ -562,6 +679,12 @@ void angle_energies(const Ctx& c, const Bonds& b, Terms& e, Gradient* g) {
         const double sbo2 = sbo2_of(sbop, prod_sbo, tot_j, aj, gp);
         double g_sbo2 = 0.0;
         const std::size_t lo = b.first[j], hi = b.first[j + 1];
+        arms.clear();
+        for (std::size_t q = lo; q < hi; ++q)
+            arms.push_back(angle_arm(b.bo[q], b.total_bo[static_cast<std::size_t>(c.owner(b.entry[q]))], gp));
+        using D = Dual<7>;  // inputs: bo_ij, bo_jk, tot_i, tot_j, tot_k, sbo2, theta
+        const AngleCentre<double> cen = angle_centre(tot_j, sbo2, aj, gp);
+        const AngleCentre<D> cen_d = g ? angle_centre(D::input(tot_j, 3), D::input(sbo2, 5), aj, gp) : AngleCentre<D>{};
         for (std::size_t bij = lo; bij < hi; ++bij) {
             if (!(b.bo[bij] - kThbCut > 0.0)) continue;
             const std::int64_t i = c.owner(b.entry[bij]);
@@ -574,24 +697,20 @@ void angle_energies(const Ctx& c, const Bonds& b, Terms& e, Gradient* g) {
                 const double* sets = c.t.angle + ((c.type(i) * nt + c.type(static_cast<std::int64_t>(j))) * nt +
                                                   c.type(k)) * kAngleStride;
                 if (sets[0] == 0.0) continue;
-                const double tot_i = b.total_bo[static_cast<std::size_t>(i)],
-                             tot_k = b.total_bo[static_cast<std::size_t>(k)];
                 const double* gjk = c.data.geometry(b.entry[bjk]);
+                const Cosine cs = cosine(gij, gjk);
+                const double theta = std::acos(cs.c);
+                const AngleArm &arm_ij = arms[bij - lo], &arm_jk = arms[bjk - lo];
                 if (!g) {
-                    const AngleE<double> a = angle_energy(b.bo[bij], b.bo[bjk], tot_i, tot_j, tot_k, sbo2, gij, gjk,
-                                                          sets, aj, gp);
+                    const AngleE<double> a = angle_energy(arm_as(arm_ij, 0, 2), arm_as(arm_jk, 1, 4), cen, theta,
+                                                          sets, aj);
                     e.ev += a.ev;
                     e.epen += a.epen;
                     e.ecoa += a.ecoa;
                     continue;
                 }
-                using D = Dual<12>;
-                D vij[3], vjk[3];
-                vector_input(gij, 6, vij);
-                vector_input(gjk, 9, vjk);
-                const AngleE<D> a = angle_energy(D::input(b.bo[bij], 0), D::input(b.bo[bjk], 1), D::input(tot_i, 2),
-                                                 D::input(tot_j, 3), D::input(tot_k, 4), D::input(sbo2, 5), vij, vjk,
-                                                 sets, aj, gp);
+                const AngleE<D> a = angle_energy(arm_as<7>(arm_ij, 0, 2), arm_as<7>(arm_jk, 1, 4), cen_d,
+                                                 D::input(theta, 6), sets, aj);
                 e.ev += a.ev.v;
                 e.epen += a.epen.v;
                 e.ecoa += a.ecoa.v;
@@ -602,13 +721,17 @@ void angle_energies(const Ctx& c, const Bonds& b, Terms& e, Gradient* g) {
                 g->total[j] += E.d[3];
                 g->total[static_cast<std::size_t>(k)] += E.d[4];
                 g_sbo2 += E.d[5];
-                g->add_vector(c, static_cast<std::int64_t>(j), b.entry[bij], E.d + 6);
-                g->add_vector(c, static_cast<std::int64_t>(j), b.entry[bjk], E.d + 9);
+                // d theta = -d cos / sin theta, the sine bounded below by 1e-5 as LAMMPS does
+                const double dth = -E.d[6] / std::max(std::sin(theta), 1e-5);
+                const double gu[3] = {dth * cs.du[0], dth * cs.du[1], dth * cs.du[2]};
+                const double gv[3] = {dth * cs.dv[0], dth * cs.dv[1], dth * cs.dv[2]};
+                g->add_vector(c, static_cast<std::int64_t>(j), b.entry[bij], gu);
+                g->add_vector(c, static_cast<std::int64_t>(j), b.entry[bjk], gv);
             }
         }
         if (g && g_sbo2 != 0.0) {  // SBO2: the centre's pi orders, exp(-BO^8) product and total
-            using D = Dual<3>;
-            const D S = sbo2_of(D::input(sbop, 0), D::input(prod_sbo, 1), D::input(tot_j, 2), aj, gp);
+            using D3 = Dual<3>;
+            const D3 S = sbo2_of(D3::input(sbop, 0), D3::input(prod_sbo, 1), D3::input(tot_j, 2), aj, gp);
             g->total[j] += g_sbo2 * S.d[2];
             for (std::size_t q = lo; q < hi; ++q) {
                 g->pi[q] += g_sbo2 * S.d[0];
@@ -625,39 +748,46 @@ struct TorsionE {
     T et{0.0}, eco{0.0};
 };
 
-// The torsion i-j-k-l about the bond j-k (dji: j to i, djk: j to k, dkl: k to l) and its
-// four-body conjugation; v = the quadruple's V1, V2, V3, p_tor1, p_cot1 after its flag.
+// What a torsion needs of one of its three bonds: fn10's factor 1 - exp(-p_tor2 BOA) and fn12's
+// exp(-p_cot2 (BOA - 1.5)^2), with their derivatives (once per bond row).
+struct TorsionArm {
+    double f, df, h, dh;
+};
+
+TorsionArm torsion_arm(double bo, const double* gp) {
+    const double p_tor2 = gp[23], p_cot2 = gp[27], boa = bo - kThbCut;
+    const double e = std::exp(-p_tor2 * boa), h = std::exp(-p_cot2 * sq(boa - 1.5));
+    return {1.0 - e, p_tor2 * e, h, -2.0 * p_cot2 * (boa - 1.5) * h};
+}
+
+// The torsion i-j-k-l about the bond j-k and its four-body conjugation from the three bonds'
+// factors (f: fn10's, h: fn12's), f11 of the central atoms, the central bond's pi order, the
+// sines of the angles i-j-k and j-k-l and the dihedral angle omega; v = the quadruple's V1, V2,
+// V3, p_tor1, p_cot1 after its flag.
 template <class T>
-TorsionE<T> torsion_energy(const T& bo_ij, const T& bo_jk, const T& bo_kl, const T& pi_jk, const T& tot_j,
-                           const T& tot_k, const T* dji, const T* djk, const T* dkl, const double* v,
-                           const double* aj, const double* ak, const double* gp) {
+TorsionE<T> torsion_energy(const T* f, const T* h, const T& f11, const T& pi_jk, const T& sin_ijk, const T& sin_jkl,
+                           const T& omega, const double* v) {
     using std::cos;
     using std::exp;
-    const double p_tor2 = gp[23], p_tor3 = gp[24], p_tor4 = gp[25], p_cot2 = gp[27];
     const double V1 = v[1], V2 = v[2], V3 = v[3], p_tor1 = v[4], p_cot1 = v[5];
-    const T delta_j = tot_j - aj[kValencyBoc], delta_k = tot_k - ak[kValencyBoc];
-    const T boa_ij = bo_ij - kThbCut, boa_jk = bo_jk - kThbCut, boa_kl = bo_kl - kThbCut;
-    const T exp_tor3 = exp(-p_tor3 * (delta_j + delta_k)), exp_tor4 = exp(p_tor4 * (delta_j + delta_k));
-    const T f11 = (2.0 + exp_tor3) / (1.0 + exp_tor3 + exp_tor4);
-    const T r_ij = norm3(dji), r_jk = norm3(djk), r_kl = norm3(dkl);
-    const T sin_ijk = sin_acos_bounded(clamp_unit(dot3(dji, djk) / (r_ij * r_jk)), 1e-10);
-    // the k-centred angle is between k's bonds to j (-djk) and to l
-    const T sin_jkl = sin_acos_bounded(clamp_unit(-dot3(djk, dkl) / (r_jk * r_kl)), 1e-10);
-    // dihedral: LAMMPS's vectors are i - j, k - j, l - k
-    const T cross[3] = {djk[1] * dkl[2] - djk[2] * dkl[1], djk[2] * dkl[0] - djk[0] * dkl[2],
-                        djk[0] * dkl[1] - djk[1] * dkl[0]};
-    const T cos_u = -dot3(dji, djk) * dot3(djk, dkl) + r_jk * r_jk * dot3(dji, dkl);
-    const T sin_u = -r_jk * dot3(dji, cross);
-    const T omega = atan2(sin_u, cos_u);
-    const T cos_w = cos(omega), cos2w = cos(2.0 * omega), cos3w = cos(3.0 * omega);
+    // cos(2 omega) and cos(3 omega) from cos(omega): one cosine
+    const T cos_w = cos(omega), cos2w = 2.0 * cos_w * cos_w - 1.0, cos3w = (4.0 * cos_w * cos_w - 3.0) * cos_w;
     const T exp_tor1 = exp(p_tor1 * sqr(2.0 - pi_jk - f11));
-    const T fn10 = (1.0 - exp(-p_tor2 * boa_ij)) * (1.0 - exp(-p_tor2 * boa_jk)) * (1.0 - exp(-p_tor2 * boa_kl));
     const T cv = 0.5 * (V1 * (1.0 + cos_w) + V2 * exp_tor1 * (1.0 - cos2w) + V3 * (1.0 + cos3w));
     TorsionE<T> e;
-    e.et = fn10 * sin_ijk * sin_jkl * cv;
-    const T fn12 = exp(-p_cot2 * sqr(boa_ij - 1.5)) * exp(-p_cot2 * sqr(boa_jk - 1.5)) * exp(-p_cot2 * sqr(boa_kl - 1.5));
-    e.eco = p_cot1 * fn12 * (1.0 + (sqr(cos_w) - 1.0) * sin_ijk * sin_jkl);
+    e.et = f[0] * f[1] * f[2] * sin_ijk * sin_jkl * cv;
+    e.eco = p_cot1 * (h[0] * h[1] * h[2]) * (1.0 + (sqr(cos_w) - 1.0) * sin_ijk * sin_jkl);
     return e;
+}
+
+// f11 of a central bond j-k, from the two atoms' total bond orders.
+template <class T>
+T torsion_f11(const T& tot_j, const T& tot_k, const double* aj, const double* ak, const double* gp) {
+    using std::exp;
+    const double p_tor3 = gp[24], p_tor4 = gp[25];
+    const T delta_j = tot_j - aj[kValencyBoc], delta_k = tot_k - ak[kValencyBoc];
+    const T exp_tor3 = exp(-p_tor3 * (delta_j + delta_k)), exp_tor4 = exp(p_tor4 * (delta_j + delta_k));
+    return (2.0 + exp_tor3) / (1.0 + exp_tor3 + exp_tor4);
 }
 
 void torsion_energies(const Ctx& c, const Bonds& b, Terms& e, Gradient* g) {
@@ -668,17 +798,21 @@ void torsion_energies(const Ctx& c, const Bonds& b, Terms& e, Gradient* g) {
         return std::fabs(u[0] - sign * w[0]) < 1e-9 && std::fabs(u[1] - sign * w[1]) < 1e-9 &&
                std::fabs(u[2] - sign * w[2]) < 1e-9;
     };
+    std::vector<TorsionArm> arms(b.bo.size());
+    for (std::size_t r = 0; r < b.bo.size(); ++r) arms[r] = torsion_arm(b.bo[r], gp);
+    using D = Dual<11>;  // inputs: f_ij, f_jk, f_kl, h_ij, h_jk, h_kl, f11, pi_jk, sin_ijk, sin_jkl, omega
     for (std::size_t j = 0; j < c.n(); ++j) {
         const double* aj = c.atom(static_cast<std::int64_t>(j));
         for (std::size_t jk = b.first[j]; jk < b.first[j + 1]; ++jk) {
             const auto k = static_cast<std::size_t>(c.owner(b.entry[jk]));
             const double* djk = vec(jk);
-            // each central bond once: from the lower atom, or for a bond to its own image, along
-            // the image's positive direction (z, then y, then x), as LAMMPS orders them
-            if (j > k) continue;
-            if (j == k && (djk[2] < 0 || (djk[2] == 0 && (djk[1] < 0 || (djk[1] == 0 && djk[0] < 0))))) continue;
+            // each central bond once, as LAMMPS orders them
+            if (!first_of_pair(static_cast<std::int64_t>(j), static_cast<std::int64_t>(k), djk)) continue;
             if (!(b.bo[jk] > kThbCut)) continue;
             const double* ak = c.atom(static_cast<std::int64_t>(k));
+            const double tot_j = b.total_bo[j], tot_k = b.total_bo[k];
+            const double f11 = torsion_f11(tot_j, tot_k, aj, ak, gp);
+            double g_f11 = 0.0;
             for (std::size_t ij = b.first[j]; ij < b.first[j + 1]; ++ij) {
                 if (ij == jk || !(b.bo[ij] > kThbCut)) continue;
                 const std::int64_t i = c.owner(b.entry[ij]);
@@ -696,48 +830,64 @@ void torsion_energies(const Ctx& c, const Bonds& b, Terms& e, Gradient* g) {
                                       (((c.type(i) * nt + c.type(static_cast<std::int64_t>(j))) * nt +
                                         c.type(static_cast<std::int64_t>(k))) * nt + c.type(l)) * kTorsionStride;
                     if (v[0] == 0.0) continue;
-                    const double tot_j = b.total_bo[j], tot_k = b.total_bo[k];
+                    // the angles i-j-k (between j->i and j->k) and j-k-l (between k->j and k->l)
+                    const double mjk[3] = {-djk[0], -djk[1], -djk[2]};
+                    const Cosine c1 = cosine(dji, djk), c2 = cosine(mjk, dkl);
+                    const double sin_ijk = std::sin(std::acos(c1.c)), sin_jkl = std::sin(std::acos(c2.c));
+                    const Dihedral w = dihedral(dji, djk, dkl);
+                    const TorsionArm* arm[3] = {&arms[ij], &arms[jk], &arms[kl]};
                     if (!g) {
-                        const TorsionE<double> t = torsion_energy(b.bo[ij], b.bo[jk], b.bo[kl], b.bo_pi[jk], tot_j,
-                                                                  tot_k, dji, djk, dkl, v, aj, ak, gp);
+                        const double f[3] = {arm[0]->f, arm[1]->f, arm[2]->f}, h[3] = {arm[0]->h, arm[1]->h, arm[2]->h};
+                        const TorsionE<double> t = torsion_energy(f, h, f11, b.bo_pi[jk], sin_ijk, sin_jkl, w.omega, v);
                         e.et += t.et;
                         e.eco += t.eco;
                         continue;
                     }
-                    using D = Dual<15>;
-                    D vji[3], vjk[3], vkl[3];
-                    vector_input(dji, 6, vji);
-                    vector_input(djk, 9, vjk);
-                    vector_input(dkl, 12, vkl);
-                    const TorsionE<D> t = torsion_energy(D::input(b.bo[ij], 0), D::input(b.bo[jk], 1),
-                                                         D::input(b.bo[kl], 2), D::input(b.bo_pi[jk], 3),
-                                                         D::input(tot_j, 4), D::input(tot_k, 5), vji, vjk, vkl, v, aj,
-                                                         ak, gp);
+                    D f[3], h[3];
+                    for (int q = 0; q < 3; ++q) {
+                        f[q] = D::input(arm[q]->f, q);
+                        h[q] = D::input(arm[q]->h, 3 + q);
+                    }
+                    const TorsionE<D> t = torsion_energy(f, h, D::input(f11, 6), D::input(b.bo_pi[jk], 7),
+                                                         D::input(sin_ijk, 8), D::input(sin_jkl, 9),
+                                                         D::input(w.omega, 10), v);
                     e.et += t.et.v;
                     e.eco += t.eco.v;
                     const D E = t.et + t.eco;
-                    g->bo[ij] += E.d[0];
-                    g->bo[jk] += E.d[1];
-                    g->bo[kl] += E.d[2];
-                    g->pi[jk] += E.d[3];
-                    g->total[j] += E.d[4];
-                    g->total[k] += E.d[5];
-                    g->add_vector(c, static_cast<std::int64_t>(j), b.entry[ij], E.d + 6);
-                    g->add_vector(c, static_cast<std::int64_t>(j), b.entry[jk], E.d + 9);
-                    g->add_vector(c, static_cast<std::int64_t>(k), b.entry[kl], E.d + 12);
+                    const std::size_t rows3[3] = {ij, jk, kl};
+                    for (int q = 0; q < 3; ++q) g->bo[rows3[q]] += E.d[q] * arm[q]->df + E.d[3 + q] * arm[q]->dh;
+                    g_f11 += E.d[6];
+                    g->pi[jk] += E.d[7];
+                    // d sin = -cos d cos / sin, the sine bounded below by 1e-10 as LAMMPS does
+                    const double s1 = -E.d[8] * c1.c / std::max(sin_ijk, 1e-10);
+                    const double s2 = -E.d[9] * c2.c / std::max(sin_jkl, 1e-10);
+                    double ga[3], gb[3], gc[3];
+                    for (int q = 0; q < 3; ++q) {
+                        ga[q] = s1 * c1.du[q] + E.d[10] * w.da[q];
+                        gb[q] = s1 * c1.dv[q] - s2 * c2.du[q] + E.d[10] * w.db[q];
+                        gc[q] = s2 * c2.dv[q] + E.d[10] * w.dc[q];
+                    }
+                    g->add_vector(c, static_cast<std::int64_t>(j), b.entry[ij], ga);
+                    g->add_vector(c, static_cast<std::int64_t>(j), b.entry[jk], gb);
+                    g->add_vector(c, static_cast<std::int64_t>(k), b.entry[kl], gc);
                 }
+            }
+            if (g && g_f11 != 0.0) {
+                using D2 = Dual<2>;
+                const D2 F = torsion_f11(D2::input(tot_j, 0), D2::input(tot_k, 1), aj, ak, gp);
+                g->total[j] += g_f11 * F.d[0];
+                g->total[k] += g_f11 * F.d[1];
             }
         }
     }
 }
 
-// A hydrogen bond i-j...k (j the hydrogen; dji: j to its donor i, djk: j to the acceptor k).
+// A hydrogen bond i-j...k (j the hydrogen bonded to the donor i, k the acceptor) from the
+// donor bond's order, the cosine of the angle i-j-k and the distance j-k.
 template <class T>
-T hbond_energy_of(const T& bo_ij, const T* dji, const T* djk, const double* v) {
+T hbond_energy_of(const T& bo_ij, const T& cos_t, const T& r_jk, const double* v) {
     using std::exp;
     const double r0 = v[0], p_hb1 = v[1], p_hb2 = v[2], p_hb3 = v[3];
-    const T r_jk = norm3(djk);
-    const T cos_t = clamp_unit(dot3(dji, djk) / (norm3(dji) * r_jk));
     const T sin4 = sqr((1.0 - cos_t) / 2.0);  // sin^4(theta / 2)
     return p_hb1 * (1.0 - exp(-p_hb2 * bo_ij)) * exp(-p_hb3 * (r0 / r_jk + r_jk / r0 - 2.0)) * sin4;
 }
@@ -761,27 +911,29 @@ double hbond_energies(const Ctx& c, const Bonds& b, double hbond_cut, Gradient* 
                 const double* v = c.t.hbond + ((c.type(i) * nt + c.type(j)) * nt + c.type(k)) * kHbondStride;
                 if (v[0] <= 0.0) continue;
                 const double* dji = c.data.geometry(b.entry[ij]);
+                const Cosine cs = cosine(dji, djk);
                 if (!g) {
-                    e += hbond_energy_of(b.bo[ij], dji, djk, v);
+                    e += hbond_energy_of(b.bo[ij], cs.c, djk[3], v);
                     continue;
                 }
-                using D = Dual<7>;
-                D vji[3], vjk[3];
-                vector_input(dji, 1, vji);
-                vector_input(djk, 4, vjk);
-                const D E = hbond_energy_of(D::input(b.bo[ij], 0), vji, vjk, v);
+                using D = Dual<3>;
+                const D E = hbond_energy_of(D::input(b.bo[ij], 0), D::input(cs.c, 1), D::input(djk[3], 2), v);
                 e += E.v;
                 g->bo[ij] += E.d[0];
-                g->add_vector(c, j, b.entry[ij], E.d + 1);
-                g->add_vector(c, j, pk, E.d + 4);
+                double gi[3], gk[3];
+                for (int q = 0; q < 3; ++q) {
+                    gi[q] = E.d[1] * cs.du[q];
+                    gk[q] = E.d[1] * cs.dv[q] + E.d[2] * djk[q] / djk[3];
+                }
+                g->add_vector(c, j, b.entry[ij], gi);
+                g->add_vector(c, j, pk, gk);
             }
         }
     }
     return e;
 }
 
-// Half the van der Waals and Coulomb energy of a pair at distance r (each pair is seen from
-// both atoms), qq the product of the charges.
+// The van der Waals and Coulomb energy of a pair at distance r, qq the product of the charges.
 template <class T>
 struct PairE {
     T ew, ep;
@@ -790,20 +942,24 @@ struct PairE {
 // shield = (1 / gamma_w)^p_vdw1 of the pair's types.
 template <class T>
 PairE<T> pair_energy(const T& r, const double* w, double shield, double qq, const Taper& tap, const Tables& t) {
+    using std::cbrt;
     using std::exp;
     using std::pow;
+    using std::sqrt;
     constexpr double kCoulomb = 332.06371;  // LAMMPS's C_ele, kcal/mol Å / e^2
     const double p_vdw1 = t.general[28];
     const bool shielded = t.vdw_type == 1 || t.vdw_type == 3, wall = t.vdw_type == 2 || t.vdw_type == 3;
     const T taper = tap(r);
     const T f13 = shielded ? pow(pow(r, p_vdw1) + shield, 1.0 / p_vdw1) : r;
-    T ev = w[kDvdw] * (exp(w[kAlphaVdw] * (1.0 - f13 / w[kRvdw])) - 2.0 * exp(0.5 * w[kAlphaVdw] * (1.0 - f13 / w[kRvdw])));
+    const T e1 = exp(w[kAlphaVdw] * (1.0 - f13 / w[kRvdw]));
+    T ev = w[kDvdw] * (e1 - 2.0 * sqrt(e1));  // exp(x / 2) as sqrt(exp(x)): one exponential
     if (wall) {
         ev += w[kEcore] * exp(w[kAcore] * (1.0 - r / w[kRcore]));
         if (t.lg) ev += -w[kLgcij] / (pow(r, 6.0) + std::pow(w[kLgre], 6.0));
     }
     // LAMMPS takes the cube root as pow(x, 0.33333333333333): so do we
-    return {0.5 * taper * ev, 0.5 * kCoulomb * qq * taper / pow(r * r * r + w[kGammaShield], 0.33333333333333)};
+    // LAMMPS takes the cube root as pow(x, 0.33333333333333); cbrt differs by 1e-14 relative
+    return {taper * ev, kCoulomb * qq * taper / cbrt(r * r * r + w[kGammaShield])};
 }
 
 void nonbonded_energies(const Ctx& c, const double* q, Terms& e, Gradient* g) {
@@ -819,8 +975,8 @@ void nonbonded_energies(const Ctx& c, const double* q, Terms& e, Gradient* g) {
     for (std::int64_t i = 0; i < c.na; ++i) {
         for (std::int64_t p = c.data.first(c.a0 + i); p < c.data.last(c.a0 + i); ++p) {
             const double* d = c.data.geometry(p);
-            if (d[3] > swb) continue;
             const std::int64_t j = c.owner(p);
+            if (d[3] > swb || !first_of_pair(i, j, d)) continue;
             const double* w = c.pair(i, j);
             const double sh = shield[static_cast<std::size_t>(c.type(i) * nt + c.type(j))];
             const double qq = q[i] * q[j];
@@ -926,14 +1082,15 @@ std::vector<double> qeq_charges(const Dataset& data, std::int64_t s, const Table
         b(i, 0) = -ai[kChi];
         b(i, 1) = -1.0;
         for (std::int64_t p = data.first(a0 + i); p < data.last(a0 + i); ++p) {
-            const double r = data.geometry(p)[3];
-            if (r > swb) continue;
+            const double* d = data.geometry(p);
+            const double r = d[3];
             const std::int64_t j = data.owner(p);
+            if (r > swb || !first_of_pair(i, j, d)) continue;
             const double shield = t.pair[(type(i) * t.n_types + type(j)) * kPairFields + kGammaShield];
-            // both directions of a pair are in the list: each adds its half of the symmetric entry
-            const double half = 0.5 * tap(r) * kEvAngstrom / std::pow(r * r * r + shield, 1.0 / 3.0);
-            H(i, j) += half;
-            H(j, i) += half;
+            // each pair once; an atom's own image adds twice to its diagonal (the images at d and -d)
+            const double v = tap(r) * kEvAngstrom / std::cbrt(r * r * r + shield);
+            H(i, j) += v;
+            H(j, i) += v;
         }
     }
     const Eigen::LLT<Eigen::MatrixXd> llt(H);

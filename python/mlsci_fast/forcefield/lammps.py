@@ -76,7 +76,8 @@ def run_lammps(structures: TrainingSet | Sequence[Structure], potential_file: st
     return np.array(energies), forces
 
 
-def _lammps_one(lmp, s: Structure, potential: str, elements: list[str], pair_style: str, qeq_tolerance: float):
+def _lammps_one(lmp, s: Structure, potential: str, elements: list[str], pair_style: str,
+                qeq_tolerance: float = 1e-10):
     reax = pair_style.split()[0] == "reaxff"
     if reax and len(pair_style.split()) == 1:
         pair_style = "reaxff NULL"

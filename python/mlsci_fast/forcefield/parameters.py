@@ -215,13 +215,16 @@ class TersoffParameters(_Parameters):
 
     def write(self, path: str | os.PathLike, comment: str = "") -> None:
         """Write a LAMMPS ``.tersoff`` file (atomically) that ``pair_coeff * * FILE el...`` reads."""
+        _atomic_text(path, self._text(comment))
+
+    def _text(self, comment: str = "") -> str:
         lines = ["# DATE: " + time.strftime("%Y-%m-%d") + " UNITS: metal CONTRIBUTOR: mlsci_fast",
                  "# " + (comment or "Tersoff parameters written by mlsci_fast"),
                  "# el1 el2 el3  " + " ".join(TERSOFF_NAMES)]
         for idx in np.ndindex(*self.table.shape[:3]):
             v = self.table[idx]
             lines.append(" ".join(self.elements[i] for i in idx) + "  " + " ".join(f"{x:.17g}" for x in v))
-        _atomic_text(path, "\n".join(lines) + "\n")
+        return "\n".join(lines) + "\n"
 
     def gene_slots(self, gene: str) -> np.ndarray:
         name, where = _split_gene(gene)
