@@ -587,3 +587,14 @@ def test_reaxff_objective_is_the_same_on_any_thread_count_and_refuses_bad_bounds
     # bounds that pass those rules but still break a kernel check are named by the kernel
     with pytest.raises(ValueError, match=r"lower bounds give invalid parameters: .*general parameter 2"):
         ff.Objective(ts, p, ["general:2"], [[0.0, 1.0]])
+
+
+def test_shipped_cho_training_set_is_lammps_and_ours():
+    """The C/H/O set made by LAMMPS (examples/reaxff_reference.py) has zero error under the file
+    it was made with, and its reaction energies are the chemistry's sign and size."""
+    ts = ff.TrainingSet.cho_reaxff_reference()
+    assert len(ts) == 102 and len(ts.relative) == 60 and ts.elements == ["C", "H", "O"]
+    err = ts.errors(ReaxFFParameters.read(os.path.join(_potentials(), "ffield.reax.cho")))
+    assert err["energy_rmse"] < 1e-9 and err["relative_rmse"] < 1e-8 and err["force_rmse"] < 1e-6
+    reactions = {r.name: r.reference for r in ts.relative}
+    assert 80 < reactions["C2H6 -> 2 CH3"] < 100 and 100 < reactions["CH4 -> CH3 + H"] < 120

@@ -72,7 +72,7 @@ class Structure:
 
 @dataclasses.dataclass(frozen=True)
 class Relative:
-    """A relative energy: sum of coeff * E(structure) over `terms` should equal `reference` (eV)."""
+    """A relative energy: sum of coeff * E(structure) over `terms` should equal `reference`."""
 
     terms: tuple[tuple[int, float], ...]
     reference: float
@@ -165,8 +165,9 @@ class TrainingSet:
 
     def add_relative(self, terms: dict[int | str, float], reference: float, weight: float = 1.0,
                      name: str = "") -> None:
-        """Ask that sum(coeff * E[structure]) over `terms` equals `reference` eV, e.g. a point of
-        a dissociation curve relative to its minimum: ``{"SiC_r2.1": 1, "SiC_r1.8": -1}``."""
+        """Ask that sum(coeff * E[structure]) over `terms` equals `reference` (in the energy unit of
+        the parameters), e.g. a point of a dissociation curve relative to its minimum:
+        ``{"SiC_r2.1": 1, "SiC_r1.8": -1}``, or a reaction energy."""
         if not terms:
             raise ValueError("terms must name at least one structure")
         t = tuple((self.index(k), float(c)) for k, c in terms.items())
@@ -412,4 +413,17 @@ class TrainingSet:
         from importlib import resources
 
         with resources.as_file(resources.files("mlsci_fast.forcefield") / "data" / "sic_tersoff1994.npz") as p:
+            return cls.load(p)
+
+    @classmethod
+    def cho_reaxff_reference(cls) -> "TrainingSet":
+        """The C/H/O ReaxFF training set that ships with the package, in kcal/mol: LAMMPS with
+        ``ffield.reax.cho`` (Chenoweth, van Duin & Goddard 2008) and QEq on relaxed molecules,
+        C-H, C-C and O-H dissociation curves, H-C-H and H-O-H angle and H-C-C-H torsion scans
+        (relative to the relaxed molecules), six reaction energies (H abstraction CH4 + OH ->
+        CH3 + H2O, C2H6 -> 2 CH3, ...) and rattled molecules with forces (made by
+        ``examples/reaxff_reference.py``)."""
+        from importlib import resources
+
+        with resources.as_file(resources.files("mlsci_fast.forcefield") / "data" / "cho_reaxff.npz") as p:
             return cls.load(p)
