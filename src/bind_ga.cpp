@@ -3,6 +3,7 @@
 
 #include "bind_util.hpp"
 #include "mlsci/ga/cluster.hpp"
+#include "mlsci/ga/cmaes.hpp"
 #include "mlsci/ga/engine.hpp"
 #include "mlsci/ga/problems.hpp"
 
@@ -70,6 +71,86 @@ void bind_ga(py::module_& m) {
     s.def("rosenbrock", &mlsci::ga::make_rosenbrock, py::arg("dim"));
     s.def("lennard_jones", &mlsci::ga::make_lennard_jones, py::arg("n_atoms"));
 
+    {
+        namespace g = mlsci::ga;
+        py::class_<g::CmaesConfig>(s, "CmaesConfig")
+            .def(py::init<>())
+            .def_readwrite("dim", &g::CmaesConfig::dim)
+            .def_readwrite("lambda0", &g::CmaesConfig::lambda0)
+            .def_readwrite("sigma0", &g::CmaesConfig::sigma0)
+            .def_readwrite("tol_fun", &g::CmaesConfig::tol_fun)
+            .def_readwrite("tol_x", &g::CmaesConfig::tol_x)
+            .def_readwrite("max_restarts", &g::CmaesConfig::max_restarts)
+            .def_readwrite("seed", &g::CmaesConfig::seed)
+            .def_readwrite("lower", &g::CmaesConfig::lower)
+            .def_readwrite("upper", &g::CmaesConfig::upper)
+            .def("check", [](const g::CmaesConfig& c) { g::check_config(c); });
+        s.def("cmaes_default_lambda", &g::default_lambda, py::arg("dim"));
+        s.def("cmaes_recent_capacity", &g::recent_capacity, py::arg("dim"));
+        // The state's arrays, checked against the config (they come from a checkpoint too).
+        const auto state_of = [](const g::CmaesConfig& c, CArray<double>& mean, CArray<double>& cov,
+                                 CArray<double>& basis, CArray<double>& scales, CArray<double>& pc, CArray<double>& ps,
+                                 CArray<double>& best_x, CArray<double>& scalars, CArray<std::int64_t>& counters,
+                                 CArray<double>& recent) {
+            const std::int64_t d = c.dim;
+            if (mean.size() != d || cov.size() != d * d || basis.size() != d * d || scales.size() != d ||
+                pc.size() != d || ps.size() != d || best_x.size() != d || scalars.size() != 2 ||
+                counters.size() != g::kCounters || recent.size() != g::recent_capacity(c.dim))
+                throw mlsci::InvalidArgument("CMAES: the state arrays do not fit the configuration");
+            return g::CmaesState{mean.mutable_data(),  cov.mutable_data(),    basis.mutable_data(),
+                                 scales.mutable_data(), pc.mutable_data(),     ps.mutable_data(),
+                                 best_x.mutable_data(), scalars.mutable_data(), counters.mutable_data(),
+                                 recent.mutable_data()};
+        };
+#define MLSCI_CMAES_STATE_ARGS                                                                                   \
+    py::arg("cfg"), py::arg("mean").noconvert(), py::arg("cov").noconvert(), py::arg("basis").noconvert(),      \
+        py::arg("scales").noconvert(), py::arg("pc").noconvert(), py::arg("ps").noconvert(),                     \
+        py::arg("best_x").noconvert(), py::arg("scalars").noconvert(), py::arg("counters").noconvert(),          \
+        py::arg("recent").noconvert()
+        s.def(
+            "cmaes_init",
+            [state_of](const g::CmaesConfig& c, CArray<double>& mean, CArray<double>& cov, CArray<double>& basis,
+                       CArray<double>& scales, CArray<double>& pc, CArray<double>& ps, CArray<double>& best_x,
+                       CArray<double>& scalars, CArray<std::int64_t>& counters, CArray<double>& recent,
+                       const py::object& start) {
+                const auto st = state_of(c, mean, cov, basis, scales, pc, ps, best_x, scalars, counters, recent);
+                if (start.is_none()) {
+                    g::cmaes_init(c, st, nullptr);
+                    return;
+                }
+                const auto x0 = start.cast<CArray<double>>();
+                if (x0.size() != c.dim) throw mlsci::InvalidArgument("CMAES: x0 must have one value per gene");
+                g::cmaes_init(c, st, x0.data());
+            },
+            MLSCI_CMAES_STATE_ARGS, py::arg("start"));
+        s.def(
+            "cmaes_ask",
+            [state_of](const g::CmaesConfig& c, CArray<double>& mean, CArray<double>& cov, CArray<double>& basis,
+                       CArray<double>& scales, CArray<double>& pc, CArray<double>& ps, CArray<double>& best_x,
+                       CArray<double>& scalars, CArray<std::int64_t>& counters, CArray<double>& recent) {
+                const auto st = state_of(c, mean, cov, basis, scales, pc, ps, best_x, scalars, counters, recent);
+                const auto lambda = static_cast<py::ssize_t>(st.counters[g::kLambda]);
+                CArray<double> steps({lambda, static_cast<py::ssize_t>(c.dim)}), x({lambda, static_cast<py::ssize_t>(c.dim)});
+                g::cmaes_ask(c, st, steps.mutable_data(), x.mutable_data());
+                return py::make_tuple(steps, x);
+            },
+            MLSCI_CMAES_STATE_ARGS);
+        s.def(
+            "cmaes_tell",
+            [state_of](const g::CmaesConfig& c, CArray<double>& mean, CArray<double>& cov, CArray<double>& basis,
+                       CArray<double>& scales, CArray<double>& pc, CArray<double>& ps, CArray<double>& best_x,
+                       CArray<double>& scalars, CArray<std::int64_t>& counters, CArray<double>& recent,
+                       const CArray<double>& steps, const CArray<double>& x, const CArray<double>& f) {
+                const auto st = state_of(c, mean, cov, basis, scales, pc, ps, best_x, scalars, counters, recent);
+                const std::int64_t lambda = st.counters[g::kLambda];
+                if (steps.size() != lambda * c.dim || x.size() != lambda * c.dim || f.size() != lambda)
+                    throw mlsci::InvalidArgument("CMAES: tell needs the generation that ask gave");
+                return std::string(g::cmaes_tell(c, st, steps.data(), x.data(), f.data()));
+            },
+            MLSCI_CMAES_STATE_ARGS, py::arg("steps").noconvert(), py::arg("x").noconvert(), py::arg("f").noconvert());
+#undef MLSCI_CMAES_STATE_ARGS
+    }
+
     using mlsci::ga::Config;
     py::class_<Config>(s, "Config")
         .def(py::init<>())
@@ -105,7 +186,7 @@ void bind_ga(py::module_& m) {
         .def_readwrite("upper", &Config::upper)
         .def_readwrite("seed", &Config::seed)
         .def_readwrite("island_offset", &Config::island_offset)
-        .def("check", &mlsci::ga::check_config);
+        .def("check", static_cast<void (*)(const Config&)>(&mlsci::ga::check_config));
 
 #define MLSCI_GA_STATE_ARGS                                                                                    \
     py::arg("cfg"), py::arg("population").noconvert(), py::arg("fitness").noconvert(),                       \

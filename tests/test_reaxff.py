@@ -319,7 +319,7 @@ def test_reaxff_bad_input_names_the_problem():
         reaxff.evaluate(ff.Structure(["C", "H"], np.array([[0, 0, 0], [1.1, 0, 0.0]])), p, charges=[0.1])
     with pytest.raises(ValueError, match="charges"):
         reaxff.evaluate(ff.Structure(["C", "H"], np.array([[0, 0, 0], [1.1, 0, 0.0]])), p, charges=[0.1, np.nan])
-    with pytest.raises(ValueError, match=r"atoms 0 and 1 \(or its periodic image\) are 0.050000 Å apart, closer than 0.1"):
+    with pytest.raises(ValueError, match=r"atoms 0 and 1 \(or its periodic image\) are 0.050000 Å apart, closer"):
         reaxff.evaluate(ff.Structure(["C", "H"], np.array([[0, 0, 0], [0.05, 0, 0.0]])), p)
     soft = ReaxFFParameters.read(os.path.join(_potentials(), "ffield.reax.cho"))
     soft.set("eta:O", 1.0)
@@ -598,3 +598,21 @@ def test_shipped_cho_training_set_is_lammps_and_ours():
     assert err["energy_rmse"] < 1e-9 and err["relative_rmse"] < 1e-8 and err["force_rmse"] < 1e-6
     reactions = {r.name: r.reference for r in ts.relative}
     assert 80 < reactions["C2H6 -> 2 CH3"] < 100 and 100 < reactions["CH4 -> CH3 + H"] < 120
+
+
+def test_cmaes_fit_and_the_optimizer_argument():
+    """The same fit by CMA-ES (IPOP), started at the perturbed set: it finds the parameters again."""
+    path = os.path.join(_potentials(), "ffield.reax.cho")
+    ts = _small_training_set(path)
+    truth = ReaxFFParameters.read(path)
+    genes = GENES[:4]
+    start = truth.copy()
+    for g in genes:
+        start.set(g, 1.1 * start.get(g))
+    res = ff.fit(ts, start, genes, bounds=0.2, optimizer="cmaes", population_size=16, n_generations=40, seed=3)
+    assert res.ga_result.n_evaluations >= 16 * 41 and res.errors["energy_rmse"] < 1e-5
+    np.testing.assert_allclose([res.parameters.get(g) for g in genes], [truth.get(g) for g in genes], rtol=1e-5)
+    with pytest.raises(ValueError, match="optimizer must be 'ga' or 'cmaes'"):
+        ff.fit(ts, start, genes, optimizer="pso")
+    with pytest.raises(ValueError, match="Pareto front with NSGA-II"):
+        ff.fit(ts, start, genes, optimizer="cmaes", multi_objective=True)

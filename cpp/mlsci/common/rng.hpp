@@ -37,6 +37,7 @@ enum class Stream : std::uint8_t {
     Rbm = 16,           // RBM training: the negative chain's draws per (epoch, minibatch)
     RbmGibbs = 17,      // RBM block Gibbs sampling per (step, chain)
     IsingMultispin = 18,  // multi-spin-coded Metropolis: random words per (half-sweep, word)
+    Cmaes = 19,           // CMA-ES: a sample's normals per (generation, sample, restart); restart means
 };
 static_assert(static_cast<int>(Stream::User) == 10 && static_cast<int>(Stream::IsingHeatBath) == 11 &&
                   static_cast<int>(Stream::McmcSplit) == 12 && static_cast<int>(Stream::GaCluster) == 13 &&
