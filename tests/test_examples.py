@@ -180,3 +180,33 @@ def test_forcefield_fit_example_improves_the_held_out_errors(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "held-out cells: energy RMSE" in out
     assert (tmp_path / "SiC_fitted.tersoff").exists() and (tmp_path / "forcefield_fit.png").stat().st_size > 10_000
+
+
+def test_reaxff_reference_script_remakes_the_shipped_training_set(tmp_path):
+    from mlsci_fast import forcefield as ff
+
+    try:
+        ff.lammps._import_lammps()
+    except ImportError as exc:
+        pytest.skip(f"needs LAMMPS ({exc})")
+    load("reaxff_reference").main(["--out", str(tmp_path / "ref.npz")])
+    made, shipped = ff.TrainingSet.load(tmp_path / "ref.npz"), ff.TrainingSet.cho_reaxff_reference()
+    assert made.names == shipped.names and len(made.relative) == len(shipped.relative) == 60
+    # the molecules are relaxed by L-BFGS-B, whose last bits may differ between machines
+    np.testing.assert_allclose([s.energy for s in made.structures], [s.energy for s in shipped.structures],
+                               rtol=0, atol=1e-5)
+
+
+def test_reaxff_fit_example_improves_the_held_out_errors(tmp_path, capsys):
+    from mlsci_fast import forcefield as ff
+
+    try:
+        ff.lammps._import_lammps()
+    except ImportError as exc:
+        pytest.skip(f"needs LAMMPS ({exc})")
+    load("reaxff_fit").main(["--out", str(tmp_path), "--generations", "6", "--population", "16",
+                             "--polish-iterations", "5", "--optimizer", "cmaes"])
+    out = capsys.readouterr().out
+    before, after = (float(v) for v in out.split("force RMSE ")[1].split(" kcal")[0].split(" -> "))
+    assert after < before and "LAMMPS vs mlsci_fast on the fitted file" in out
+    assert (tmp_path / "ffield.cho.fitted").exists() and (tmp_path / "reaxff_fit.png").stat().st_size > 10_000

@@ -1,5 +1,5 @@
-"""Force-field fitting: Tersoff against LAMMPS itself, the reduced ReaxFF model against a NumPy
-transcription of its formulas, forces against finite differences, files, objective, fits."""
+"""Force-field fitting: Tersoff against LAMMPS itself, forces against finite differences, files,
+objective, fits (ReaxFF's are in test_reaxff.py)."""
 
 import os
 import pickle
@@ -112,16 +112,6 @@ def test_symmetrized_file_runs_in_lammps_and_reads_back(tmp_path):
 # Forces vs finite differences, threads
 
 
-def reax_params():
-    def pair(r0, De, vdw):
-        return dict(r0_sigma=r0, r0_pi=r0 * 0.9, r0_pipi=-1.0, p_bo1=-0.08, p_bo2=6.5, p_bo3=-0.2, p_bo4=9.0,
-                    p_bo5=-0.3, p_bo6=12.0, De_sigma=De, De_pi=De * 0.3, De_pipi=0.0, p_be1=-0.4, p_be2=0.6,
-                    R_bond=r0 + 1.2, D_bond=0.2, D_vdw=vdw, r_vdw=2 * r0, alpha_vdw=10.0, gamma_w=2.0,
-                    p_vdw=1.5, R_vdw=5.5)
-    return ff.ReaxLiteParameters.from_dict({"Si-Si": pair(2.2, 3.0, 0.1), "C-C": pair(1.4, 6.0, 0.05),
-                                            "Si-C": pair(1.8, 4.5, 0.08)})
-
-
 # Tersoff, Phys. Rev. B 49, 16349 (1994) for Si and C, the Si-C pair values averaged over the two
 # entries of LAMMPS's SiC_1994.tersoff, so these tests need no LAMMPS.
 SIC_1994 = """
@@ -148,9 +138,8 @@ def tersoff_params():
     return p
 
 
-@pytest.mark.parametrize("model", ["tersoff", "reaxlite"])
-def test_forces_are_minus_the_gradient(model, rng):
-    p = tersoff_params() if model == "tersoff" else reax_params()
+def test_forces_are_minus_the_gradient(rng):
+    p = tersoff_params()
     s = random_structures(rng)[1]
     e, f = ff.TrainingSet([s]).compute(p)
     h = 1e-5
@@ -164,49 +153,6 @@ def test_forces_are_minus_the_gradient(model, rng):
             assert f[0][a, d] == pytest.approx(-(ep[0] - ep[1]) / (2 * h), abs=1e-6)
     # translation invariance: forces sum to zero
     np.testing.assert_allclose(f[0].sum(axis=0), 0, atol=1e-9)
-
-
-def reax_reference_energy(p, s):
-    """ReaxLite energy by the formulas in ReaxLiteParameters' docstring, summed over images."""
-    idx = {e: i for i, e in enumerate(p.elements)}
-    reach = 2
-    total = 0.0
-    for i in range(s.n_atoms):
-        for j in range(s.n_atoms):
-            for n in np.ndindex(2 * reach + 1, 2 * reach + 1, 2 * reach + 1):
-                shift = (np.array(n) - reach) @ s.cell if any(s.pbc) else np.zeros(3)
-                if not any(s.pbc) and n != (reach, reach, reach):
-                    continue
-                if i == j and not shift.any():
-                    continue
-                r = np.linalg.norm(s.positions[j] + shift - s.positions[i])
-                q = dict(zip(ff.REAX_NAMES, p.table[idx[s.symbols[i]], idx[s.symbols[j]]]))
-                e = 0.0
-                if r < q["R_bond"] + q["D_bond"]:
-                    bo = [np.exp(q[a] * (r / q[r0]) ** q[b]) if q[r0] > 0 else 0.0
-                          for r0, a, b in (("r0_sigma", "p_bo1", "p_bo2"), ("r0_pi", "p_bo3", "p_bo4"),
-                                           ("r0_pipi", "p_bo5", "p_bo6"))]
-                    eb = (-q["De_sigma"] * bo[0] * np.exp(q["p_be1"] * (1 - bo[0] ** q["p_be2"]))
-                          - q["De_pi"] * bo[1] - q["De_pipi"] * bo[2])
-                    R, D = q["R_bond"], q["D_bond"]
-                    fc = 1.0 if r < R - D else 0.5 * (1 - np.sin(np.pi / 2 * (r - R) / D))
-                    e += fc * eb
-                if r < q["R_vdw"]:
-                    fs = (r ** q["p_vdw"] + (1 / q["gamma_w"]) ** q["p_vdw"]) ** (1 / q["p_vdw"])
-                    x = q["alpha_vdw"] * (1 - fs / q["r_vdw"])
-                    t = r / q["R_vdw"]
-                    tap = 20 * t**7 - 70 * t**6 + 84 * t**5 - 35 * t**4 + 1
-                    e += tap * q["D_vdw"] * (np.exp(x) - 2 * np.exp(x / 2))
-                total += 0.5 * e
-    return total
-
-
-def test_reaxlite_energy_matches_its_formulas(rng):
-    p = reax_params()
-    structs = [random_structures(rng)[0]] + random_structures(rng)[3:]
-    e, _ = ff.TrainingSet(structs).compute(p, forces=False)
-    for s, mine in zip(structs, e):
-        assert mine == pytest.approx(reax_reference_energy(p, s), rel=1e-12, abs=1e-10)
 
 
 def test_same_bits_on_any_thread_count(rng):
@@ -254,28 +200,6 @@ def test_objective_pickles_for_dask(rng):
 
 # ---------------------------------------------------------------------------------------------
 # Fitting
-
-
-def test_ga_recovers_reaxlite_parameters_it_generated(rng):
-    """Known global minimum: data made by a ReaxLite set; the fit from perturbed values finds it."""
-    truth = reax_params()
-    ts = ff.TrainingSet(random_structures(rng, n_cells=2))
-    for k, r in enumerate(np.linspace(1.5, 3.0, 8)):
-        ts.add(ff.Structure(["Si", "C"], [[0, 0, 0], [r, 0, 0]], name=f"d{k}"))
-    e, f = ts.compute(truth)
-    for s, ei, fi in zip(ts.structures, e, f):
-        s.energy, s.forces = ei, fi
-    genes = ["De_sigma:Si-C", "r0_sigma:Si-C", "p_be1:Si-C", "D_vdw:Si-C"]
-    start = truth.copy()
-    for g in genes:
-        start.set(g, truth.get(g) * rng.uniform(0.85, 1.15))
-    bounds = np.array([[truth.get(g) * 0.7, truth.get(g) * 1.3] for g in genes])
-    bounds.sort(axis=1)
-    res = ff.fit(ts, start, genes, bounds, population_size=32, n_generations=40, seed=3)
-    assert res.initial_errors["energy_rmse"] > 1e-2
-    assert res.errors["energy_rmse"] < 1e-6 and res.errors["force_rmse"] < 1e-5
-    np.testing.assert_allclose([res.parameters.get(g) for g in genes], [truth.get(g) for g in genes], rtol=1e-4)
-    assert "energy_rmse" in res.summary()
 
 
 def test_tersoff_refit_improves_held_out_errors_and_is_reproducible(tmp_path):
@@ -409,10 +333,6 @@ def test_bad_training_sets_and_genes(rng):
         ff.Objective(ts, p, ["A:Si-C"], [[1, 2], [3, 4]])
     with pytest.raises(ValueError, match="no reference energies"):
         ff.Objective(ff.TrainingSet([ff.Structure(["Si"], [[0, 0, 0]])]), p, ["A:Si-C"], [[1, 2]])
-    with pytest.raises(ValueError, match="symmetric"):
-        t = reax_params().table.copy()
-        t[0, 1, 0] += 1
-        ff.ReaxLiteParameters(["Si", "C"], t)
 
 
 def test_builtin_sic_1994_is_lammps_file_symmetrized():

@@ -1,4 +1,4 @@
-// Tersoff and reduced-ReaxFF energies and forces over a training set (see forcefield.hpp).
+// Tersoff energies and forces over a training set (see forcefield.hpp).
 #include "mlsci/forcefield/forcefield.hpp"
 
 #include <omp.h>
@@ -258,141 +258,34 @@ double tersoff_structure(const Dataset& data, std::int64_t s, const std::vector<
     return energy;
 }
 
-struct ReaxPair {
-    double r0[3], pa[3], pb[3], De[3], pbe1, pbe2, Rb, Db, Dv, rv, alpha, gw_p, pv, Rv, cut;
-};
-
-std::vector<ReaxPair> reax_table(const double* p, int n_entries) {
-    std::vector<ReaxPair> t(n_entries);
-    for (int e = 0; e < n_entries; ++e) {
-        const double* v = p + e * kReaxLiteValues;
-        ReaxPair& q = t[e];
-        for (int x = 0; x < 3; ++x) {
-            q.r0[x] = v[x];
-            q.pa[x] = v[3 + 2 * x];
-            q.pb[x] = v[4 + 2 * x];
-            q.De[x] = v[9 + x];
-        }
-        q.pbe1 = v[12];
-        q.pbe2 = v[13];
-        q.Rb = v[14];
-        q.Db = v[15];
-        q.Dv = v[16];
-        q.rv = v[17];
-        q.alpha = v[18];
-        q.pv = v[20];
-        q.gw_p = std::pow(1.0 / v[19], q.pv);
-        q.Rv = v[21];
-        q.cut = std::max(q.Rb + q.Db, q.Rv);
-    }
-    return t;
-}
-
-// Pair energy and dE/dr of the reduced ReaxFF model.
-inline void reax_pair(double r, const ReaxPair& q, double& e, double& de) {
-    e = 0.0;
-    de = 0.0;
-    if (r < q.Rb + q.Db) {
-        double bo[3] = {0, 0, 0}, dbo[3] = {0, 0, 0};
-        for (int x = 0; x < 3; ++x) {
-            if (q.r0[x] <= 0.0) continue;
-            const double s = std::pow(r / q.r0[x], q.pb[x]);
-            bo[x] = std::exp(q.pa[x] * s);
-            dbo[x] = bo[x] * q.pa[x] * q.pb[x] * s / r;
-        }
-        double eb = -q.De[1] * bo[1] - q.De[2] * bo[2];
-        double deb = -q.De[1] * dbo[1] - q.De[2] * dbo[2];
-        if (bo[0] > 0.0) {
-            const double bp = std::pow(bo[0], q.pbe2);
-            const double ex = std::exp(q.pbe1 * (1.0 - bp));
-            eb -= q.De[0] * bo[0] * ex;
-            deb -= q.De[0] * ex * (1.0 - q.pbe1 * q.pbe2 * bp) * dbo[0];
-        }
-        double fc, dfc;
-        cutoff_fn(r, q.Rb, q.Db, fc, dfc);
-        e += fc * eb;
-        de += dfc * eb + fc * deb;
-    }
-    if (r < q.Rv) {
-        const double rp = std::pow(r, q.pv);
-        const double f = std::pow(rp + q.gw_p, 1.0 / q.pv);
-        const double df = f / (rp + q.gw_p) * rp / r;
-        const double x = q.alpha * (1.0 - f / q.rv);
-        const double e1 = std::exp(x), e2 = std::exp(0.5 * x);
-        const double ev = q.Dv * (e1 - 2.0 * e2);
-        const double dev = q.Dv * (-q.alpha / q.rv) * (e1 - e2) * df;
-        const double t = r / q.Rv;
-        const double t3 = t * t * t;
-        const double tap = 1.0 + t3 * t * (-35.0 + t * (84.0 + t * (-70.0 + 20.0 * t)));
-        const double dtap = t3 * (-140.0 + t * (420.0 + t * (-420.0 + 140.0 * t))) / q.Rv;
-        e += tap * ev;
-        de += dtap * ev + tap * dev;
-    }
-}
-
-template <bool F>
-double reax_structure(const Dataset& data, std::int64_t s, const std::vector<ReaxPair>& tab, double* f) {
-    const int nt = data.n_types();
-    const std::int64_t a0 = data.atom_offset(s), na = data.n_atoms(s);
-    double energy = 0.0;
-    for (std::int64_t i = 0; i < na; ++i) {
-        const std::int64_t ai = a0 + i;
-        const int ti = data.type(ai);
-        for (std::int64_t pj = data.first(ai); pj < data.last(ai); ++pj) {
-            const std::int32_t j = data.owner(pj);
-            const ReaxPair& q = tab[ti * nt + data.type(a0 + j)];
-            const double* g = data.geometry(pj);
-            if (g[3] >= q.cut) continue;
-            double e, de;
-            reax_pair(g[3], q, e, de);
-            energy += 0.5 * e;
-            if (!F) continue;
-            const double w = 0.5 * de / g[3];
-            for (int d = 0; d < 3; ++d) {
-                f[3 * i + d] += w * g[d];
-                f[3 * j + d] -= w * g[d];
-            }
-        }
-    }
-    return energy;
-}
-
 // One parameter set, ready to evaluate.
 struct Evaluator {
-    Model model;
     std::vector<TersoffEntry> tersoff;
-    std::vector<ReaxPair> reax;
 
-    Evaluator(const Dataset& data, Model m, const double* params) : model(m) {
-        const int ne = n_entries(m, data.n_types());
-        if (m == Model::Tersoff)
-            tersoff = tersoff_table(params, ne);
-        else
-            reax = reax_table(params, ne);
-    }
+    Evaluator(const Dataset& data, Model m, const double* params)
+        : tersoff(tersoff_table(params, n_entries(m, data.n_types()))) {}
 
     // Energy of structure s; forces (n_atoms x 3, zeroed here) when f is not null.
     double operator()(const Dataset& data, std::int64_t s, std::vector<KTerm>& ks, double* f) const {
         if (f) std::fill(f, f + 3 * data.n_atoms(s), 0.0);
-        if (model == Model::Tersoff)
-            return f ? tersoff_structure<true>(data, s, tersoff, ks, f)
-                     : tersoff_structure<false>(data, s, tersoff, ks, nullptr);
-        return f ? reax_structure<true>(data, s, reax, f) : reax_structure<false>(data, s, reax, nullptr);
+        return f ? tersoff_structure<true>(data, s, tersoff, ks, f)
+                 : tersoff_structure<false>(data, s, tersoff, ks, nullptr);
     }
 };
 
 const char* const kTersoffNames[kTersoffValues] = {"m", "gamma", "lambda3", "c", "d", "costheta0", "n",
                                                    "beta", "lambda2", "B", "R", "D", "lambda1", "A"};
-const char* const kReaxNames[kReaxLiteValues] = {
-    "r0_sigma", "r0_pi", "r0_pipi", "p_bo1", "p_bo2", "p_bo3", "p_bo4", "p_bo5", "p_bo6", "De_sigma", "De_pi",
-    "De_pipi", "p_be1", "p_be2", "R_bond", "D_bond", "D_vdw", "r_vdw", "alpha_vdw", "gamma_w", "p_vdw", "R_vdw"};
 
 }  // namespace
 
-int values_per_entry(Model model) { return model == Model::Tersoff ? kTersoffValues : kReaxLiteValues; }
+int values_per_entry(Model model) {
+    require(model == Model::Tersoff, "forcefield", "unknown model");
+    return kTersoffValues;
+}
 
 int n_entries(Model model, int n_types) {
-    return model == Model::Tersoff ? n_types * n_types * n_types : n_types * n_types;
+    require(model == Model::Tersoff, "forcefield", "unknown model");
+    return n_types * n_types * n_types;
 }
 
 Dataset::Dataset(int n_types, double cutoff, const std::vector<StructureInput>& structures, int n_threads)
@@ -424,26 +317,14 @@ void check_parameters(const Dataset& data, Model model, const double* params) {
         const double* v = params + e * nv;
         const std::string where = "parameters: entry " + std::to_string(e);
         for (int k = 0; k < nv; ++k)
-            if (!std::isfinite(v[k]))
-                throw InvalidArgument(where + ": " + (model == Model::Tersoff ? kTersoffNames : kReaxNames)[k] +
-                                      " is not finite");
-        double cut;
-        if (model == Model::Tersoff) {
-            require(v[0] == 1.0 || v[0] == 3.0, where.c_str(), "m must be 1 or 3");
-            for (int k : {1, 3, 7, 8, 9, 12, 13})
-                require(v[k] >= 0.0, where.c_str(), std::string(kTersoffNames[k]) + " must be >= 0");
-            require(v[4] > 0.0, where.c_str(), "d must be > 0");
-            require(v[6] > 0.0, where.c_str(), "n must be > 0");
-            require(v[10] > 0.0 && v[11] > 0.0 && v[11] <= v[10], where.c_str(), "needs 0 < D <= R");
-            cut = v[10] + v[11];
-        } else {
-            require(v[14] > 0.0 && v[15] > 0.0 && v[15] <= v[14], where.c_str(), "needs 0 < D_bond <= R_bond");
-            require(v[17] > 0.0, where.c_str(), "r_vdw must be > 0");
-            require(v[19] > 0.0, where.c_str(), "gamma_w must be > 0");
-            require(v[20] > 0.0, where.c_str(), "p_vdw must be > 0");
-            require(v[21] > 0.0, where.c_str(), "R_vdw must be > 0");
-            cut = std::max(v[14] + v[15], v[21]);
-        }
+            if (!std::isfinite(v[k])) throw InvalidArgument(where + ": " + kTersoffNames[k] + " is not finite");
+        require(v[0] == 1.0 || v[0] == 3.0, where.c_str(), "m must be 1 or 3");
+        for (int k : {1, 3, 7, 8, 9, 12, 13})
+            require(v[k] >= 0.0, where.c_str(), std::string(kTersoffNames[k]) + " must be >= 0");
+        require(v[4] > 0.0, where.c_str(), "d must be > 0");
+        require(v[6] > 0.0, where.c_str(), "n must be > 0");
+        require(v[10] > 0.0 && v[11] > 0.0 && v[11] <= v[10], where.c_str(), "needs 0 < D <= R");
+        const double cut = v[10] + v[11];
         require(cut <= data.cutoff() * (1.0 + 1e-12), where.c_str(),
                 "its cut-off " + std::to_string(cut) + " Å exceeds the neighbour lists' " +
                     std::to_string(data.cutoff()) + " Å; build the training set with a larger cutoff");

@@ -1,8 +1,7 @@
-// Energies and forces of interatomic potentials whose parameters are fitted (mlsci_fast.forcefield): the
-// Tersoff bond-order potential (J. Tersoff, Phys. Rev. B 37, 6991 (1988) and 39, 5566 (1989),
-// in the multi-element form and parameter layout of LAMMPS's pair_style tersoff) and a reduced
-// ReaxFF-style bond-order model (A. C. T. van Duin et al., J. Phys. Chem. A 105, 9396 (2001):
-// the uncorrected bond order, the bond energy and the shielded, tapered Morse van der Waals term).
+// Energies and forces of interatomic potentials whose parameters are fitted (mlsci_fast.forcefield):
+// the shared Dataset of structures with their neighbour lists, and the Tersoff bond-order
+// potential (J. Tersoff, Phys. Rev. B 37, 6991 (1988) and 39, 5566 (1989), in the multi-element
+// form and parameter layout of LAMMPS's pair_style tersoff). ReaxFF is in reaxff.hpp.
 #pragma once
 
 #include <cstdint>
@@ -53,23 +52,12 @@ private:
     std::vector<double> nb_geom_;          // per neighbour: dx, dy, dz, r
 };
 
-enum class Model : int { Tersoff = 0, ReaxLite = 1 };
+enum class Model : int { Tersoff = 0 };
 
-// Values per parameter entry. Tersoff: one entry per element triplet (i, j, k), index
-// (i * n + j) * n + k, in the order of a LAMMPS .tersoff file:
+// Values per parameter entry: one entry per element triplet (i, j, k), index (i * n + j) * n + k,
+// in the order of a LAMMPS .tersoff file:
 //   m, gamma, lambda3, c, d, costheta0, n, beta, lambda2, B, R, D, lambda1, A.
-// ReaxLite: one entry per ordered element pair (i, j), index i * n + j (the caller keeps (i, j)
-// and (j, i) equal):
-//   r0_sigma, r0_pi, r0_pipi, p_bo1, p_bo2, p_bo3, p_bo4, p_bo5, p_bo6,
-//   De_sigma, De_pi, De_pipi, p_be1, p_be2, R_bond, D_bond,
-//   D_vdw, r_vdw, alpha_vdw, gamma_w, p_vdw, R_vdw
-// with BO'_x = exp(p_bo (r / r0_x)^q) (a term is off when its r0 <= 0), the bond energy
-// fc(r) [-De_s BO_s exp(p_be1 (1 - BO_s^p_be2)) - De_p BO_p - De_pp BO_pp] switched off by
-// Tersoff's cosine cut-off between R_bond - D_bond and R_bond + D_bond, and the van der Waals
-// energy Tap(r) D_vdw [exp(a (1 - f/r_vdw)) - 2 exp(a/2 (1 - f/r_vdw))], f = (r^p + gamma_w^-p)^(1/p),
-// with ReaxFF's 7th-order taper that reaches zero at R_vdw.
 constexpr int kTersoffValues = 14;
-constexpr int kReaxLiteValues = 22;
 int values_per_entry(Model model);
 int n_entries(Model model, int n_types);
 

@@ -2,20 +2,21 @@
 
 A `TrainingSet` holds reference structures (energies, optionally forces) and relative energies
 such as points on a dissociation curve. `TersoffParameters` reads and writes LAMMPS ``.tersoff``
-files, so a fitted set runs in LAMMPS as it is; `ReaxLiteParameters` is a reduced ReaxFF-style
-bond-order model (uncorrected bond orders, bond energy, shielded Morse van der Waals). `fit`
+files, so a fitted set runs in LAMMPS as it is. `fit`
 searches the parameters a list of genes names, within bounds, by a GA whose every generation
 is evaluated in C++ (all structures of all individuals in parallel; neighbour lists are built
 once, since only parameters change), minimising GARFfield's weighted sum of squared errors --
 or, with ``multi_objective=True``, the energy, force and relative-energy errors as separate
 objectives by NSGA-II. `run_lammps` computes the same structures with LAMMPS, the reference.
 
-Units are LAMMPS "metal": Å, eV, eV/Å.
+Tersoff units are LAMMPS "metal": Å, eV, eV/Å.
 
 `ReaxFFParameters` reads and writes ReaxFF ``ffield`` files as LAMMPS's ``pair_style reaxff``
-does (every file LAMMPS ships round-trips), and `evaluate` gives a structure's ReaxFF energy
-term by term in C++ with charges equilibrated as LAMMPS's fix qeq/reaxff does (or given),
-equal to LAMMPS's (forces and fitting come next).
+does (every file LAMMPS ships round-trips), and `evaluate` gives a structure's ReaxFF energy term
+by term, its analytic forces and its charges in C++ (equilibrated as LAMMPS's fix qeq/reaxff does,
+or given), equal to LAMMPS's, in LAMMPS's "real" units (kcal/mol, Å, e). ReaxFF parameters are
+fitted with `fit` like Tersoff's (genes such as ``"p_be1:C-H"``; the GA, NSGA-II or, with
+``optimizer="cmaes"``, CMA-ES); `TrainingSet.cho_reaxff_reference` is a C/H/O set made by LAMMPS.
 
 The family's parts: `parameters` (the models' parameter sets and files), `reaxff` (ReaxFF
 files), `training`
@@ -24,18 +25,16 @@ files), `training`
 
 from .fitting import ForceFieldFit, Objective, fit
 from .lammps import lammps_potential_path, run_lammps
-from .parameters import REAX_NAMES, TERSOFF_NAMES, ReaxLiteParameters, TersoffParameters
+from .parameters import TERSOFF_NAMES, TersoffParameters
 from .reaxff import ReaxFFParameters, ReaxFFResult, evaluate
 from .training import Relative, Structure, TrainingSet
 
 __all__ = [
-    "REAX_NAMES",
     "TERSOFF_NAMES",
     "ForceFieldFit",
     "Objective",
     "ReaxFFParameters",
     "ReaxFFResult",
-    "ReaxLiteParameters",
     "Relative",
     "Structure",
     "TersoffParameters",

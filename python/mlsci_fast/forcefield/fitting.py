@@ -45,7 +45,7 @@ class Objective:
         if not len(training_set):
             raise ValueError("the training set is empty")
         if not isinstance(parameters, (_Parameters, ReaxFFParameters)):
-            raise TypeError("parameters must be TersoffParameters, ReaxFFParameters or ReaxLiteParameters")
+            raise TypeError("parameters must be TersoffParameters or ReaxFFParameters")
         genes = list(genes)
         if not genes:
             raise ValueError("genes must name at least one parameter to fit")
@@ -251,7 +251,7 @@ def fit(
     Parameters
     ----------
     training_set : TrainingSet
-    parameters : TersoffParameters or ReaxLiteParameters
+    parameters : TersoffParameters or ReaxFFParameters
         The starting set; values not in `genes` stay as they are.
     genes : list of str
         The parameters to search, e.g. ``["A:Si-Si", "B:Si-Si", "lambda1:Si-Si", "c:Si"]``.
@@ -283,7 +283,7 @@ def fit(
     from ..ga.nsga2 import NSGA2
 
     if not isinstance(parameters, (_Parameters, ReaxFFParameters)):
-        raise TypeError("parameters must be TersoffParameters, ReaxFFParameters or ReaxLiteParameters")
+        raise TypeError("parameters must be TersoffParameters or ReaxFFParameters")
     genes = list(genes)
     if isinstance(bounds, numbers.Real) and not isinstance(bounds, bool):
         f = float(check_scalar(bounds, "bounds", numbers.Real, min_val=0, include_min=False))

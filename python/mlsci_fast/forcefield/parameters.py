@@ -1,9 +1,8 @@
-"""Force-field parameters: Tersoff (LAMMPS ``.tersoff`` files) and the reduced ReaxFF-style
-bond-order model, with genes (the values a fit searches) named ``"name:elements"``."""
+"""Force-field parameters: Tersoff (LAMMPS ``.tersoff`` files), with genes (the values a fit
+searches) named ``"name:elements"``. ReaxFF's are in `reaxff`."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import Sequence
@@ -18,12 +17,7 @@ TERSOFF_NAMES = ("m", "gamma", "lambda3", "c", "d", "costheta0", "n", "beta", "l
 _TERSOFF_PAIR = ("lambda2", "B", "lambda1", "A")
 # Cut-offs: entry (i, j, k) holds the i-k cut-off.
 _TERSOFF_CUT = ("R", "D")
-REAX_NAMES = (
-    "r0_sigma", "r0_pi", "r0_pipi", "p_bo1", "p_bo2", "p_bo3", "p_bo4", "p_bo5", "p_bo6",
-    "De_sigma", "De_pi", "De_pipi", "p_be1", "p_be2", "R_bond", "D_bond",
-    "D_vdw", "r_vdw", "alpha_vdw", "gamma_w", "p_vdw", "R_vdw",
-)
-_MODEL = {"tersoff": 0, "reaxlite": 1}
+_MODEL = {"tersoff": 0}
 # LAMMPS's SiC_1994.tersoff (J. Tersoff, Phys. Rev. B 49, 16349 (1994)).
 _SIC_1994 = {
     ("C", "C", "C"): (3, 1, 0, 19981, 7.034, -0.33953, 0.99054, 4.1612e-06, 2.3064, 389.63, 1.95, 0.15, 3.4653, 1544.8),
@@ -47,7 +41,8 @@ _SIC_1994 = {
 _MAX_PARAMETER_FILE = 16 * 2**20
 
 class _Parameters:
-    """Shared by the two models: elements, a table of values, genes that tie values together."""
+    """A model whose parameters are a table per element tuple: elements, the table, genes that tie
+    values together (Tersoff's; ReaxFF keeps its file's sections, `reaxff.ReaxFFParameters`)."""
 
     names: tuple[str, ...]
     model: str
@@ -272,79 +267,6 @@ class TersoffParameters(_Parameters):
                     slots = out.gene_slots(f"{name}:{self.elements[a]}-{self.elements[b]}")
                     flat[slots] = flat[slots].mean()
         return out
-
-
-class ReaxLiteParameters(_Parameters):
-    """Parameters of the reduced ReaxFF-style model for `elements`: ``table[i, j]`` (symmetric)
-    holds the 22 values of the pair i-j, in the order of `REAX_NAMES`:
-
-    - uncorrected bond orders BO'_x = exp(p_bo (r / r0_x)^q) for x = sigma (p_bo1, p_bo2),
-      pi (p_bo3, p_bo4), pi-pi (p_bo5, p_bo6); a term with r0 <= 0 is off;
-    - bond energy -De_sigma BO_s exp(p_be1 (1 - BO_s^p_be2)) - De_pi BO_pi - De_pipi BO_pipi,
-      switched off smoothly between R_bond - D_bond and R_bond + D_bond;
-    - van der Waals D_vdw [exp(a (1 - f/r_vdw)) - 2 exp(a/2 (1 - f/r_vdw))] with the shielded
-      distance f = (r^p_vdw + gamma_w^-p_vdw)^(1/p_vdw), a = alpha_vdw, times ReaxFF's 7th-order
-      taper reaching zero at R_vdw.
-
-    Genes: ``"De_sigma:Si-C"`` (a value of a pair). Save and load as JSON.
-    """
-
-    names = REAX_NAMES
-    model = "reaxlite"
-
-    def __init__(self, elements: Sequence[str], table: ArrayLike):
-        super().__init__(elements, table)
-        if not np.array_equal(self.table, self.table.transpose(1, 0, 2)):
-            raise ValueError("table must be symmetric: the pair i-j and j-i have the same parameters")
-
-    def _shape(self, n: int) -> tuple[int, ...]:
-        return (n, n, len(REAX_NAMES))
-
-    @classmethod
-    def from_dict(cls, pairs: dict[str, dict[str, float]]) -> "ReaxLiteParameters":
-        """From ``{"Si-C": {"r0_sigma": 1.8, ...}, ...}``: every pair of the elements, every value."""
-        elements: list[str] = []
-        for key in pairs:
-            for e in _parts(key, "-", 2, key):
-                if e not in elements:
-                    elements.append(e)
-        n = len(elements)
-        table = np.full((n, n, len(REAX_NAMES)), np.nan)
-        for key, values in pairs.items():
-            a, b = (elements.index(e) for e in _parts(key, "-", 2, key))
-            missing = [k for k in REAX_NAMES if k not in values]
-            extra = [k for k in values if k not in REAX_NAMES]
-            if missing or extra:
-                raise ValueError(f"pair {key}: missing {missing}, unknown {extra}")
-            table[a, b] = table[b, a] = [float(values[k]) for k in REAX_NAMES]
-        undefined = [f"{elements[i]}-{elements[j]}" for i in range(n) for j in range(i, n) if np.isnan(table[i, j, 0])]
-        if undefined:
-            raise ValueError(f"no parameters for the pair(s) {undefined}")
-        return cls(elements, table)
-
-    def to_dict(self) -> dict[str, dict[str, float]]:
-        n = len(self.elements)
-        return {f"{self.elements[i]}-{self.elements[j]}": dict(zip(REAX_NAMES, map(float, self.table[i, j])))
-                for i in range(n) for j in range(i, n)}
-
-    @classmethod
-    def read(cls, path: str | os.PathLike) -> "ReaxLiteParameters":
-        with open(path, encoding="utf-8") as f:
-            return cls.from_dict(json.load(f))
-
-    def write(self, path: str | os.PathLike) -> None:
-        _atomic_text(path, json.dumps(self.to_dict(), indent=1) + "\n")
-
-    def gene_slots(self, gene: str) -> np.ndarray:
-        name, where = _split_gene(gene)
-        v = self._value(name, gene)
-        a, b = (self._element(s, gene) for s in _parts(where, "-", 2, gene))
-        n = len(self.elements)
-        return np.unique([(a * n + b) * len(REAX_NAMES) + v, (b * n + a) * len(REAX_NAMES) + v])
-
-    def cutoff(self) -> float:
-        t = self.table
-        return float(np.max(np.maximum(t[..., 14] + t[..., 15], t[..., 21])))
 
 
 def _split_gene(gene: str) -> tuple[str, str]:

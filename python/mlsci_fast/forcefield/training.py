@@ -229,7 +229,7 @@ class TrainingSet:
         from .reaxff import ReaxFFParameters
 
         if not isinstance(parameters, (_Parameters, ReaxFFParameters)):
-            raise TypeError("parameters must be TersoffParameters, ReaxFFParameters or ReaxLiteParameters")
+            raise TypeError("parameters must be TersoffParameters or ReaxFFParameters")
         elements = parameters._dataset_elements(self.elements)
         data = self._dataset(elements, parameters.cutoff(), n_threads)
         e, f = parameters._compute(data, elements, bool(forces), _threads.resolve(n_threads))
