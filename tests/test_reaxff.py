@@ -616,3 +616,43 @@ def test_cmaes_fit_and_the_optimizer_argument():
         ff.fit(ts, start, genes, optimizer="pso")
     with pytest.raises(ValueError, match="Pareto front with NSGA-II"):
         ff.fit(ts, start, genes, optimizer="cmaes", multi_objective=True)
+
+
+def _water_box(nx: int, ny: int, nz: int, spacing: float = 3.1, seed: int = 0):
+    """Waters turned at random on a grid, periodic: (symbols, positions, cell)."""
+    rng = np.random.default_rng(seed)
+    w = np.array([[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])
+    symbols, pos = [], []
+    for g in np.ndindex(nx, ny, nz):
+        q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+        symbols += ["O", "H", "H"]
+        pos += list(w @ q.T + (np.array(g) + 0.5) * spacing)
+    return symbols, np.array(pos), np.diag([nx, ny, nz]) * spacing
+
+
+def test_qeq_by_conjugate_gradients_equals_the_exact_solution():
+    p = ReaxFFParameters.read(os.path.join(_potentials(), "ffield.reax.cho"))
+    symbols, pos, cell = _water_box(4, 4, 4)
+    s = ff.Structure(symbols, pos, cell, (True, True, True))
+    exact = reaxff.evaluate(s, p)
+    for tol, dq in ((1e-6, 1e-4), (1e-10, 1e-8)):
+        cg = reaxff.evaluate(s, p, qeq_tolerance=tol)
+        assert np.abs(cg.charges - exact.charges).max() < dq and abs(cg.charges.sum()) < 1e-12
+    assert cg.energy == pytest.approx(exact.energy, rel=1e-9)
+    for bad in (0.0, 1.0, -1e-6):
+        with pytest.raises(ValueError, match="qeq_tolerance"):
+            reaxff.evaluate(s, p, qeq_tolerance=bad)
+
+
+def test_a_water_box_above_the_dense_limit_equals_lammps():
+    """3,300 atoms: QEq goes to sparse conjugate gradients by itself (no 87 MB dense matrix);
+    energy, charges and forces equal LAMMPS's (its CG at 1e-10)."""
+    path = os.path.join(_potentials(), "ffield.reax.cho")
+    symbols, pos, cell = _water_box(11, 10, 10)
+    s = ff.Structure(symbols, pos, cell, (True, True, True))
+    assert s.n_atoms > reaxff._QEQ_DENSE_MAX
+    ours = reaxff.evaluate(s, ReaxFFParameters.read(path))
+    pe, terms, q, forces = _lammps_terms(path, ["C", "H", "O"], symbols, pos, cell=cell, qeq=1e-10)
+    np.testing.assert_allclose(ours.charges, q, atol=1e-7)
+    assert ours.energy == pytest.approx(pe, rel=1e-9)
+    np.testing.assert_allclose(ours.forces, forces, rtol=0, atol=1e-5)

@@ -1025,8 +1025,9 @@ Terms evaluate(const Dataset& data, std::int64_t s, const Tables& t, const doubl
 }
 
 void evaluate_population(const Dataset& data, const Tables* sets, std::int64_t n_sets, const double* charges,
-                         double bond_cut, double hbond_cut, const std::uint8_t* want_forces, const double* ref_forces,
-                         double* energies, double* force_sse, double* forces, double* charges_out, int n_threads) {
+                         double qeq_tolerance, double bond_cut, double hbond_cut, const std::uint8_t* want_forces,
+                         const double* ref_forces, double* energies, double* force_sse, double* forces,
+                         double* charges_out, int n_threads) {
     for (std::int64_t k = 0; k < n_sets; ++k) {
         try {
             check_tables(sets[k]);
@@ -1042,7 +1043,7 @@ void evaluate_population(const Dataset& data, const Tables* sets, std::int64_t n
         try {
             std::vector<double> q;
             if (charges) q.assign(charges + a0, charges + a0 + n);
-            else q = qeq_charges(data, s, sets[k]);
+            else q = qeq_charges(data, s, sets[k], qeq_tolerance);
             const bool wf = (want_forces && want_forces[s] != 0) || forces;
             std::vector<double> f(wf ? static_cast<std::size_t>(3 * n) : 0);
             Bonds b;
@@ -1063,43 +1064,155 @@ void evaluate_population(const Dataset& data, const Tables* sets, std::int64_t n
     });
 }
 
-std::vector<double> qeq_charges(const Dataset& data, std::int64_t s, const Tables& t) {
+std::vector<double> qeq_charges(const Dataset& data, std::int64_t s, const Tables& t, double tolerance) {
     constexpr double kEvAngstrom = 14.4;  // LAMMPS's EV_TO_KCAL_PER_MOL in fix qeq/reaxff: e^2/(4 pi eps0) in eV Å
     const char* where = "reaxff QEq";
     check_structure(data, s);
+    require(tolerance >= 0.0 && tolerance < 1.0, where, "the tolerance must be in [0, 1)");
     const double swa = t.general[11], swb = t.general[12];
     require(swb > swa && swb <= data.cutoff(), where, "the taper radius must fit the dataset's cut-off");
     const std::int64_t a0 = data.atom_offset(s), na = data.n_atoms(s);
-    require(na <= 20000, where, "at most 20,000 atoms (a dense factorisation)");
     const auto type = [&](std::int64_t local) { return static_cast<std::ptrdiff_t>(data.type(a0 + local)); };
     const Taper tap(swa, swb);
-    Eigen::MatrixXd H = Eigen::MatrixXd::Zero(na, na);
-    Eigen::MatrixXd b(na, 2);
+    // H as its diagonal and the pairs within the taper radius (each once)
+    const auto n = static_cast<std::size_t>(na);
+    std::vector<double> diag(n), chi(n);
+    struct Entry {
+        std::int64_t i, j;
+        double v;
+    };
+    std::vector<Entry> pairs;
     for (std::int64_t i = 0; i < na; ++i) {
         const double* ai = t.atom + type(i) * kAtomFields;
         require(ai[kEta] > 0.0, where, "eta of type " + std::to_string(type(i) + 1) + " must be > 0");
-        H(i, i) += ai[kEta];
-        b(i, 0) = -ai[kChi];
-        b(i, 1) = -1.0;
+        diag[static_cast<std::size_t>(i)] += ai[kEta];
+        chi[static_cast<std::size_t>(i)] = ai[kChi];
         for (std::int64_t p = data.first(a0 + i); p < data.last(a0 + i); ++p) {
             const double* d = data.geometry(p);
             const double r = d[3];
             const std::int64_t j = data.owner(p);
             if (r > swb || !first_of_pair(i, j, d)) continue;
             const double shield = t.pair[(type(i) * t.n_types + type(j)) * kPairFields + kGammaShield];
-            // each pair once; an atom's own image adds twice to its diagonal (the images at d and -d)
+            // an atom's own image adds twice to its diagonal (the images at d and -d)
             const double v = tap(r) * kEvAngstrom / std::cbrt(r * r * r + shield);
-            H(i, j) += v;
-            H(j, i) += v;
+            if (i == j) diag[static_cast<std::size_t>(i)] += 2.0 * v;
+            else pairs.push_back({i, j, v});
         }
     }
-    const Eigen::LLT<Eigen::MatrixXd> llt(H);
-    require(llt.info() == Eigen::Success, where,
-            "the charge equilibration matrix is not positive definite (hardness eta too small for this geometry)");
-    const Eigen::MatrixXd st = llt.solve(b);
-    const double u = st.col(0).sum() / st.col(1).sum();
-    std::vector<double> q(static_cast<std::size_t>(na));
-    for (std::int64_t i = 0; i < na; ++i) q[static_cast<std::size_t>(i)] = st(i, 0) - u * st(i, 1);
+    std::vector<double> q(n);
+    if (tolerance == 0.0 && na <= kQeqDenseMax) {
+        // exact: a Cholesky factorisation of the dense matrix, both right-hand sides at once
+        Eigen::MatrixXd H = Eigen::MatrixXd::Zero(na, na);
+        Eigen::MatrixXd b(na, 2);
+        for (std::int64_t i = 0; i < na; ++i) {
+            H(i, i) = diag[static_cast<std::size_t>(i)];
+            b(i, 0) = -chi[static_cast<std::size_t>(i)];
+            b(i, 1) = -1.0;
+        }
+        for (const Entry& e : pairs) {
+            H(e.i, e.j) += e.v;
+            H(e.j, e.i) += e.v;
+        }
+        const Eigen::LLT<Eigen::MatrixXd> llt(H);
+        require(llt.info() == Eigen::Success, where,
+                "the charge equilibration matrix is not positive definite (hardness eta too small for this geometry)");
+        const Eigen::MatrixXd st = llt.solve(b);
+        const double u = st.col(0).sum() / st.col(1).sum();
+        for (std::int64_t i = 0; i < na; ++i) q[static_cast<std::size_t>(i)] = st(i, 0) - u * st(i, 1);
+        return q;
+    }
+    // conjugate gradients with the diagonal preconditioner, as fix qeq/reaxff: until
+    // sqrt(r . M^-1 r) / |b| <= tolerance (its criterion), from zero (not from the last step's
+    // charges, so the result depends on the structure alone). H's rows (both halves of every
+    // pair) in compressed form; both systems iterate in lockstep on one product with H, each
+    // row on its own, so threads cannot change a bit.
+    const double tol = tolerance > 0.0 ? tolerance : 1e-12;
+    std::vector<std::int64_t> start(n + 1, 0);
+    for (const Entry& e : pairs) {
+        ++start[static_cast<std::size_t>(e.i) + 1];
+        ++start[static_cast<std::size_t>(e.j) + 1];
+    }
+    for (std::size_t i = 0; i < n; ++i) start[i + 1] += start[i];
+    std::vector<std::int32_t> col(static_cast<std::size_t>(start[n]));
+    std::vector<double> val(static_cast<std::size_t>(start[n]));
+    {
+        std::vector<std::int64_t> at(start.begin(), start.end() - 1);
+        for (const Entry& e : pairs) {  // in pair order: every row's entries in a fixed order
+            const auto i = static_cast<std::size_t>(e.i), j = static_cast<std::size_t>(e.j);
+            col[static_cast<std::size_t>(at[i])] = static_cast<std::int32_t>(j);
+            val[static_cast<std::size_t>(at[i]++)] = e.v;
+            col[static_cast<std::size_t>(at[j])] = static_cast<std::int32_t>(i);
+            val[static_cast<std::size_t>(at[j]++)] = e.v;
+        }
+    }
+    const int nt = threads_for(2.0 * static_cast<double>(start[n]), 0);
+    // y = H x for two vectors stored interleaved (x[2 i], x[2 i + 1])
+    const auto matvec = [&](const std::vector<double>& x, std::vector<double>& y) {
+        parallel_for(0, na, nt, [&](std::int64_t row) {
+            const auto i = static_cast<std::size_t>(row);
+            double y0 = diag[i] * x[2 * i], y1 = diag[i] * x[2 * i + 1];
+            for (auto k = static_cast<std::size_t>(start[i]); k < static_cast<std::size_t>(start[i + 1]); ++k) {
+                const auto j = static_cast<std::size_t>(col[k]);
+                y0 += val[k] * x[2 * j];
+                y1 += val[k] * x[2 * j + 1];
+            }
+            y[2 * i] = y0;
+            y[2 * i + 1] = y1;
+        });
+    };
+    std::vector<double> x(2 * n, 0.0), r(2 * n), z(2 * n), d(2 * n), h(2 * n);
+    for (std::size_t i = 0; i < n; ++i) {
+        r[2 * i] = -chi[i];
+        r[2 * i + 1] = -1.0;
+    }
+    double b_norm[2] = {0.0, 0.0}, sig[2] = {0.0, 0.0};
+    for (std::size_t i = 0; i < n; ++i)
+        for (int c = 0; c < 2; ++c) {
+            b_norm[c] += r[2 * i + c] * r[2 * i + c];
+            d[2 * i + c] = z[2 * i + c] = r[2 * i + c] / diag[i];
+            sig[c] += r[2 * i + c] * z[2 * i + c];
+        }
+    b_norm[0] = std::sqrt(b_norm[0]);
+    b_norm[1] = std::sqrt(b_norm[1]);
+    bool active[2] = {true, true};
+    for (int it = 0;; ++it) {
+        for (int c = 0; c < 2; ++c) active[c] = b_norm[c] > 0.0 && std::sqrt(sig[c]) / b_norm[c] > tol;
+        if (!active[0] && !active[1]) break;
+        if (it == kQeqMaxIterations) {
+            const int c = active[0] ? 0 : 1;
+            throw InvalidArgument(std::string(where) + ": conjugate gradients did not converge in " +
+                                  std::to_string(kQeqMaxIterations) + " iterations (residual " +
+                                  std::to_string(std::sqrt(sig[c]) / b_norm[c]) +
+                                  "): the hardness and shielding make the system ill-conditioned");
+        }
+        matvec(d, h);
+        for (int c = 0; c < 2; ++c) {
+            if (!active[c]) continue;
+            double dh = 0.0;
+            for (std::size_t i = 0; i < n; ++i) dh += d[2 * i + c] * h[2 * i + c];
+            require(dh > 0.0, where,
+                    "the charge equilibration matrix is not positive definite (hardness eta too small for this "
+                    "geometry)");
+            const double alpha = sig[c] / dh;
+            double sig_new = 0.0;
+            for (std::size_t i = 0; i < n; ++i) {
+                x[2 * i + c] += alpha * d[2 * i + c];
+                r[2 * i + c] -= alpha * h[2 * i + c];
+                z[2 * i + c] = r[2 * i + c] / diag[i];
+                sig_new += r[2 * i + c] * z[2 * i + c];
+            }
+            const double beta = sig_new / sig[c];
+            sig[c] = sig_new;
+            for (std::size_t i = 0; i < n; ++i) d[2 * i + c] = z[2 * i + c] + beta * d[2 * i + c];
+        }
+    }
+    double ss = 0.0, ts = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+        ss += x[2 * i];
+        ts += x[2 * i + 1];
+    }
+    const double u = ss / ts;
+    for (std::size_t i = 0; i < n; ++i) q[i] = x[2 * i] - u * x[2 * i + 1];
     return q;
 }
 

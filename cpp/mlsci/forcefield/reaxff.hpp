@@ -125,21 +125,28 @@ Terms evaluate(const Dataset& data, std::int64_t structure, const Tables& t, con
 
 // A population of parameter sets over every structure of the dataset: each (set k, structure s)
 // is one task with its own outputs, so any thread count gives the same bits. charges: given per
-// atom (n_atoms_total), or null to equilibrate them for every (set, structure). Outputs, row k
+// atom (n_atoms_total), or null to equilibrate them for every (set, structure) (qeq_tolerance as
+// for qeq_charges). Outputs, row k
 // for set k: energies and force_sse (n_sets x n_structures; force_sse the sum of squared force
 // component errors against ref_forces where want_forces[s], else 0), and when not null forces
 // (n_sets x n_atoms_total x 3, every structure) and charges_out (n_sets x n_atoms_total).
 // A set the kernels refuse is named: "individual k: ...".
 void evaluate_population(const Dataset& data, const Tables* sets, std::int64_t n_sets, const double* charges,
-                         double bond_cut, double hbond_cut, const std::uint8_t* want_forces, const double* ref_forces,
-                         double* energies, double* force_sse, double* forces, double* charges_out, int n_threads);
+                         double qeq_tolerance, double bond_cut, double hbond_cut, const std::uint8_t* want_forces,
+                         const double* ref_forces, double* energies, double* force_sse, double* forces,
+                         double* charges_out, int n_threads);
 
 // Charges (e) by charge equilibration as LAMMPS's fix qeq/reaxff defines it: minimise
 // sum chi q + eta/2 q^2 + tapered shielded Coulomb (14.4 eV Å/e^2 / (r^3 + gamma_ij)^(1/3), summed
-// over periodic images within the taper radius) at zero total charge. LAMMPS solves the two
-// linear systems H s = -chi, H t = -1 by conjugate gradients to a tolerance; we solve them
-// exactly (a Cholesky factorisation: structures of up to a few thousand atoms), q = s - t sum(s)/sum(t).
-// Throws InvalidArgument when H is not positive definite (hardness too small for the geometry).
-std::vector<double> qeq_charges(const Dataset& data, std::int64_t structure, const Tables& t);
+// over periodic images within the taper radius) at zero total charge, by solving H s = -chi,
+// H t = -1 and q = s - t sum(s)/sum(t). tolerance 0: exactly (a Cholesky factorisation of the
+// dense H) up to kQeqDenseMax atoms, above that by conjugate gradients to 1e-12; tolerance > 0:
+// by conjugate gradients with the diagonal preconditioner to LAMMPS's criterion
+// sqrt(r . M^-1 r) / |b| <= tolerance, on the sparse H (memory linear in the pairs).
+// Throws InvalidArgument when H is not positive definite (hardness too small for the geometry)
+// or CG does not converge in kQeqMaxIterations.
+constexpr std::int64_t kQeqDenseMax = 3000;  // 72 MB of matrix
+constexpr int kQeqMaxIterations = 2000;
+std::vector<double> qeq_charges(const Dataset& data, std::int64_t structure, const Tables& t, double tolerance = 0.0);
 
 }  // namespace mlsci::forcefield::reaxff

@@ -453,8 +453,8 @@ class ReaxFFParameters:
         parts = [self._with_table(t).tables(elements) for t in tables]
         stacked = [np.ascontiguousarray(np.stack([p[k].ravel() for p in parts])) for k in range(6)]
         vdw, lg = self.vdw_type(), self.lg
-        return _core.forcefield.reaxff_population(data, *stacked, vdw, lg, None, 5.0, 7.5, want_forces, ref_forces,
-                                                  with_forces, n_threads)
+        return _core.forcefield.reaxff_population(data, *stacked, vdw, lg, None, 0.0, 5.0, 7.5, want_forces,
+                                                  ref_forces, with_forces, n_threads)
 
     energy_unit = "kcal/mol"  # LAMMPS "real" units
 
@@ -568,6 +568,7 @@ class ReaxFFParameters:
 
 
 _GENERAL_NEEDED = 39
+_QEQ_DENSE_MAX = 3000  # atoms QEq solves by a dense factorisation (cpp reaxff.hpp kQeqDenseMax)
 _MAX_ANGLE_SETS = 5  # as LAMMPS (REAX_MAX_3BODY_PARAM)
 # The C++ pair table's fields, in order (cpp/mlsci/forcefield/reaxff.hpp, PairField).
 _PAIR_FIELDS = ("r_s", "r_p", "r_pp", "p_bo1", "p_bo2", "p_bo3", "p_bo4", "p_bo5", "p_bo6", "De_s", "De_p",
@@ -612,13 +613,19 @@ class ReaxFFResult:
 
 
 def evaluate(structure: Structure, parameters: ReaxFFParameters, *, charges: ArrayLike | str = "qeq",
-             bond_cut: float = 5.0, hbond_cut: float = 7.5) -> ReaxFFResult:
+             qeq_tolerance: float | None = None, bond_cut: float = 5.0, hbond_cut: float = 7.5) -> ReaxFFResult:
     """The ReaxFF energy of `structure` (a `Structure` or an ASE ``Atoms``; molecules and periodic
     cells) under `parameters`, term by term as LAMMPS's ``pair_style reaxff`` computes it, with
     its default cut-offs (bonds 5 Å, hydrogen bonds 7.5 Å, the file's taper radius for the
     non-bonded terms). `charges`: "qeq" (default) equilibrates them as LAMMPS's ``fix
-    qeq/reaxff`` does (solved exactly, where LAMMPS iterates to a tolerance), or give one per
-    atom (e), e.g. zeros for LAMMPS's ``checkqeq no``."""
+    qeq/reaxff`` does, or give one per atom (e), e.g. zeros for LAMMPS's ``checkqeq no``.
+    `qeq_tolerance`: None (default) solves QEq exactly (a dense factorisation up to 3,000 atoms,
+    conjugate gradients to 1e-12 above); a value iterates conjugate gradients with the diagonal
+    preconditioner to that tolerance, with fix qeq/reaxff's criterion (its usual 1e-6 to
+    1e-10), on the sparse matrix: linear memory for large cells.
+
+    Returns a `ReaxFFResult`: energy, terms, forces (the exact gradient at fixed charges),
+    charges and the bond orders."""
     if not isinstance(parameters, ReaxFFParameters):
         raise TypeError(f"parameters must be ReaxFFParameters, got {type(parameters).__name__}")
     if not isinstance(structure, Structure):
@@ -627,6 +634,9 @@ def evaluate(structure: Structure, parameters: ReaxFFParameters, *, charges: Arr
                                   np.array(structure.cell), tuple(structure.pbc))
         else:
             raise TypeError(f"structure must be a Structure or an ASE Atoms, got {type(structure).__name__}")
+    tol = 0.0 if qeq_tolerance is None else float(
+        check_scalar(qeq_tolerance, "qeq_tolerance", numbers.Real, min_val=0.0, max_val=1.0, include_min=False,
+                     include_max=False))
     bond_cut = float(check_scalar(bond_cut, "bond_cut", numbers.Real, min_val=0.0, include_min=False))
     hbond_cut = float(check_scalar(hbond_cut, "hbond_cut", numbers.Real, min_val=0.0, include_min=False))
     if isinstance(charges, str):
@@ -648,7 +658,7 @@ def evaluate(structure: Structure, parameters: ReaxFFParameters, *, charges: Arr
     data = _core.forcefield.Dataset(len(elements), cutoff, counts, types, np.ascontiguousarray(structure.positions),
                                     np.ascontiguousarray(structure.cell[None]), pbc, 1)
     i, j, vec, bo, bo_s, bo_pi, bo_pi2, total, q, e, forces = _core.forcefield.reaxff_bonds(
-        data, 0, *tables, vdw_type, parameters.lg, q, bond_cut, hbond_cut)
+        data, 0, *tables, vdw_type, parameters.lg, q, tol, bond_cut, hbond_cut)
     eb, elp, ea, ev, epen, ecoa, et, eco, ehb, ew, ep, eqeq = (float(v) for v in e)
     terms = dict(eb=eb, ea=ea, elp=elp, emol=0.0, ev=ev, epen=epen, ecoa=ecoa, ehb=ehb, et=et, eco=eco, ew=ew,
                  ep=ep, efi=0.0, eqeq=eqeq)
