@@ -656,3 +656,16 @@ def test_a_water_box_above_the_dense_limit_equals_lammps():
     np.testing.assert_allclose(ours.charges, q, atol=1e-7)
     assert ours.energy == pytest.approx(pe, rel=1e-9)
     np.testing.assert_allclose(ours.forces, forces, rtol=0, atol=1e-5)
+
+
+def test_reaxff_objective_pickles_for_dask():
+    """An Objective travels to Dask workers (GA islands, CMA-ES samples): the neighbour lists are
+    rebuilt there, and the values are the same bits."""
+    import pickle
+
+    path = os.path.join(_potentials(), "ffield.reax.cho")
+    ts = _small_training_set(path)
+    p = ReaxFFParameters.read(path)
+    obj = ff.Objective(ts, p, ["De_s:C-H"], [[150.0, 190.0]])
+    X = np.array([[160.0], [175.0]])
+    assert np.array_equal(pickle.loads(pickle.dumps(obj))(X), obj(X))
