@@ -101,8 +101,8 @@ void bind_forcefield(py::module_& parent) {
         "reaxff_bonds",
         [](const ff::Dataset& d, std::int64_t structure, const CArray<double>& general, const CArray<double>& atom,
            const CArray<double>& pair, const CArray<double>& angle, const CArray<double>& torsion,
-           const CArray<double>& hbond, int vdw_type, bool lg, const py::object& given, double bond_cut,
-           double hbond_cut) {
+           const CArray<double>& hbond, int vdw_type, bool lg, const py::object& given, double qeq_tolerance,
+           double bond_cut, double hbond_cut) {
             namespace rx = mlsci::forcefield::reaxff;
             const int n = d.n_types();
             if (general.size() < rx::kGeneralNeeded || atom.size() != std::int64_t{n} * rx::kAtomFields ||
@@ -130,7 +130,7 @@ void bind_forcefield(py::module_& parent) {
                 py::gil_scoped_release nogil;
                 rx::check_tables(t);
                 if (qeq) {
-                    const auto q = rx::qeq_charges(d, structure, t);
+                    const auto q = rx::qeq_charges(d, structure, t, qeq_tolerance);
                     std::copy(q.begin(), q.end(), qp);
                 }
                 e = rx::evaluate(d, structure, t, qp, bond_cut, hbond_cut, b, fp);
@@ -158,13 +158,14 @@ void bind_forcefield(py::module_& parent) {
         py::arg("dataset"), py::arg("structure"), py::arg("general").noconvert(), py::arg("atom").noconvert(),
         py::arg("pair").noconvert(), py::arg("angle").noconvert(), py::arg("torsion").noconvert(),
         py::arg("hbond").noconvert(), py::arg("vdw_type"), py::arg("lg"), py::arg("charges"),
-        py::arg("bond_cut"), py::arg("hbond_cut"),
+        py::arg("qeq_tolerance"), py::arg("bond_cut"), py::arg("hbond_cut"),
         "internal; see mlsci_fast.forcefield.reaxff.evaluate");
     s.def(
         "reaxff_population",
         [](const ff::Dataset& d, const CArray<double>& general, const CArray<double>& atom, const CArray<double>& pair,
            const CArray<double>& angle, const CArray<double>& torsion, const CArray<double>& hbond, int vdw_type,
-           bool lg, const py::object& given, double bond_cut, double hbond_cut, const CArray<std::uint8_t>& want_forces,
+           bool lg, const py::object& given, double qeq_tolerance, double bond_cut, double hbond_cut,
+           const CArray<std::uint8_t>& want_forces,
            const CArray<double>& ref_forces, bool with_forces, int n_threads) {
             namespace rx = mlsci::forcefield::reaxff;
             const std::int64_t n = d.n_types(), ns = d.n_structures(), na = d.n_atoms_total();
@@ -209,15 +210,15 @@ void bind_forcefield(py::module_& parent) {
             double *ep = e.mutable_data(), *sp = sse.mutable_data(), *cp = charges.mutable_data();
             {
                 py::gil_scoped_release nogil;
-                rx::evaluate_population(d, sets.data(), n_sets, q, bond_cut, hbond_cut, want_forces.data(),
+                rx::evaluate_population(d, sets.data(), n_sets, q, qeq_tolerance, bond_cut, hbond_cut, want_forces.data(),
                                         ref_forces.data(), ep, sp, fp, cp, n_threads);
             }
             return py::make_tuple(e, sse, f, charges);
         },
         py::arg("dataset"), py::arg("general").noconvert(), py::arg("atom").noconvert(), py::arg("pair").noconvert(),
         py::arg("angle").noconvert(), py::arg("torsion").noconvert(), py::arg("hbond").noconvert(),
-        py::arg("vdw_type"), py::arg("lg"), py::arg("charges"), py::arg("bond_cut"), py::arg("hbond_cut"),
-        py::arg("want_forces").noconvert(), py::arg("ref_forces").noconvert(), py::arg("with_forces"),
+        py::arg("vdw_type"), py::arg("lg"), py::arg("charges"), py::arg("qeq_tolerance"), py::arg("bond_cut"),
+        py::arg("hbond_cut"), py::arg("want_forces").noconvert(), py::arg("ref_forces").noconvert(), py::arg("with_forces"),
         py::arg("n_threads"), "internal; see mlsci_fast.forcefield.fitting");
 
 }
