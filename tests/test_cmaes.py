@@ -68,6 +68,14 @@ def test_checkpoint_resumes_exactly(tmp_path):
     np.savez(tmp_path / "bad.npz", **data)
     with pytest.raises(ValueError, match="corrupt"):
         CMAES.load(tmp_path / "bad.npz", rastrigin)
+    # ... and counts the C++ update would index with are checked there too
+    for key, index, value in (("state_recent", 0, 1e9), ("state_counters", 1, 10**6), ("state_scalars", 0, -1.0)):
+        data = dict(np.load(tmp_path / "es.npz", allow_pickle=False))
+        data[key] = data[key].copy()
+        data[key][index] = value
+        np.savez(tmp_path / "bad.npz", **data)
+        with pytest.raises(ValueError, match="corrupt"):
+            CMAES.load(tmp_path / "bad.npz", rastrigin).run(100)
 
 
 def test_x0_starts_the_search_and_the_run_ends_after_its_last_restart():

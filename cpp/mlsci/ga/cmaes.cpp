@@ -78,6 +78,23 @@ double mirror(double u) {
     return t > 1.0 ? 2.0 - t : t;
 }
 
+// The state comes from a checkpoint too: its counts must index within the arrays and the
+// population be one the run can have made (lambda0 doubled once per restart).
+void check_state(const CmaesConfig& cfg, const CmaesState& st) {
+    const char* where = "CMAES";
+    const std::int64_t restart = st.counters[kRestart], lambda = st.counters[kLambda];
+    require(restart >= 0 && restart <= cfg.max_restarts && st.counters[kGeneration] >= 0 &&
+                st.counters[kGenInStart] >= 0 && st.counters[kGenInStart] <= st.counters[kGeneration] &&
+                st.counters[kEvaluations] >= 0 && (st.counters[kFinished] == 0 || st.counters[kFinished] == 1),
+            where, "the state's counters are corrupt");
+    const std::int64_t first = cfg.lambda0 > 0 ? cfg.lambda0 : default_lambda(cfg.dim);
+    require(lambda == (first << restart), where, "the state's population size is corrupt");
+    const double count = st.recent[0];
+    require(count >= 0.0 && count <= static_cast<double>(recent_capacity(cfg.dim) - 1) && count == std::floor(count),
+            where, "the state's recent values are corrupt");
+    require(st.scalars[0] > 0.0 && std::isfinite(st.scalars[0]), where, "the state's step size is corrupt");
+}
+
 }  // namespace
 
 int default_lambda(int dim) { return 4 + static_cast<int>(std::floor(3.0 * std::log(static_cast<double>(dim)))); }
@@ -112,6 +129,7 @@ void cmaes_init(const CmaesConfig& cfg, const CmaesState& st, const double* star
 }
 
 void cmaes_ask(const CmaesConfig& cfg, const CmaesState& st, double* steps, double* x) {
+    check_state(cfg, st);
     require(st.counters[kFinished] == 0, "CMAES", "the run has finished: every restart has stopped");
     const int d = cfg.dim;
     const auto lambda = static_cast<int>(st.counters[kLambda]);
@@ -142,6 +160,7 @@ void cmaes_ask(const CmaesConfig& cfg, const CmaesState& st, double* steps, doub
 
 const char* cmaes_tell(const CmaesConfig& cfg, const CmaesState& st, const double* steps, const double* x,
                        const double* f) {
+    check_state(cfg, st);
     const int d = cfg.dim;
     const auto lambda = static_cast<int>(st.counters[kLambda]);
     for (int k = 0; k < lambda; ++k)
@@ -203,7 +222,7 @@ const char* cmaes_tell(const CmaesConfig& cfg, const CmaesState& st, const doubl
     const std::int64_t window = 10 + static_cast<std::int64_t>(std::ceil(30.0 * d / lambda));
     if (g >= window) {
         double lo = f[order[0]], hi = f[order[static_cast<std::size_t>(lambda - 1)]];
-        for (std::int64_t i = count - window; i < count; ++i) {
+        for (std::int64_t i = std::max<std::int64_t>(0, count - window); i < count; ++i) {
             lo = std::min(lo, st.recent[1 + i]);
             hi = std::max(hi, st.recent[1 + i]);
         }

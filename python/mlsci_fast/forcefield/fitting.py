@@ -66,8 +66,7 @@ class Objective:
             if k not in w:
                 raise ValueError(f"weights keys are 'energy', 'forces', 'relative'; got {k!r}")
             w[k] = float(check_scalar(v, f"weights[{k!r}]", numbers.Real, min_val=0))
-        if hasattr(parameters, "_check_gene_bounds"):
-            parameters._check_gene_bounds(genes, b)
+        parameters._check_gene_bounds(genes, b)
         self.training_set, self.parameters, self.genes, self.bounds = training_set, parameters.copy(), genes, b
         self.weights = w
         self.multi_objective = bool(multi_objective)

@@ -101,6 +101,10 @@ class _Parameters:
 
     energy_unit = "eV"  # LAMMPS "metal" units
 
+    def _check_gene_bounds(self, genes, bounds: np.ndarray) -> None:
+        """Refuse bounds that no parameter set may take (ReaxFF's rules; Tersoff's are checked
+        on the bounds' corners by the kernel, see Objective)."""
+
     def _with_table(self, table: np.ndarray):
         return type(self)(self.elements, table)
 
